@@ -1,0 +1,83 @@
+"""The one small interface every vid2act environment, policy and domain follows.
+
+Observations are plain dicts of numpy values so that this package never imports torch:
+
+    image:       (H, W, 3) uint8, upright, default 64 x 64
+    state:       (S,) float32, the simulator's low-dimensional observation (scripted experts use it)
+    reward:      float32 scalar, 0.0 on reset
+    success:     bool, False where the task defines no success (see TaskSpec.has_success)
+    is_first:    bool, True only on the observation returned by reset()
+    is_last:     bool, True on the final observation of an episode (time limit or termination)
+    is_terminal: bool, True only when the episode ended for a reason other than the time limit
+
+Actions are float32 vectors in [-1, 1]; each environment rescales to its simulator's bounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, runtime_checkable
+
+import numpy as np
+
+Observation = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything needed to build one task's environment, independent of the simulator."""
+
+    domain: str
+    """Registered domain that owns the task, e.g. "dmc" or "metaworld"."""
+    task: str
+    """Task name inside the domain, e.g. "walker_walk" or "door-open"."""
+    action_repeat: int
+    """Simulator steps per agent step (DMC 2, Meta-World 1 in the paper)."""
+    episode_steps: int
+    """Time limit in simulator steps (DMC 1000, Meta-World 500)."""
+    camera: str | int
+    """Camera name or id used for the image observation."""
+    has_success: bool
+    """Whether the task reports a success flag (Meta-World yes, DMC no)."""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def name(self) -> str:
+        """Fully qualified name, e.g. "dmc:walker_walk"."""
+        return f"{self.domain}:{self.task}"
+
+    @property
+    def agent_steps(self) -> int:
+        """Episode length in agent steps (after action repeat)."""
+        return self.episode_steps // self.action_repeat
+
+
+@runtime_checkable
+class Env(Protocol):
+    """A pixel environment with actions normalised to [-1, 1]."""
+
+    spec: TaskSpec
+    action_dim: int
+    image_size: tuple[int, int]
+
+    def reset(self, seed: int | None = None) -> Observation: ...
+
+    def step(self, action: np.ndarray) -> Observation: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Maps an observation to an action in [-1, 1]. reset() is called at every episode start."""
+
+    name: str
+
+    def reset(self) -> None: ...
+
+    def __call__(self, obs: Observation) -> np.ndarray: ...
+
+
+EnvFactory = Callable[..., Env]
+"""make(task: str, seed: int, image_size: int, action_repeat: int | None,
+episode_steps: int | None, camera: str | int | None) -> Env"""
