@@ -81,3 +81,24 @@ class Policy(Protocol):
 EnvFactory = Callable[..., Env]
 """make(task: str, seed: int, image_size: int, action_repeat: int | None,
 episode_steps: int | None, camera: str | int | None) -> Env"""
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A family of tasks with one environment factory (DMC, Meta-World, or a plugin's).
+
+    Built-in domains and third-party plugins describe themselves with this one record;
+    `vid2act_envs.tasks.DomainRegistry` resolves task names across all registered domains.
+    """
+
+    name: str
+    """Short prefix used in qualified task names ("dmc", "metaworld")."""
+    task_names: Callable[[], list[str]]
+    """Returns every task this domain offers (called lazily: listing may import a simulator)."""
+    task_spec: Callable[[str], TaskSpec]
+    """Default TaskSpec (camera, action repeat, episode length) for one task of this domain."""
+    make_env: Callable[..., Env]
+    """make_env(spec: TaskSpec, seed: int = 0, image_size: int = 64, render: bool = True) -> Env."""
+    make_expert: Callable[[TaskSpec], Policy] | None = None
+    """Scripted expert for a task, if the domain has one."""
+    description: str = ""

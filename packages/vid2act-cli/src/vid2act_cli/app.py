@@ -1,0 +1,23 @@
+"""The `vid2act` Typer application: one module per command group under `commands/`."""
+
+from __future__ import annotations
+
+import typer
+
+from vid2act_cli.commands import COMMAND_MODULES
+
+app = typer.Typer(
+    name="vid2act",
+    help="Model-based transfer RL from pixels: collect, pretrain teachers, transfer, evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for module in COMMAND_MODULES:
+    module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,9 @@
+"""Command modules. Each exposes `register(app: typer.Typer) -> None`."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from vid2act_cli.commands import envs_cmd
+
+COMMAND_MODULES: list[ModuleType] = [envs_cmd]
