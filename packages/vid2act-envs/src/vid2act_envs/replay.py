@@ -1,0 +1,447 @@
+"""Episode storage and fixed-length sequence sampling (numpy only).
+
+Episodes follow the convention in docs/architecture.md ("Episode arrays"): a dict of arrays with
+time first, where `action[t]` is the action that led to `image[t]` and `action[0]` is zeros.
+
+- `SequenceSampler` draws uniform fixed-length windows over a collection of episodes. It is
+  shared by offline HDF5 datasets (`vid2act_envs.dataset`) and the online `Replay`.
+- `Replay` accumulates steps into episodes, keeps them in memory for sampling and persists every
+  finished episode as one compressed `.npz` file, written atomically, so a run can resume.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+EPISODE_FLAG_KEYS: tuple[str, ...] = ("is_first", "is_last", "is_terminal", "success")
+"""Per-step boolean arrays of the episode convention."""
+
+_EPISODE_FILE_RE = re.compile(r"^ep-(\d{8})-(\d+)\.npz$")
+_PARTIAL_FILE_NAME = "partial.npz"
+_PARTIAL_SEQUENCE_KEY = "__sequence__"
+
+
+def normalize_episode(episode: Mapping[str, Any], context: str = "episode") -> dict[str, np.ndarray]:
+    """Check one episode dict against the convention and return it with canonical dtypes.
+
+    `image` becomes uint8, `action` and `reward` float32, flags bool; every other key keeps its
+    dtype (e.g. float16 teacher features). Every array must have the same leading length T >= 1.
+    Raises ValueError naming `context` and the offending key.
+    """
+    if "image" not in episode or "action" not in episode:
+        missing = "image" if "image" not in episode else "action"
+        raise ValueError(f"{context}: missing required key {missing!r}")
+    arrays: dict[str, np.ndarray] = {}
+    for key, value in episode.items():
+        array = np.asarray(value)
+        if key == "image":
+            if array.ndim != 4 or array.shape[-1] != 3:
+                raise ValueError(f"{context}: image must be (T, H, W, 3), got shape {array.shape}")
+            array = array.astype(np.uint8, copy=False)
+        elif key == "action":
+            if array.ndim != 2:
+                raise ValueError(f"{context}: action must be (T, A), got shape {array.shape}")
+            array = array.astype(np.float32, copy=False)
+        elif key == "reward":
+            if array.ndim != 1:
+                raise ValueError(f"{context}: reward must be (T,), got shape {array.shape}")
+            array = array.astype(np.float32, copy=False)
+        elif key in EPISODE_FLAG_KEYS:
+            if array.ndim != 1:
+                raise ValueError(f"{context}: {key} must be (T,), got shape {array.shape}")
+            array = array.astype(bool, copy=False)
+        elif array.ndim == 0:
+            raise ValueError(f"{context}: {key} must have a leading time axis, got a scalar")
+        arrays[key] = array
+    length = len(arrays["image"])
+    if length == 0:
+        raise ValueError(f"{context}: episode is empty")
+    for key, array in arrays.items():
+        if len(array) != length:
+            raise ValueError(f"{context}: {key} has length {len(array)} but image has length {length}")
+    return arrays
+
+
+def episode_length(episode: Mapping[str, Any]) -> int:
+    """Number of steps T of an episode dict (the leading length of its image array)."""
+    return len(episode["image"])
+
+
+class SequenceSampler:
+    """Uniform fixed-length windows over a collection of episodes.
+
+    Every valid window (L consecutive steps inside one episode) is equally likely, as in the
+    published code: the window index is drawn uniformly among all windows of all episodes, using
+    precomputed cumulative window counts, so sampling costs O(B log E) index work plus B slice
+    copies per key, independent of the total number of frames. Episodes shorter than the window
+    are skipped; windows never cross episode boundaries.
+
+    Episode values may be numpy arrays or any sliceable array (e.g. lazily read h5py datasets).
+    """
+
+    def __init__(
+        self,
+        episodes: Sequence[Mapping[str, Any]],
+        keys: Sequence[str] | None = None,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        """Index `episodes` (kept by reference, not copied).
+
+        keys: the arrays to sample; default every key of the episodes, which must then agree.
+        rng: the generator used when `sample` gets none (an int seeds a new one).
+        """
+        self._episodes: list[Mapping[str, Any]] = list(episodes)
+        if not self._episodes:
+            raise ValueError("SequenceSampler: no episodes to sample from")
+        if keys is None:
+            first_keys = set(self._episodes[0].keys())
+            for index, episode in enumerate(self._episodes):
+                if set(episode.keys()) != first_keys:
+                    difference = sorted(first_keys.symmetric_difference(episode.keys()))
+                    raise ValueError(
+                        f"SequenceSampler: episode {index} has different keys from episode 0 "
+                        f"(differing: {', '.join(difference)}); pass keys= to choose a common subset"
+                    )
+            self.keys: tuple[str, ...] = tuple(self._episodes[0].keys())
+        else:
+            self.keys = tuple(keys)
+            for index, episode in enumerate(self._episodes):
+                missing = [key for key in self.keys if key not in episode]
+                if missing:
+                    raise ValueError(f"SequenceSampler: episode {index} lacks key(s) {', '.join(missing)}")
+        self.episode_lengths: np.ndarray = np.fromiter(
+            (len(episode[self.keys[0]]) for episode in self._episodes), dtype=np.int64, count=len(self._episodes)
+        )
+        self._rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self._cumulative_windows_by_length: dict[int, np.ndarray] = {}
+
+    @property
+    def num_episodes(self) -> int:
+        """Number of indexed episodes (including those too short for a given window)."""
+        return len(self._episodes)
+
+    @property
+    def num_steps(self) -> int:
+        """Total number of steps over all indexed episodes."""
+        return int(self.episode_lengths.sum())
+
+    def _cumulative_windows(self, length: int) -> np.ndarray:
+        cumulative = self._cumulative_windows_by_length.get(length)
+        if cumulative is None:
+            windows_per_episode = np.maximum(self.episode_lengths - length + 1, 0)
+            cumulative = np.cumsum(windows_per_episode)
+            self._cumulative_windows_by_length[length] = cumulative
+        return cumulative
+
+    def num_windows(self, length: int) -> int:
+        """Number of distinct valid windows of `length` steps."""
+        if length < 1:
+            raise ValueError(f"window length must be >= 1, got {length}")
+        return int(self._cumulative_windows(length)[-1])
+
+    def sample_indices(
+        self, batch_size: int, length: int, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Draw `batch_size` windows; return (episode indices, start offsets), both int64 (B,)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        total_windows = self.num_windows(length)
+        if total_windows == 0:
+            raise ValueError(
+                f"SequenceSampler: no episode has at least {length} steps "
+                f"(longest has {int(self.episode_lengths.max())})"
+            )
+        generator = rng if rng is not None else self._rng
+        cumulative = self._cumulative_windows(length)
+        window_ids = generator.integers(0, total_windows, size=batch_size)
+        episode_ids = np.searchsorted(cumulative, window_ids, side="right")
+        windows_before = np.where(episode_ids > 0, cumulative[np.maximum(episode_ids - 1, 0)], 0)
+        starts = window_ids - windows_before
+        return episode_ids.astype(np.int64), starts.astype(np.int64)
+
+    def sample(self, batch_size: int, length: int, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        """Return a batch dict with arrays of shape (batch_size, length, ...) for every key."""
+        episode_ids, starts = self.sample_indices(batch_size, length, rng)
+        first_episode = self._episodes[int(episode_ids[0])]
+        batch: dict[str, np.ndarray] = {}
+        for key in self.keys:
+            reference = first_episode[key]
+            batch[key] = np.empty((batch_size, length, *reference.shape[1:]), dtype=reference.dtype)
+        for row, (episode_id, start) in enumerate(zip(episode_ids.tolist(), starts.tolist())):
+            episode = self._episodes[episode_id]
+            for key in self.keys:
+                batch[key][row] = episode[key][start : start + length]
+        return batch
+
+
+def _write_npz_atomically(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write a compressed .npz to `path` via a temporary file, fsync and os.replace."""
+    temporary_path = path.with_name(f".{path.name}.tmp")
+    with open(temporary_path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary_path, path)
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as archive:
+        return {key: archive[key] for key in archive.files}
+
+
+EpisodeHook = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
+"""Called with a finished episode; returns extra per-step arrays (leading length T) to store."""
+
+
+class Replay:
+    """Online episode storage for training: in memory for sampling, persisted to disk to resume.
+
+    Steps arrive through `add_step({**obs, "action": action})` (the action that led to `obs`;
+    zeros on the reset step) and are accumulated into the current episode. When a step has
+    `is_last`, the episode is finished: the optional episode hook may attach extra per-step arrays
+    (e.g. `teacher_feat` (T, N, F) float16), then the episode is stored and, if a directory was
+    given, written as one compressed `ep-<sequence>-<length>.npz` file via a temporary file and
+    `os.replace` (a file either exists complete or not at all). Whole episodes can be added with
+    `add_episode`.
+
+    Persistence guarantee: every finished episode is on disk when `add_step`/`add_episode`
+    returns. The unfinished episode is written (atomically, to `partial.npz`) by `save_partial()`
+    and `close()`; call `save_partial()` with every checkpoint. A killed run therefore loses at
+    most the steps added since the last `save_partial()`/`close()`. On restore (constructing a
+    Replay on an existing directory) the saved unfinished episode cannot be continued, since the
+    environment's state is gone: it is stored as a truncated episode (its final step gets
+    `is_last=True`, `is_terminal` unchanged) so that its steps stay available. Likewise an
+    `is_first` step arriving while an episode is in progress closes that episode as truncated.
+
+    Capacity: when `capacity_steps` is set, the oldest episodes (and their files) are evicted
+    while the stored steps exceed it; the newest episode is always kept.
+    """
+
+    def __init__(
+        self,
+        directory: Path | str | None = None,
+        capacity_steps: int | None = None,
+        episode_hook: EpisodeHook | None = None,
+    ) -> None:
+        """Create a replay; if `directory` exists, restore every episode stored there."""
+        if capacity_steps is not None and capacity_steps < 1:
+            raise ValueError(f"capacity_steps must be >= 1 or None, got {capacity_steps}")
+        self.directory: Path | None = Path(directory) if directory is not None else None
+        self.capacity_steps = capacity_steps
+        self._episode_hook = episode_hook
+        self._episodes: deque[dict[str, np.ndarray]] = deque()
+        self._episode_files: deque[Path | None] = deque()
+        self._num_steps = 0
+        self._next_sequence = 0
+        self._current_steps: list[dict[str, np.ndarray]] = []
+        self._sampler: SequenceSampler | None = None
+        self.num_evicted_episodes = 0
+        """Episodes evicted for capacity since this object was created."""
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._restore()
+
+    @classmethod
+    def load(
+        cls, directory: Path | str, capacity_steps: int | None = None, episode_hook: EpisodeHook | None = None
+    ) -> Replay:
+        """Restore a replay from an existing directory (raises FileNotFoundError if it is missing)."""
+        path = Path(directory)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path}: replay directory does not exist")
+        return cls(path, capacity_steps=capacity_steps, episode_hook=episode_hook)
+
+    # ----------------------------------------------------------------------------------- state
+    @property
+    def num_steps(self) -> int:
+        """Steps in stored (finished) episodes."""
+        return self._num_steps
+
+    @property
+    def num_episodes(self) -> int:
+        """Number of stored (finished) episodes."""
+        return len(self._episodes)
+
+    @property
+    def current_length(self) -> int:
+        """Steps accumulated in the unfinished episode."""
+        return len(self._current_steps)
+
+    def episodes(self) -> Iterator[dict[str, np.ndarray]]:
+        """Iterate over stored episodes, oldest first."""
+        return iter(list(self._episodes))
+
+    def set_episode_hook(self, episode_hook: EpisodeHook | None) -> None:
+        """Set (or clear) the function that attaches extra arrays to each finished episode."""
+        self._episode_hook = episode_hook
+
+    # ---------------------------------------------------------------------------------- adding
+    def add_step(self, transition: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+        """Append one step (observation keys plus `action`); return the episode if it finished.
+
+        Scalars (reward, flags) and arrays (image, action, state, ...) are all kept per step.
+        """
+        if "action" not in transition or "image" not in transition:
+            raise ValueError("add_step: a transition needs 'image' and 'action' (zeros on the reset step)")
+        step = {key: np.asarray(value) for key, value in transition.items()}
+        if self._current_steps:
+            expected_keys = self._current_steps[0].keys()
+            if bool(step.get("is_first", False)):
+                self._finish_current(truncated=True)
+            elif step.keys() != expected_keys:
+                difference = sorted(set(expected_keys).symmetric_difference(step.keys()))
+                raise ValueError(f"add_step: keys differ from the episode's first step: {', '.join(difference)}")
+        self._current_steps.append(step)
+        if bool(step.get("is_last", False)):
+            return self._finish_current(truncated=False)
+        return None
+
+    def add_episode(self, episode: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Store (and persist) one whole episode; return it as stored (with hook extras)."""
+        arrays = normalize_episode(episode)
+        return self._store(arrays)
+
+    def discard_current(self) -> int:
+        """Drop the unfinished episode (and its saved partial file); return the steps dropped."""
+        dropped = len(self._current_steps)
+        self._current_steps = []
+        if self.directory is not None:
+            (self.directory / _PARTIAL_FILE_NAME).unlink(missing_ok=True)
+        return dropped
+
+    def _current_as_episode(self) -> dict[str, np.ndarray]:
+        keys = self._current_steps[0].keys()
+        stacked = {key: np.stack([step[key] for step in self._current_steps]) for key in keys}
+        return normalize_episode(stacked, context="replay: current episode")
+
+    def _finish_current(self, truncated: bool) -> dict[str, np.ndarray]:
+        episode = self._current_as_episode()
+        self._current_steps = []
+        if truncated:
+            episode["is_last"] = episode.get("is_last", np.zeros(len(episode["image"]), bool)).copy()
+            episode["is_last"][-1] = True
+        stored = self._store(episode)
+        if self.directory is not None:
+            (self.directory / _PARTIAL_FILE_NAME).unlink(missing_ok=True)
+        return stored
+
+    def _store(self, episode: dict[str, np.ndarray], persist: bool = True) -> dict[str, np.ndarray]:
+        if self._episode_hook is not None:
+            extras = self._episode_hook(episode)
+            for key, value in extras.items():
+                episode[key] = np.asarray(value)
+            episode = normalize_episode(episode, context="replay: episode after hook")
+        if self._episodes:
+            reference_keys = self._episodes[-1].keys()
+            if episode.keys() != reference_keys:
+                difference = sorted(set(reference_keys).symmetric_difference(episode.keys()))
+                raise ValueError(
+                    f"replay: episode keys differ from the stored episodes' keys: {', '.join(difference)}"
+                )
+        path: Path | None = None
+        if self.directory is not None and persist:
+            path = self.directory / f"ep-{self._next_sequence:08d}-{len(episode['image'])}.npz"
+            _write_npz_atomically(path, episode)
+        self._next_sequence += 1
+        self._append(episode, path)
+        return episode
+
+    def _append(self, episode: dict[str, np.ndarray], path: Path | None) -> None:
+        self._episodes.append(episode)
+        self._episode_files.append(path)
+        self._num_steps += len(episode["image"])
+        self._sampler = None
+        self._evict()
+
+    def _evict(self) -> None:
+        if self.capacity_steps is None:
+            return
+        while self._num_steps > self.capacity_steps and len(self._episodes) > 1:
+            evicted = self._episodes.popleft()
+            evicted_path = self._episode_files.popleft()
+            self._num_steps -= len(evicted["image"])
+            self.num_evicted_episodes += 1
+            if evicted_path is not None:
+                evicted_path.unlink(missing_ok=True)
+        self._sampler = None
+
+    # ----------------------------------------------------------------------------- persistence
+    def save_partial(self) -> None:
+        """Persist the unfinished episode atomically (no-op without a directory or steps)."""
+        if self.directory is None:
+            return
+        partial_path = self.directory / _PARTIAL_FILE_NAME
+        if not self._current_steps:
+            partial_path.unlink(missing_ok=True)
+            return
+        arrays = dict(self._current_as_episode())
+        arrays[_PARTIAL_SEQUENCE_KEY] = np.asarray(self._next_sequence, dtype=np.int64)
+        _write_npz_atomically(partial_path, arrays)
+
+    def close(self) -> None:
+        """Save the unfinished episode (see `save_partial`); the replay stays usable."""
+        self.save_partial()
+
+    def _restore(self) -> None:
+        assert self.directory is not None
+        for stale in self.directory.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        indexed_files: list[tuple[int, Path]] = []
+        for path in self.directory.iterdir():
+            match = _EPISODE_FILE_RE.match(path.name)
+            if match:
+                indexed_files.append((int(match.group(1)), path))
+        indexed_files.sort()
+        all_sequences = {sequence for sequence, _ in indexed_files}
+        if self.capacity_steps is not None:
+            # Skip reading episodes that capacity would evict anyway (lengths are in the names):
+            # keep the longest run of newest episodes that fits, and at least the newest one.
+            lengths = [int(_EPISODE_FILE_RE.match(path.name).group(2)) for _, path in indexed_files]  # type: ignore[union-attr]
+            kept_steps = 0
+            first_kept = len(indexed_files)
+            while first_kept > 0:
+                candidate_steps = lengths[first_kept - 1]
+                if first_kept < len(indexed_files) and kept_steps + candidate_steps > self.capacity_steps:
+                    break
+                kept_steps += candidate_steps
+                first_kept -= 1
+            for _, path in indexed_files[:first_kept]:
+                path.unlink(missing_ok=True)
+            self.num_evicted_episodes += first_kept
+            indexed_files = indexed_files[first_kept:]
+        for sequence, path in indexed_files:
+            episode = normalize_episode(_read_npz(path), context=str(path))
+            self._next_sequence = sequence + 1
+            self._append(episode, path)
+        partial_path = self.directory / _PARTIAL_FILE_NAME
+        if partial_path.exists():
+            arrays = _read_npz(partial_path)
+            sequence = int(arrays.pop(_PARTIAL_SEQUENCE_KEY, np.asarray(-1)))
+            already_stored = sequence in all_sequences
+            if not already_stored and len(arrays.get("image", ())) > 0:
+                self._next_sequence = max(self._next_sequence, sequence)
+                episode = normalize_episode(arrays, context=str(partial_path))
+                episode["is_last"] = episode.get("is_last", np.zeros(len(episode["image"]), bool)).copy()
+                episode["is_last"][-1] = True
+                self._store(episode)
+            partial_path.unlink(missing_ok=True)
+
+    # -------------------------------------------------------------------------------- sampling
+    def sampler(self) -> SequenceSampler:
+        """A SequenceSampler over the stored episodes (rebuilt only after the replay changed)."""
+        if not self._episodes:
+            raise ValueError("replay: no finished episodes to sample from yet")
+        if self._sampler is None:
+            self._sampler = SequenceSampler(list(self._episodes))
+        return self._sampler
+
+    def sample(self, batch_size: int, length: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Uniform windows of `length` steps over stored episodes: arrays of shape (B, L, ...)."""
+        return self.sampler().sample(batch_size, length, rng)
