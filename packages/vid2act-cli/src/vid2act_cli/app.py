@@ -14,6 +14,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """Model-based transfer RL from pixels: collect, pretrain teachers, transfer, evaluate."""
+
+
 for module in COMMAND_MODULES:
     module.register(app)
 

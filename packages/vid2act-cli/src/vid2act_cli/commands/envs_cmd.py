@@ -14,9 +14,14 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from vid2act_envs.tasks import builtin_registry
+        from vid2act_envs.tasks import UnknownTaskError, builtin_registry
 
         registry = builtin_registry()
+        if domain:
+            try:
+                registry.domain(domain)
+            except UnknownTaskError as error:
+                raise typer.BadParameter(str(error), param_hint="--domain") from None
         table = Table("domain", "task", "qualified name")
         for domain_name in registry.domain_names():
             if domain and domain_name != domain:
