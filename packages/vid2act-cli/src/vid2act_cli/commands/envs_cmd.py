@@ -1,4 +1,4 @@
-"""`vid2act envs`: list the tasks every registered domain offers."""
+"""`vid2act envs`: list the tasks every registered domain offers (plugins included)."""
 
 from __future__ import annotations
 
@@ -14,18 +14,29 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from vid2act_envs.tasks import UnknownTaskError, builtin_registry
+        from vid2act_teachers.plugins import PluginError, domain_registry
 
-        registry = builtin_registry()
-        if domain:
-            try:
-                registry.domain(domain)
-            except UnknownTaskError as error:
-                raise typer.BadParameter(str(error), param_hint="--domain") from None
+        try:
+            registry = domain_registry()
+        except PluginError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
+        domain_names = registry.domain_names()
+        if domain and domain not in domain_names:
+            typer.echo(f"error: unknown domain {domain!r} (domains: {', '.join(domain_names) or 'none'})", err=True)
+            raise typer.Exit(1)
         table = Table("domain", "task", "qualified name")
-        for domain_name in registry.domain_names():
+        problems: list[str] = []
+        for domain_name in domain_names:
             if domain and domain_name != domain:
                 continue
-            for task in registry.domain(domain_name).task_names():
+            try:
+                task_names = registry.domain(domain_name).task_names()
+            except Exception as error:  # a domain whose simulator is missing or broken
+                problems.append(f"domain {domain_name!r}: cannot list tasks: {type(error).__name__}: {error}")
+                continue
+            for task in task_names:
                 table.add_row(domain_name, task, f"{domain_name}:{task}")
         Console().print(table)
+        for problem in problems:
+            typer.echo(problem, err=True)

@@ -1,0 +1,42 @@
+"""The built-in DeepMind Control and Meta-World domains, written as ordinary vid2act plugins.
+
+They are registered first by `vid2act_teachers.plugins.build_plugin_manager`, under the plugin
+names "dmc" and "metaworld", through the same hooks an external plugin implements. Each imports
+its simulator module only when its hook runs, so listing plugins never pays for an unused suite,
+and `VID2ACT_DISABLE_PLUGINS=metaworld` drops a suite that is not installed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from vid2act_envs.base import Domain
+
+from vid2act_teachers.hookspecs import hookimpl
+
+
+class DeepMindControlPlugin:
+    """Registers the DeepMind Control Suite domain ("dmc": walker_walk, cheetah_run, ...)."""
+
+    @hookimpl
+    def vid2act_register_domains(self, register: Callable[[Domain], None]) -> None:
+        """Register `vid2act_envs.dmc.dmc_domain()`."""
+        from vid2act_envs.dmc import dmc_domain
+
+        register(dmc_domain())
+
+
+class MetaWorldPlugin:
+    """Registers the Meta-World v3 domain ("metaworld": door-open, button-press-topdown, ...)."""
+
+    @hookimpl
+    def vid2act_register_domains(self, register: Callable[[Domain], None]) -> None:
+        """Register `vid2act_envs.metaworld_env.metaworld_domain()`."""
+        from vid2act_envs.metaworld_env import metaworld_domain
+
+        register(metaworld_domain())
+
+
+def builtin_plugins() -> list[tuple[str, object]]:
+    """(plugin name, plugin object) for every built-in plugin, in registration order."""
+    return [("dmc", DeepMindControlPlugin()), ("metaworld", MetaWorldPlugin())]
