@@ -1,0 +1,187 @@
+"""DreamerV2 agent: world model + actor-critic, one update function, one acting function.
+
+The transfer student (vid2act_core.transfer) subclasses this agent and overrides the three hooks
+`extra_world_model_loss`, `imagination_condition` and `acting_condition`; the update and acting
+code path is shared, so ablations switch terms off rather than fork the loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator, Literal
+
+import torch
+from torch import nn
+
+from vid2act_core.actor_critic import ActorCritic, ConditionFn
+from vid2act_core.config import Config
+from vid2act_core.rssm import State, detach_state, flatten_state
+from vid2act_core.world_model import Batch, WorldModel, WorldModelOutput
+
+PolicyState = dict[str, Any]
+ActMode = Literal["explore", "eval", "stochastic"]
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; the update was not applied."""
+
+
+class DreamerAgent(nn.Module):
+    """The online agent (the paper's DreamerV2 baseline and the base of the transfer student)."""
+
+    def __init__(self, config: Config, action_dim: int, device: torch.device | str = "cpu", cond_dim: int = 0) -> None:
+        super().__init__()
+        self.config = config
+        self.action_dim = action_dim
+        self.device = torch.device(device)
+        self.world_model = WorldModel(config.world_model, action_dim, config.env.image_size)
+        self.actor_critic = ActorCritic(config.actor_critic, self.world_model.feature_size, action_dim, cond_dim)
+        self.build_extra_modules()
+        self.to(self.device)
+        wm, ac = config.world_model, config.actor_critic
+        self.model_optimizer = torch.optim.Adam(self.world_model_parameters(), lr=wm.lr, eps=wm.eps)
+        self.actor_optimizer = torch.optim.Adam(self.actor_critic.actor.parameters(), lr=ac.actor_lr, eps=ac.eps)
+        self.critic_optimizer = torch.optim.Adam(self.actor_critic.critic.parameters(), lr=ac.critic_lr, eps=ac.eps)
+
+    # ----- hooks for subclasses (transfer) -------------------------------------------------------
+    def build_extra_modules(self) -> None:
+        """Create modules trained with the world model (called before moving to the device)."""
+
+    def extra_world_model_parameters(self) -> list[nn.Parameter]:
+        return []
+
+    def extra_world_model_loss(self, batch: Batch, output: WorldModelOutput) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Terms added to the world-model loss (distillation). Default: none."""
+        return torch.zeros((), device=self.device), {}
+
+    def imagination_condition(self, batch: Batch, output: WorldModelOutput) -> ConditionFn | None:
+        """The actor's extra input during imagination. Default: none."""
+        return None
+
+    def acting_condition(self, post: State, obs: dict[str, torch.Tensor], policy_state: PolicyState) -> torch.Tensor | None:
+        """The actor's extra input when acting in the environment. Default: none."""
+        return None
+
+    def transition_extras(self, policy_state: PolicyState) -> dict[str, Any]:
+        """Per-step arrays stored in the replay beside the frame (teacher features). Default: none."""
+        return {}
+
+    def after_update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Further optimisation after the world-model and behaviour updates (the action VAE)."""
+        return {}
+
+    # ----- training -----------------------------------------------------------------------------
+    def world_model_parameters(self) -> list[nn.Parameter]:
+        return list(self.world_model.parameters()) + self.extra_world_model_parameters()
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.config.train.precision == 16 and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def frozen(self, module: nn.Module) -> Iterator[None]:
+        """Gradients flow through `module`'s activations but its parameters collect none."""
+        flags = [(param, param.requires_grad) for param in module.parameters()]
+        for param, _ in flags:
+            param.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for param, flag in flags:
+                param.requires_grad_(flag)
+
+    @staticmethod
+    def _check_finite(name: str, value: torch.Tensor) -> None:
+        if not torch.isfinite(value):
+            raise NonFiniteLossError(f"{name} is {value.item()}: stopping before the update is applied")
+
+    def _step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, params: list[nn.Parameter], clip: float) -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
+        optimizer.step()
+        return grad_norm.detach()
+
+    def train_world_model(self, batch: Batch) -> tuple[WorldModelOutput, dict[str, torch.Tensor]]:
+        with self.autocast():
+            model_loss, output, metrics = self.world_model.loss(batch)
+            extra_loss, extra_metrics = self.extra_world_model_loss(batch, output)
+            total_loss = model_loss + extra_loss
+        self._check_finite("world model loss", total_loss)
+        metrics.update(extra_metrics)
+        metrics["model_grad_norm"] = self._step(
+            self.model_optimizer, total_loss, self.world_model_parameters(), self.config.world_model.grad_clip
+        )
+        return output, metrics
+
+    def train_behaviour(self, batch: Batch, output: WorldModelOutput) -> dict[str, torch.Tensor]:
+        start = flatten_state(detach_state(output.posts))
+        condition_fn = self.imagination_condition(batch, output)
+        with self.frozen(self.world_model), self.autocast():
+            actor_loss, critic_loss, metrics = self.actor_critic.loss(self.world_model, start, condition_fn)
+        self._check_finite("actor loss", actor_loss)
+        self._check_finite("critic loss", critic_loss)
+        clip = self.config.actor_critic.grad_clip
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        (actor_loss + critic_loss).backward()
+        metrics["actor_grad_norm"] = torch.nn.utils.clip_grad_norm_(self.actor_critic.actor.parameters(), clip).detach()
+        metrics["critic_grad_norm"] = torch.nn.utils.clip_grad_norm_(self.actor_critic.critic.parameters(), clip).detach()
+        self.actor_optimizer.step()
+        self.critic_optimizer.step()
+        self.actor_critic.update_slow_target()
+        return metrics
+
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One world-model update, one actor-critic update, then `after_update`. Metrics stay on the device."""
+        output, metrics = self.train_world_model(batch)
+        metrics.update(self.train_behaviour(batch, output))
+        metrics.update(self.after_update(batch))
+        return metrics
+
+    # ----- acting -------------------------------------------------------------------------------
+    def initial_policy_state(self, batch_size: int) -> PolicyState:
+        return {
+            "latent": self.world_model.rssm.initial(batch_size, self.device),
+            "action": torch.zeros(batch_size, self.action_dim, device=self.device),
+        }
+
+    @torch.no_grad()
+    def policy(self, obs: dict[str, torch.Tensor], policy_state: PolicyState | None, mode: ActMode = "explore") -> tuple[torch.Tensor, PolicyState]:
+        """obs: image (B, H, W, 3) uint8, is_first (B,) bool, on the agent's device.
+
+        mode: explore (sample latent and action), stochastic (evaluate with sampled actions),
+        eval (deterministic: latent mean/mode and the actor's mode).
+        """
+        batch_size = obs["image"].shape[0]
+        if policy_state is None:
+            policy_state = self.initial_policy_state(batch_size)
+        embed = self.world_model.embed(obs["image"])
+        post, _ = self.world_model.rssm.obs_step(
+            policy_state["latent"], policy_state["action"], embed, obs["is_first"], sample=mode != "eval"
+        )
+        condition = self.acting_condition(post, obs, policy_state)
+        dist = self.actor_critic.actor(self.world_model.rssm.feature(post), condition)
+        action = dist.mode() if mode == "eval" else dist.sample()
+        new_state = dict(policy_state)
+        new_state.update(latent=post, action=action)
+        return action, new_state
+
+    # ----- checkpoints --------------------------------------------------------------------------
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything needed to resume training: weights, optimiser states, update counter."""
+        return {
+            "model": self.state_dict(),
+            "model_optimizer": self.model_optimizer.state_dict(),
+            "actor_optimizer": self.actor_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "num_updates": self.actor_critic.num_updates,
+        }
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        self.load_state_dict(checkpoint["model"])
+        self.model_optimizer.load_state_dict(checkpoint["model_optimizer"])
+        self.actor_optimizer.load_state_dict(checkpoint["actor_optimizer"])
+        self.critic_optimizer.load_state_dict(checkpoint["critic_optimizer"])
+        self.actor_critic.num_updates = int(checkpoint["num_updates"])

@@ -1,0 +1,45 @@
+"""Atomic checkpoint files: written to a temporary file in the same directory, then renamed."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read (corrupt, truncated, or not a vid2act checkpoint)."""
+
+
+def save_atomic(payload: dict[str, Any], path: str | Path) -> None:
+    """torch.save to a temporary file beside `path`, fsync, then os.replace: never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(payload, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        if os.path.exists(temp_name):
+            os.unlink(temp_name)
+        raise
+
+
+def load_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") -> dict[str, Any]:
+    """Load without unpickling arbitrary objects (weights_only)."""
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: checkpoint not found") from None
+    except Exception as error:  # torch raises several types for corrupt archives
+        raise CheckpointError(f"{path}: unreadable checkpoint ({type(error).__name__}: {str(error).splitlines()[0][:200]})") from None
+    if not isinstance(payload, dict) or "agent" not in payload:
+        raise CheckpointError(f"{path}: not a vid2act checkpoint (no 'agent' entry)")
+    return payload

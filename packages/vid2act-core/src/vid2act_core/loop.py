@@ -1,0 +1,316 @@
+"""The online training loop (Algorithm 1's outer loop), written against small protocols.
+
+It knows nothing of simulators, storage formats or TensorBoard: an environment is anything with
+`reset(seed)` / `step(action)` returning observation dicts (vid2act_envs.base), the replay anything
+with `add_step` / `sample` / `num_steps`, the logger anything with `scalars` / `video`.
+Checkpoints are taken at episode boundaries, so the replay on disk and the checkpoint agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import numpy as np
+import torch
+
+from vid2act_core.agent import ActMode, DreamerAgent
+from vid2act_core.checkpoint import load_checkpoint, save_atomic
+from vid2act_core.config import Config
+
+Observation = dict[str, Any]
+
+
+class EnvLike(Protocol):
+    action_dim: int
+
+    def reset(self, seed: int | None = None) -> Observation: ...
+
+    def step(self, action: np.ndarray) -> Observation: ...
+
+
+class ReplayLike(Protocol):
+    @property
+    def num_steps(self) -> int: ...
+
+    def add_step(self, transition: dict[str, Any]) -> None: ...
+
+    def sample(self, batch_size: int, length: int, rng: np.random.Generator) -> dict[str, np.ndarray]: ...
+
+
+class LoggerLike(Protocol):
+    def scalars(self, values: dict[str, float], step: int) -> None: ...
+
+    def video(self, name: str, frames: np.ndarray, step: int) -> None: ...
+
+
+@dataclass
+class LoopState:
+    """Counters that a checkpoint restores."""
+
+    env_steps: int = 0
+    """Simulator steps (action repeat included): the x axis of every curve."""
+    agent_steps: int = 0
+    episodes: int = 0
+    updates: int = 0
+    next_log: int = 0
+    next_eval: int = 0
+    next_checkpoint: int = 0
+    pretrained: bool = False
+    """Whether the burst of `pretrain_updates` after the prefill has run."""
+
+
+ProgressFn = Callable[[LoopState, dict[str, float]], None]
+
+_TORCH_DTYPES = {np.dtype(np.float16): torch.float32, np.dtype(np.float64): torch.float32}
+
+
+def to_torch(arrays: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
+    """numpy dict -> tensors on `device` (floats as float32, uint8 and bool kept)."""
+    tensors = {}
+    for key, value in arrays.items():
+        array = np.asarray(value)
+        if array.dtype == object or array.dtype.kind in "USO":
+            continue
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        dtype = _TORCH_DTYPES.get(array.dtype)
+        tensors[key] = tensor.to(device=device, dtype=dtype, non_blocking=True) if dtype else tensor.to(device, non_blocking=True)
+    return tensors
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _obs_batch(obs: Observation, device: torch.device) -> dict[str, torch.Tensor]:
+    return {
+        "image": torch.from_numpy(np.ascontiguousarray(obs["image"]))[None].to(device),
+        "is_first": torch.tensor([bool(obs["is_first"])], device=device),
+    }
+
+
+def run_episode(
+    agent: DreamerAgent, env: EnvLike, mode: ActMode, seed: int | None, record: bool = False
+) -> tuple[float, bool, int, np.ndarray | None]:
+    """One evaluation episode: (return, success at any step, length, frames if recorded)."""
+    obs = env.reset(seed=seed)
+    policy_state = None
+    total_reward, success, length = 0.0, False, 0
+    frames = [obs["image"]] if record else None
+    while not obs["is_last"]:
+        action, policy_state = agent.policy(_obs_batch(obs, agent.device), policy_state, mode)
+        obs = env.step(action[0].cpu().numpy())
+        total_reward += float(obs["reward"])
+        success = success or bool(obs.get("success", False))
+        length += 1
+        if frames is not None:
+            frames.append(obs["image"])
+    return total_reward, success, length, (np.stack(frames) if frames is not None else None)
+
+
+def evaluate(
+    agent: DreamerAgent, env: EnvLike, episodes: int, mode: ActMode, seed: int = 0, record_first: bool = False
+) -> tuple[dict[str, float], np.ndarray | None]:
+    """Returns mean/std return, success rate and mean length over `episodes`, plus the first episode's frames."""
+    returns, successes, lengths = [], [], []
+    video = None
+    for index in range(episodes):
+        episode_return, success, length, frames = run_episode(agent, env, mode, seed + index, record_first and index == 0)
+        returns.append(episode_return)
+        successes.append(success)
+        lengths.append(length)
+        video = frames if frames is not None else video
+    stats = {
+        "return": float(np.mean(returns)),
+        "return_std": float(np.std(returns)),
+        "success": float(np.mean(successes)),
+        "length": float(np.mean(lengths)),
+    }
+    return stats, video
+
+
+def open_loop_video(agent: DreamerAgent, replay: ReplayLike, rng: np.random.Generator, length: int, context: int = 5) -> np.ndarray:
+    """Truth | prediction | difference, side by side, for up to 4 replay sequences: (T, H, 3W*, 3) uint8."""
+    batch = to_torch(replay.sample(4, length, rng), agent.device)
+    truth, prediction = agent.world_model.open_loop(batch, context)
+    difference = ((truth.float() - prediction.float()).abs()).to(torch.uint8)
+    strip = torch.cat([truth, prediction, difference], 3)  # (B, T, H, 3W, 3)
+    return torch.cat(list(strip), 1).cpu().numpy()  # sequences stacked vertically
+
+
+def _mean_metrics(history: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+    if not history:
+        return {}
+    keys = history[0].keys()
+    stacked = torch.stack([torch.stack([entry[key].float() for key in keys]) for entry in history]).mean(0)
+    return {f"losses/{key}": float(value) for key, value in zip(keys, stacked.cpu())}
+
+
+class OnlineTrainer:
+    """Algorithm 1's outer loop: act, store, update every `train_every` steps, evaluate, checkpoint."""
+
+    def __init__(
+        self,
+        agent: DreamerAgent,
+        config: Config,
+        env: EnvLike,
+        eval_env: EnvLike,
+        replay: ReplayLike,
+        logger: LoggerLike,
+        run_dir: str | Path,
+        action_repeat: int,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.agent = agent
+        self.config = config
+        self.env = env
+        self.eval_env = eval_env
+        self.replay = replay
+        self.logger = logger
+        self.run_dir = Path(run_dir)
+        self.action_repeat = action_repeat
+        self.progress = progress
+        self.state = LoopState()
+        self.rng = np.random.default_rng(config.seed)
+        self.checkpoint_path = self.run_dir / "checkpoints" / "latest.pt"
+
+    # ----- checkpoints -------------------------------------------------------------------------
+    def save(self) -> None:
+        payload = {
+            "agent": self.agent.checkpoint(),
+            "loop": dataclasses.asdict(self.state),
+            "numpy_rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "python_rng": list(random.getstate()[1]),
+            "config": self.config.to_dict(),
+        }
+        if torch.cuda.is_available():
+            payload["cuda_rng"] = torch.cuda.get_rng_state_all()
+        save_atomic(payload, self.checkpoint_path)
+
+    def try_resume(self) -> bool:
+        """Restore agent, counters and RNGs from the run directory's checkpoint, if there is one."""
+        if not self.checkpoint_path.exists():
+            return False
+        payload = load_checkpoint(self.checkpoint_path, self.agent.device)
+        self.agent.restore(payload["agent"])
+        self.state = LoopState(**payload["loop"])
+        self.rng.bit_generator.state = payload["numpy_rng"]
+        torch.set_rng_state(payload["torch_rng"].cpu())
+        random.setstate((3, tuple(int(value) for value in payload["python_rng"]), None))
+        if "cuda_rng" in payload and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        return True
+
+    # ----- pieces ------------------------------------------------------------------------------
+    def _update(self, metric_history: list[dict[str, torch.Tensor]]) -> None:
+        train = self.config.train
+        batch = to_torch(self.replay.sample(train.batch_size, train.batch_length, self.rng), self.agent.device)
+        metric_history.append(self.agent.train_step(batch))
+        self.state.updates += 1
+
+    def _can_train(self) -> bool:
+        train = self.config.train
+        return self.state.env_steps >= train.prefill and self.replay.num_steps >= train.batch_length
+
+    def _evaluate(self) -> dict[str, float]:
+        train = self.config.train
+        values: dict[str, float] = {}
+        record = train.video_every == 0 or self.state.env_steps % max(train.video_every, 1) < train.eval_every
+        for mode, label in (("eval", "deterministic"), ("stochastic", "stochastic")):
+            stats, frames = evaluate(
+                self.agent, self.eval_env, train.eval_episodes, mode, seed=10_000 + self.state.episodes,
+                record_first=record and mode == "eval",
+            )
+            for key, value in stats.items():
+                values[f"eval/{key}_{label}"] = value
+            if frames is not None:
+                self.logger.video("eval/policy", frames, self.state.env_steps)
+        if self.replay.num_steps >= train.batch_length:
+            video = open_loop_video(self.agent, self.replay, self.rng, train.batch_length)
+            self.logger.video("eval/open_loop", video, self.state.env_steps)
+        self.logger.scalars(values, self.state.env_steps)
+        return values
+
+    # ----- the loop ----------------------------------------------------------------------------
+    def run(self) -> LoopState:
+        train = self.config.train
+        state = self.state
+        device = self.agent.device
+        metric_history: list[dict[str, torch.Tensor]] = []
+        last_time, last_env_steps, last_updates = time.time(), state.env_steps, state.updates
+        summary: dict[str, float] = {}
+        episode_return, episode_success, episode_length = 0.0, False, 0
+
+        obs = self.env.reset(seed=self.config.seed * 100_003 + state.episodes)
+        policy_state = None
+        previous_action = np.zeros(self.env.action_dim, np.float32)
+        while state.env_steps < train.steps:
+            action, policy_state = self.agent.policy(_obs_batch(obs, device), policy_state, "explore")
+            if state.env_steps < train.prefill:
+                random_action = self.rng.uniform(-1, 1, self.env.action_dim).astype(np.float32)
+                action = torch.from_numpy(random_action)[None].to(device)
+                policy_state["action"] = action
+            transition = dict(obs)
+            transition["action"] = previous_action
+            transition.update(self.agent.transition_extras(policy_state))
+            self.replay.add_step(transition)
+            if obs["is_last"]:
+                state.episodes += 1
+                summary.update({"charts/episode_return": episode_return, "charts/episode_length": episode_length})
+                if obs.get("success") is not None:
+                    summary["charts/episode_success"] = float(episode_success)
+                self.logger.scalars(
+                    {key: value for key, value in summary.items() if key.startswith("charts/episode")}, state.env_steps
+                )
+                if state.env_steps >= state.next_eval:
+                    summary.update(self._evaluate())
+                    state.next_eval = state.env_steps + train.eval_every
+                if state.env_steps >= state.next_checkpoint:
+                    state.next_checkpoint = state.env_steps + train.checkpoint_every
+                    self.save()
+                obs = self.env.reset(seed=self.config.seed * 100_003 + state.episodes)
+                policy_state = None
+                previous_action = np.zeros(self.env.action_dim, np.float32)
+                episode_return, episode_success, episode_length = 0.0, False, 0
+                continue
+            action_array = action[0].cpu().numpy()
+            obs = self.env.step(action_array)
+            previous_action = action_array.astype(np.float32)
+            episode_return += float(obs["reward"])
+            episode_success = episode_success or bool(obs.get("success", False))
+            episode_length += 1
+            state.env_steps += self.action_repeat
+            state.agent_steps += 1
+
+            if self._can_train():
+                if not state.pretrained:
+                    for _ in range(train.pretrain_updates):
+                        self._update(metric_history)
+                    state.pretrained = True
+                elif state.agent_steps % train.train_every == 0:
+                    self._update(metric_history)
+
+            if state.env_steps >= state.next_log:
+                now = time.time()
+                elapsed = max(now - last_time, 1e-9)
+                values = _mean_metrics(metric_history)
+                values["charts/env_steps_per_second"] = (state.env_steps - last_env_steps) / elapsed
+                values["charts/updates_per_second"] = (state.updates - last_updates) / elapsed
+                values["charts/updates"] = float(state.updates)
+                values["charts/replay_steps"] = float(self.replay.num_steps)
+                self.logger.scalars(values, state.env_steps)
+                summary.update(values)
+                metric_history.clear()
+                last_time, last_env_steps, last_updates = now, state.env_steps, state.updates
+                state.next_log = state.env_steps + train.log_every
+            if self.progress is not None:
+                self.progress(state, summary)
+        self.save()
+        return state
