@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from vid2act_teachers.plugins import register_cli_commands
 
 from vid2act_cli.commands import COMMAND_MODULES
 
@@ -23,6 +24,9 @@ def _root() -> None:
 
 for module in COMMAND_MODULES:
     module.register(app)
+
+# Plugins add their commands last; one that fails or takes a used name is reported and skipped.
+register_cli_commands(app)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
+        from vid2act_envs.tasks import UnknownTaskError
         from vid2act_teachers.plugins import PluginError, domain_registry
 
         try:
@@ -21,13 +22,14 @@ def register(app: typer.Typer) -> None:
         except PluginError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(1) from None
-        domain_names = registry.domain_names()
-        if domain and domain not in domain_names:
-            typer.echo(f"error: unknown domain {domain!r} (domains: {', '.join(domain_names) or 'none'})", err=True)
-            raise typer.Exit(1)
+        if domain:
+            try:
+                registry.domain(domain)
+            except UnknownTaskError as error:
+                raise typer.BadParameter(str(error), param_hint="--domain") from None
         table = Table("domain", "task", "qualified name")
         problems: list[str] = []
-        for domain_name in domain_names:
+        for domain_name in registry.domain_names():
             if domain and domain_name != domain:
                 continue
             try:
