@@ -18,7 +18,12 @@ from typing import Any
 import numpy as np
 
 from vid2act_envs.base import Domain, Observation, TaskSpec
-from vid2act_envs.rendering import apply_render_settings, ensure_gl_backend, render_settings_for
+from vid2act_envs.rendering import (
+    apply_render_settings,
+    close_at_exit,
+    ensure_gl_backend,
+    render_settings_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +126,9 @@ class DMCEnv:
         self._camera_id = spec.camera
         self._simulator_steps = 0
         self._episode_over = True
+        self._closed = False
+        self._rendered_once = False
+        close_at_exit(self)
 
     def _scale_action(self, action: np.ndarray) -> np.ndarray:
         """Map an action in [-1, 1] (clipped) to the simulator's bounds."""
@@ -136,6 +144,9 @@ class DMCEnv:
         if not self.render_enabled:
             return np.zeros((height, width, 3), dtype=np.uint8)
         frame = self._env.physics.render(height=height, width=width, camera_id=self._camera_id)
+        if not self._rendered_once:
+            self._rendered_once = True
+            close_at_exit(self)
         return np.ascontiguousarray(frame, dtype=np.uint8)
 
     def _observation(
@@ -191,8 +202,13 @@ class DMCEnv:
         return self._action_low.copy(), self._action_high.copy()
 
     def close(self) -> None:
-        """Free the simulator and its rendering context."""
-        self._env.close()
+        """Free the simulator and its rendering context (safe to call twice)."""
+        if not self._closed:
+            self._closed = True
+            self._episode_over = True
+            # dm_control's Environment.close() is a no-op: free the physics' GL contexts here.
+            self._env.physics.free()
+            self._env.close()
 
 
 def make_dmc_env(

@@ -27,7 +27,12 @@ from typing import Any
 import numpy as np
 
 from vid2act_envs.base import Domain, Observation, TaskSpec
-from vid2act_envs.rendering import apply_render_settings, ensure_gl_backend, render_settings_for
+from vid2act_envs.rendering import (
+    apply_render_settings,
+    close_at_exit,
+    ensure_gl_backend,
+    render_settings_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +157,9 @@ class MetaWorldEnv:
             apply_render_settings(self._sawyer.model, self.render_settings)
         self._simulator_steps = 0
         self._episode_over = True
+        self._closed = False
+        self._rendered_once = False
+        close_at_exit(self)
 
     def _reseed(self, seed: int) -> None:
         self._sawyer.seed(int(seed))
@@ -161,6 +169,9 @@ class MetaWorldEnv:
         if not self.render_enabled:
             return np.zeros((height, width, 3), dtype=np.uint8)
         frame = self._env.render()
+        if not self._rendered_once:
+            self._rendered_once = True
+            close_at_exit(self)
         if self._flip_upright:
             frame = frame[::-1]
         return np.ascontiguousarray(frame, dtype=np.uint8)
@@ -213,8 +224,11 @@ class MetaWorldEnv:
         return self._observation(state, total_reward, success, is_first=False, is_last=self._episode_over)
 
     def close(self) -> None:
-        """Free the simulator and its rendering context."""
-        self._env.close()
+        """Free the simulator and its rendering context (safe to call twice)."""
+        if not self._closed:
+            self._closed = True
+            self._episode_over = True
+            self._env.close()
 
 
 class MetaWorldScriptedExpert:

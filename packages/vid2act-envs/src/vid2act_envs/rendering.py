@@ -18,12 +18,15 @@ Two jobs, both needed before the first frame is drawn:
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import subprocess
 import sys
+import threading
+import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -195,3 +198,34 @@ def mean_abs_pixel_difference(images_a: Any, images_b: Any) -> float:
     if first.shape != second.shape:
         raise ValueError(f"image shapes differ: {first.shape} vs {second.shape}")
     return float(np.abs(first - second).mean())
+
+
+class _Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+_open_environments: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_exit_hook_lock = threading.Lock()
+
+
+def _close_open_environments() -> None:
+    for environment in list(_open_environments):
+        try:
+            environment.close()
+        except Exception as error:  # noqa: BLE001 - best effort at interpreter exit
+            logger.debug("closing %r at exit failed: %s", environment, error)
+
+
+def close_at_exit(environment: _Closeable) -> None:
+    """Close `environment` at interpreter exit if the caller has not.
+
+    Rendering contexts freed after the EGL display is terminated print EGL_BAD_DISPLAY
+    tracebacks at exit (mujoco.egl and dm_control share one EGL display, and each terminates it
+    in an atexit hook registered when its first context is created). atexit runs hooks last-in
+    first-out, so the hook is re-registered on every call: call this again right after an
+    environment's first frame (when its context now exists) to keep the hook in front.
+    """
+    with _exit_hook_lock:
+        atexit.unregister(_close_open_environments)
+        atexit.register(_close_open_environments)
+        _open_environments.add(environment)
