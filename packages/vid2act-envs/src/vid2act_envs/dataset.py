@@ -146,7 +146,8 @@ def _attrs_from_file(file: h5py.File, where: str) -> DatasetAttrs:
         raise DatasetError(f"{where}: format_version: missing attribute (not a vid2act dataset?)")
     version = stored["format_version"]
     if not isinstance(version, (int, np.integer)) or int(version) != FORMAT_VERSION:
-        raise DatasetError(f"{where}: format_version: unsupported version {version!r} (this library reads {FORMAT_VERSION})")
+        shown = int(version) if isinstance(version, (int, np.integer)) else repr(version)
+        raise DatasetError(f"{where}: format_version: unsupported version {shown} (this library reads {FORMAT_VERSION})")
     values: dict[str, Any] = {}
     for name in ("domain", "task", "action_repeat", "camera", "collector", "image_size", "action_dim"):
         if name not in stored:
@@ -156,7 +157,7 @@ def _attrs_from_file(file: h5py.File, where: str) -> DatasetAttrs:
         values[name] = values[name].decode() if isinstance(values[name], bytes) else str(values[name])
     for name in ("action_repeat", "action_dim"):
         if not isinstance(values[name], (int, np.integer)) or int(values[name]) < 1:
-            raise DatasetError(f"{where}: {name}: must be a positive integer, got {values[name]!r}")
+            raise DatasetError(f"{where}: {name}: must be a positive integer, got {np.asarray(values[name]).tolist()!r}")
     try:
         image_size = _normalize_image_size(values["image_size"])
     except (ValueError, TypeError) as error:
