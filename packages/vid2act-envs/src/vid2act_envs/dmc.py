@@ -11,8 +11,10 @@ headless OpenGL backend, so building the `Domain` record costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -70,6 +72,14 @@ def dmc_task_spec(task: str) -> TaskSpec:
     )
 
 
+@contextlib.contextmanager
+def _quiet_numpy_deprecations() -> Any:
+    """Silence dm_control 1.0.28's `np.in1d` DeprecationWarning (quadruped), ours to pin."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*in1d.*", category=DeprecationWarning)
+        yield
+
+
 def _flatten_observation(observation: dict[str, Any]) -> np.ndarray:
     """Concatenate a dm_control observation dict (in its key order) into one float32 vector."""
     parts = [np.asarray(value, dtype=np.float32).reshape(-1) for value in observation.values()]
@@ -112,11 +122,12 @@ class DMCEnv:
         domain_name, task_name = split_task_name(spec.task)
         # The time limit is ours (spec.episode_steps); dm_control's own is switched off so that
         # its LAST step means a real termination.
-        self._env = suite.load(
-            domain_name,
-            task_name,
-            task_kwargs={"random": seed, "time_limit": float("inf")},
-        )
+        with _quiet_numpy_deprecations():
+            self._env = suite.load(
+                domain_name,
+                task_name,
+                task_kwargs={"random": seed, "time_limit": float("inf")},
+            )
         if render:
             apply_render_settings(self._env.physics.model, self.render_settings)
         action_spec = self._env.action_spec()
@@ -130,8 +141,8 @@ class DMCEnv:
         self._rendered_once = False
         close_at_exit(self)
 
-    def _scale_action(self, action: np.ndarray) -> np.ndarray:
-        """Map an action in [-1, 1] (clipped) to the simulator's bounds."""
+    def to_simulator_action(self, action: np.ndarray) -> np.ndarray:
+        """Map an action in [-1, 1] (clipped) linearly onto the simulator's bounds."""
         normalised = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
         if normalised.shape != (self.action_dim,):
             raise ValueError(
@@ -166,7 +177,8 @@ class DMCEnv:
         """Start an episode. A seed reseeds the task's random state (initial pose, targets)."""
         if seed is not None:
             self._env.task._random = np.random.RandomState(seed)
-        time_step = self._env.reset()
+        with _quiet_numpy_deprecations():
+            time_step = self._env.reset()
         self._simulator_steps = 0
         self._episode_over = False
         return self._observation(time_step, 0.0, is_first=True, is_last=False, is_terminal=False)
@@ -175,7 +187,7 @@ class DMCEnv:
         """Apply `action` (in [-1, 1]) for action_repeat simulator steps, summing the rewards."""
         if self._episode_over:
             raise RuntimeError(f"{self.spec.name}: step() called after the episode ended; call reset() first")
-        simulator_action = self._scale_action(action)
+        simulator_action = self.to_simulator_action(action)
         total_reward = 0.0
         is_terminal = False
         time_step = None
@@ -195,6 +207,11 @@ class DMCEnv:
         return self._observation(
             time_step, total_reward, is_first=False, is_last=self._episode_over, is_terminal=is_terminal
         )
+
+    @property
+    def physics(self) -> Any:
+        """The dm_control Physics of the task (for inspection: controls, positions)."""
+        return self._env.physics
 
     @property
     def action_bounds(self) -> tuple[np.ndarray, np.ndarray]:
