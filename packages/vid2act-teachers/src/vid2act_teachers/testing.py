@@ -202,8 +202,9 @@ def check_domain_conformance(
     task = names[0] if task is None else task
     _require(task in names, domain.name, f"task {task!r} is not in task_names()")
     spec = check_task_spec(domain, task)
-    env = domain.make_env(spec, seed=seed, image_size=image_size)
-    twin = domain.make_env(spec, seed=seed, image_size=image_size)
+    # The keywords DomainRegistry.make_env passes to every domain's factory.
+    env = domain.make_env(spec, seed=seed, image_size=image_size, render=True, fast_render=True)
+    twin = domain.make_env(spec, seed=seed, image_size=image_size, render=True, fast_render=True)
     try:
         _require(env.spec == spec, spec.name, f"env.spec {env.spec!r} differs from the spec it was built with")
         _require(
