@@ -81,6 +81,25 @@ def _backend_works(backend: str, timeout_s: float = 60.0) -> tuple[bool, str]:
     return False, last_error_line
 
 
+def _preload_triton() -> None:
+    """Load triton's bundled LLVM before Mesa's, if triton is installed.
+
+    Mesa's software rasteriser (llvmpipe, used by EGL and OSMesa on machines without a GPU)
+    links its own LLVM. When torch later imports triton (the first optimizer or torch.compile
+    does), triton's LLVM loaded into the same process after Mesa's crashes with a segmentation
+    fault. In the other order both work, so import triton first. Only triton is imported here,
+    never torch.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("triton") is None:
+        return
+    try:
+        import triton  # noqa: F401
+    except Exception as error:  # a broken triton only matters to torch.compile on CUDA
+        logger.debug("could not preload triton (%s)", error)
+
+
 def ensure_gl_backend() -> str:
     """Make sure MUJOCO_GL names a working backend and return it.
 
@@ -91,6 +110,7 @@ def ensure_gl_backend() -> str:
     metaworld is imported. Raises NoGLBackendError when no backend works.
     """
     global _chosen_backend
+    _preload_triton()
     preset_backend = os.environ.get("MUJOCO_GL")
     if preset_backend:
         if preset_backend in _PYOPENGL_PLATFORM_FOR_BACKEND:

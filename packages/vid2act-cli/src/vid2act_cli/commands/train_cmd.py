@@ -1,0 +1,45 @@
+"""`vid2act train`: DreamerV2 from scratch on one task (the paper's baseline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vid2act_cli.errors import cli_errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    @cli_errors
+    def train_command(
+        task: str = typer.Option(..., "--task", help="Task name, e.g. cartpole_swingup or metaworld:door-open."),
+        preset: str = typer.Option("small", "--preset", help="paper-dmc, paper-metaworld, small or tiny."),
+        device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
+        logdir: Path = typer.Option(None, "--logdir", help="Run directory (default: runs/<task>-dreamer-<seed>-<time>; an unfinished one is resumed)."),
+        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        steps: int = typer.Option(None, "--steps", help="Environment steps (overrides the preset's train.steps)."),
+        config_file: Path = typer.Option(None, "--config", help="YAML file of config overrides."),
+        overrides: list[str] = typer.Option([], "--set", help="Override one config key, e.g. --set world_model.deter=256."),
+        root: Path = typer.Option(Path("runs"), "--root", help="Where new run directories are created."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ) -> None:
+        """Train a DreamerV2 agent online from scratch; re-running the same command resumes."""
+        from vid2act_core.config import load_config
+
+        from vid2act_cli.runs import resolve_device, resolve_run_dir
+        from vid2act_cli.training import make_task_env, run_online
+
+        config = load_config(preset, config_file, list(overrides))
+        config.env.task = task
+        config.seed = seed
+        if steps is not None:
+            config.train.steps = steps
+        torch_device = resolve_device(device)
+        probe = make_task_env(config, seed=seed, render=False)
+        config.env.task = probe.spec.name
+        probe.close()
+        run_dir, resumed = resolve_run_dir(logdir, root, config.env.task, "dreamer", seed)
+        typer.echo(f"{'resuming' if resumed else 'new run'}: {run_dir} (device {torch_device})")
+        state, _ = run_online(config, run_dir, torch_device, "dreamer", show_progress=progress)
+        typer.echo(f"done: {state.env_steps} env steps, {state.updates} updates, {state.episodes} episodes -> {run_dir}")
