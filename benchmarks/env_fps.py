@@ -16,8 +16,11 @@ import argparse
 import time
 
 import numpy as np
-
-from vid2act_envs.rendering import ensure_gl_backend, fast_render_settings, mean_abs_pixel_difference
+from vid2act_envs.rendering import (
+    ensure_gl_backend,
+    fast_render_settings,
+    mean_abs_pixel_difference,
+)
 from vid2act_envs.tasks import make_env
 
 DEFAULT_TASKS = ["walker_walk", "cheetah_run", "quadruped_walk", "metaworld:button-press-topdown"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from vid2act_envs.base import Env
 from vid2act_envs.dmc import DMCEnv, dmc_task_names, split_task_name
 from vid2act_envs.rendering import mean_abs_pixel_difference

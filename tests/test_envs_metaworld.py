@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from vid2act_envs.base import Env, Policy
 from vid2act_envs.metaworld_env import MetaWorldEnv, metaworld_task_names
 from vid2act_envs.tasks import builtin_registry, make_env, resolve_task

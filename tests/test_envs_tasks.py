@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from vid2act_envs.base import Domain, TaskSpec
 from vid2act_envs.rendering import (
     HEADLESS_BACKENDS,
@@ -17,7 +16,13 @@ from vid2act_envs.rendering import (
     fast_render_settings,
     render_settings_for,
 )
-from vid2act_envs.tasks import DomainRegistry, UnknownTaskError, builtin_registry, make_env, resolve_task
+from vid2act_envs.tasks import (
+    DomainRegistry,
+    UnknownTaskError,
+    builtin_registry,
+    make_env,
+    resolve_task,
+)
 
 
 def _toy_domain(name: str, tasks: list[str]) -> Domain:
@@ -151,7 +156,6 @@ def test_fast_render_settings_are_sized_to_the_image() -> None:
 
 def test_envs_cli_lists_both_domains() -> None:
     from typer.testing import CliRunner
-
     from vid2act_cli.app import app
 
     result = CliRunner().invoke(app, ["envs"])

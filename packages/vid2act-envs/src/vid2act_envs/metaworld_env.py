@@ -213,7 +213,7 @@ class MetaWorldEnv:
         for _ in range(self.spec.action_repeat):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                state, reward, terminated, truncated, info = self._env.step(clipped)
+                state, reward, _terminated, _truncated, info = self._env.step(clipped)
             self._simulator_steps += 1
             total_reward += float(reward)
             success = success or bool(info.get("success", False))

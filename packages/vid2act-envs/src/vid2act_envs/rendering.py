@@ -72,12 +72,13 @@ def _backend_works(backend: str, timeout_s: float = 60.0) -> tuple[bool, str]:
             capture_output=True,
             text=True,
             timeout=timeout_s,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
         return False, f"{type(error).__name__}: {error}"
     if completed.returncode == 0 and completed.stdout.strip().endswith("ok"):
         return True, ""
-    last_error_line = (completed.stderr.strip().splitlines() or ["exit code %d" % completed.returncode])[-1]
+    last_error_line = (completed.stderr.strip().splitlines() or [f"exit code {completed.returncode}"])[-1]
     return False, last_error_line
 
 
@@ -224,7 +225,7 @@ class _Closeable(Protocol):
     def close(self) -> None: ...
 
 
-_open_environments: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_open_environments: weakref.WeakSet[Any] = weakref.WeakSet()
 _exit_hook_lock = threading.Lock()
 
 
