@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from vid2act_envs.base import Env, Observation, Policy
-from vid2act_envs.dataset import EpisodeWriter
+from vid2act_envs.base import Domain, Env, Observation, Policy, TaskSpec
+from vid2act_envs.dataset import DatasetAttrs, EpisodeWriter
 
 STORED_OBSERVATION_KEYS: tuple[str, ...] = ("image", "reward", "is_first", "is_last", "is_terminal")
 """Observation keys recorded for every task (plus `success` where the task defines it)."""
@@ -137,3 +139,74 @@ def collect_episodes(
         if on_episode is not None:
             on_episode(episode, EpisodeSummary(index=index, steps=steps, episode_return=episode_return, success=success))
     return stats
+
+
+POLICY_CHOICES: tuple[str, ...] = ("expert", "random")
+"""Policy names accepted by `collect_dataset`."""
+
+
+class EnvironmentFactory(Protocol):
+    """What `collect_dataset` needs from a registry (`vid2act_envs.tasks.DomainRegistry` fits)."""
+
+    def resolve(self, name: str) -> TaskSpec: ...
+
+    def domain(self, name: str) -> Domain: ...
+
+    def make_env(
+        self, name_or_spec: str | TaskSpec, seed: int = 0, image_size: int = 64, episode_steps: int | None = None
+    ) -> Env: ...
+
+
+def default_dataset_path(spec: TaskSpec, data_directory: Path | str = "data") -> Path:
+    """Where `vid2act collect` writes a task's episodes by default: data/<task>.h5."""
+    return Path(data_directory) / f"{spec.task}.h5"
+
+
+def collect_dataset(
+    registry: EnvironmentFactory,
+    task: str,
+    episodes: int,
+    policy: str = "expert",
+    out: Path | str | None = None,
+    seed: int = 0,
+    image_size: int = 64,
+    episode_steps: int | None = None,
+    on_start: Callable[[TaskSpec, Path, int], None] | None = None,
+    on_step: Callable[[Observation], None] | None = None,
+    on_episode: Callable[[dict[str, np.ndarray], EpisodeSummary], None] | None = None,
+) -> tuple[CollectStats, Path]:
+    """Collect `episodes` episodes of `task` with the named policy into an HDF5 dataset.
+
+    policy: "expert" (the domain's scripted expert) or "random". out defaults to data/<task>.h5;
+    an existing file is appended to (its attributes must match), and the seed is then offset by
+    the number of episodes already in the file so that appended episodes differ from the
+    existing ones (collection stays reproducible for a given file state). on_start(spec, path,
+    episodes already in the file) runs once the environment and file are open. Raises
+    ValueError subclasses (UnknownTaskError, NoExpertError, DatasetError) for bad input.
+    Returns the statistics and the dataset path.
+    """
+    from vid2act_envs.policies import RandomPolicy, expert_policy
+
+    if policy not in POLICY_CHOICES:
+        raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICY_CHOICES)}")
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    spec = registry.resolve(task)
+    # A missing expert is reported before the (slow) environment starts.
+    expert = expert_policy(registry, spec) if policy == "expert" else None
+    path = Path(out) if out is not None else default_dataset_path(spec)
+    env = registry.make_env(spec, seed=seed, image_size=image_size, episode_steps=episode_steps)
+    try:
+        collector = expert.name if expert is not None else RandomPolicy.name
+        with EpisodeWriter(path, DatasetAttrs.from_env(env, collector)) as writer:
+            # Appending continues the random streams instead of repeating the file's first episodes.
+            effective_seed = seed + writer.num_episodes
+            chosen_policy: Policy = expert if expert is not None else RandomPolicy(env.action_dim, seed=effective_seed)
+            if on_start is not None:
+                on_start(env.spec, path, writer.num_episodes)
+            stats = collect_episodes(
+                env, chosen_policy, episodes, writer=writer, on_step=on_step, on_episode=on_episode, seed=effective_seed
+            )
+    finally:
+        env.close()
+    return stats, path

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from vid2act_cli.commands import envs_cmd, plugins_cmd
+from vid2act_cli.commands import collect_cmd, envs_cmd, plugins_cmd, train_cmd
 
-COMMAND_MODULES: list[ModuleType] = [envs_cmd, plugins_cmd]
+COMMAND_MODULES: list[ModuleType] = [envs_cmd, plugins_cmd, train_cmd, collect_cmd]

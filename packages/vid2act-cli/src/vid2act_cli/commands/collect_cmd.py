@@ -1,0 +1,93 @@
+"""`vid2act collect`: run an expert or random policy and write image-action episodes to HDF5."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("collect")
+    def collect_command(
+        task: str = typer.Argument(..., help="Task name, e.g. metaworld:button-press-topdown or walker_walk."),
+        episodes: int = typer.Option(10, "--episodes", "-n", help="Number of episodes to collect."),
+        policy: str = typer.Option("expert", "--policy", help="expert (the domain's scripted expert) or random."),
+        out: Path = typer.Option(None, "--out", "-o", help="HDF5 file to write or append to [default: data/<task>.h5]."),
+        seed: int = typer.Option(0, "--seed", help="Environment (and random policy) seed."),
+        image_size: int = typer.Option(64, "--image-size", help="Image height and width in pixels."),
+        episode_steps: int = typer.Option(
+            None, "--episode-steps", help="Override the time limit in simulator steps (default: the task's)."
+        ),
+    ) -> None:
+        """Collect episodes (images, actions, rewards, flags) into an HDF5 dataset for teacher pretraining."""
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from vid2act_envs.base import TaskSpec
+        from vid2act_envs.collect import EpisodeSummary, collect_dataset
+        from vid2act_teachers.plugins import PluginError, domain_registry
+
+        console = Console(stderr=True)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        episode_bar = progress.add_task("episodes", total=episodes, visible=False)
+        step_bar = progress.add_task("steps", total=None, visible=False)
+        progress_started: list[bool] = []
+
+        def on_start(spec: TaskSpec, path: Path, existing_episodes: int) -> None:
+            if existing_episodes:
+                console.print(f"appending to {path} ({existing_episodes} episodes already there)", markup=False)
+            progress.start()
+            progress_started.append(True)
+            progress.update(episode_bar, visible=True)
+            progress.update(step_bar, total=episodes * spec.agent_steps, visible=True)
+
+        def on_step(obs: dict) -> None:
+            progress.advance(step_bar)
+
+        def on_episode(episode: dict, summary: EpisodeSummary) -> None:
+            progress.advance(episode_bar)
+
+        try:
+            registry = domain_registry()
+            try:
+                stats, path = collect_dataset(
+                    registry,
+                    task,
+                    episodes,
+                    policy=policy,
+                    out=out,
+                    seed=seed,
+                    image_size=image_size,
+                    episode_steps=episode_steps,
+                    on_start=on_start,
+                    on_step=on_step,
+                    on_episode=on_episode,
+                )
+            finally:
+                if progress_started:  # the bars start once the environment and file are open
+                    progress.stop()
+        except (ValueError, PluginError) as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+        except OSError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted: the file keeps every episode completed before the interruption", err=True)
+            raise typer.Exit(130) from None
+        if stats.success_rate is None:
+            success_text = "success rate n/a (the task defines no success)"
+        else:
+            success_text = f"success rate {stats.success_rate:.2f} ({sum(stats.successes)}/{stats.episodes})"
+        typer.echo(
+            f"collected {stats.episodes} episode{'s' if stats.episodes != 1 else ''}, {stats.steps} steps into {path}: "
+            f"mean return {stats.mean_return:.2f}, {success_text}"
+        )
