@@ -189,3 +189,15 @@ def test_atomic_write_leaves_no_temporary_files_and_stale_ones_are_cleaned(tmp_p
 def test_sampling_empty_replay_raises() -> None:
     with pytest.raises(ValueError, match="no finished episodes"):
         Replay().sample(2, 3, np.random.default_rng(0))
+
+
+def test_episode_must_start_with_the_reset_step() -> None:
+    replay = Replay()
+    env = CounterEnv(episode_steps=4)
+    env.reset()
+    step = {**env.step(np.zeros(env.action_dim, np.float32)), "action": np.zeros(env.action_dim, np.float32)}
+    with pytest.raises(ValueError, match="must start with the reset step"):
+        replay.add_step(step)
+    with pytest.raises(ValueError, match="needs 'image' and 'action'"):
+        replay.add_step({key: value for key, value in step.items() if key != "action"})
+    assert replay.current_length == 0

@@ -298,6 +298,11 @@ class Replay:
             elif step.keys() != expected_keys:
                 difference = sorted(set(expected_keys).symmetric_difference(step.keys()))
                 raise ValueError(f"add_step: keys differ from the episode's first step: {', '.join(difference)}")
+        elif "is_first" in step and not bool(step["is_first"]):
+            raise ValueError(
+                "add_step: an episode must start with the reset step (is_first=True, zero action); "
+                "got a step with is_first=False and no episode in progress"
+            )
         self._current_steps.append(step)
         if bool(step.get("is_last", False)):
             return self._finish_current(truncated=False)
