@@ -71,7 +71,8 @@ def run_online(
     if show_progress:
         progress, callback = make_progress_callback(config.train.steps, f"{method} {config.env.task}")
     trainer = OnlineTrainer(
-        agent, config, env, eval_env, replay, logger, run_dir, env.spec.action_repeat, progress=callback
+        agent, config, env, eval_env, replay, logger, run_dir, env.spec.action_repeat,
+        has_success=env.spec.has_success, progress=callback
     )
     resumed = trainer.try_resume()
     if resumed:

@@ -87,8 +87,9 @@ class ActorCritic(nn.Module):
         rewards = world_model.reward(features[:, 1:])
         continuation = world_model.continuation(features[:, 1:])
         discounts = config.discount * (continuation if continuation is not None else torch.ones_like(rewards))
-        with torch.no_grad():
-            target_values = self.slow_critic(features).squeeze(-1)
+        # The slow critic's parameters are frozen, but its input keeps its gradient: with dynamics
+        # backpropagation the bootstrap values pass the long-horizon signal back into the actions.
+        target_values = self.slow_critic(features).squeeze(-1)
         returns = lambda_returns(rewards, target_values, discounts, config.lambda_)
         with torch.no_grad():
             weights = torch.cumprod(torch.cat([torch.ones_like(discounts[:, :1]), discounts[:, :-1]], 1), 1)

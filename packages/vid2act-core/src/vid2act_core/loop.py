@@ -165,6 +165,7 @@ class OnlineTrainer:
         logger: LoggerLike,
         run_dir: str | Path,
         action_repeat: int,
+        has_success: bool = False,
         progress: ProgressFn | None = None,
     ) -> None:
         self.agent = agent
@@ -175,6 +176,7 @@ class OnlineTrainer:
         self.logger = logger
         self.run_dir = Path(run_dir)
         self.action_repeat = action_repeat
+        self.has_success = has_success
         self.progress = progress
         self.state = LoopState()
         self.rng = np.random.default_rng(config.seed)
@@ -229,7 +231,8 @@ class OnlineTrainer:
                 record_first=record and mode == "eval",
             )
             for key, value in stats.items():
-                values[f"eval/{key}_{label}"] = value
+                if key != "success" or self.has_success:
+                    values[f"eval/{key}_{label}"] = value
             if frames is not None:
                 self.logger.video("eval/policy", frames, self.state.env_steps)
         if self.replay.num_steps >= train.batch_length:
@@ -264,7 +267,7 @@ class OnlineTrainer:
             if obs["is_last"]:
                 state.episodes += 1
                 summary.update({"charts/episode_return": episode_return, "charts/episode_length": episode_length})
-                if obs.get("success") is not None:
+                if self.has_success:
                     summary["charts/episode_success"] = float(episode_success)
                 self.logger.scalars(
                     {key: value for key, value in summary.items() if key.startswith("charts/episode")}, state.env_steps

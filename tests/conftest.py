@@ -1,0 +1,18 @@
+"""Shared test setup: few threads, headless rendering chosen before any simulator import."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own VID2ACT_HOME so no test touches a user's teacher registry."""
+    monkeypatch.setenv("VID2ACT_HOME", str(tmp_path_factory.mktemp("vid2act_home")))
