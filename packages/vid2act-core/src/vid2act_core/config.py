@@ -175,6 +175,25 @@ class TrainConfig:
 
 
 @dataclass
+class PretrainConfig:
+    """Offline teacher pretraining on reward-free image-action sequences (paper 4.2, Eq. 2).
+
+    Batches use `train.batch_size` x `train.batch_length`; the optimiser is the world model's.
+    """
+
+    steps: int = 200_000
+    """Gradient steps (the paper: 200K per teacher)."""
+    log_every: int = 1_000
+    """Gradient steps between loss logs."""
+    eval_every: int = 5_000
+    """Gradient steps between open-loop evaluations (error and video on a fixed held-out batch)."""
+    checkpoint_every: int = 5_000
+    """Gradient steps between checkpoints (one is always written at the end)."""
+    open_loop_context: int = 5
+    """Observed frames before the open-loop evaluation predicts from actions alone."""
+
+
+@dataclass
 class EnvConfig:
     """Which environment and how it is shaped (None: the task's default)."""
 
@@ -203,6 +222,8 @@ class Config:
     actor_critic: ActorCriticConfig = field(default_factory=ActorCriticConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    """Offline teacher pretraining schedule (`vid2act pretrain`, `vid2act teachers add`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain dict (YAML/JSON-ready)."""
@@ -256,6 +277,7 @@ def _small() -> Config:
         prefill=2500, eval_every=5_000, eval_episodes=2, log_every=1_000, checkpoint_every=5_000,
         replay_capacity=500_000, threads=2,
     )
+    config.pretrain = PretrainConfig(steps=5_000, log_every=100, eval_every=500, checkpoint_every=500)
     return config
 
 
@@ -278,6 +300,7 @@ def _tiny() -> Config:
         eval_every=100, eval_episodes=1, log_every=50, checkpoint_every=50, replay_capacity=10_000,
         threads=1,
     )
+    config.pretrain = PretrainConfig(steps=50, log_every=10, eval_every=25, checkpoint_every=25, open_loop_context=5)
     return config
 
 
