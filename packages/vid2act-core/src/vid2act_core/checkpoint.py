@@ -31,8 +31,14 @@ def save_atomic(payload: dict[str, Any], path: str | Path) -> None:
         raise
 
 
-def load_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") -> dict[str, Any]:
-    """Load without unpickling arbitrary objects (weights_only)."""
+def load_checkpoint(
+    path: str | Path, map_location: torch.device | str = "cpu", required_key: str = "agent"
+) -> dict[str, Any]:
+    """Load without unpickling arbitrary objects (weights_only).
+
+    required_key: the entry that identifies the checkpoint's kind ("agent" for online runs,
+    "world_model" for teacher pretraining); a file without it is refused.
+    """
     path = Path(path)
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
@@ -40,6 +46,6 @@ def load_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") 
         raise CheckpointError(f"{path}: checkpoint not found") from None
     except Exception as error:  # torch raises several types for corrupt archives
         raise CheckpointError(f"{path}: unreadable checkpoint ({type(error).__name__}: {str(error).splitlines()[0][:200]})") from None
-    if not isinstance(payload, dict) or "agent" not in payload:
-        raise CheckpointError(f"{path}: not a vid2act checkpoint (no 'agent' entry)")
+    if not isinstance(payload, dict) or required_key not in payload:
+        raise CheckpointError(f"{path}: not a vid2act checkpoint of this kind (no {required_key!r} entry)")
     return payload
