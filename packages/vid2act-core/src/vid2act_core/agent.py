@@ -58,12 +58,18 @@ class DreamerAgent(nn.Module):
         """The actor's extra input during imagination. Default: none."""
         return None
 
-    def acting_condition(self, post: State, obs: dict[str, torch.Tensor], policy_state: PolicyState) -> torch.Tensor | None:
-        """The actor's extra input when acting in the environment. Default: none."""
-        return None
+    def acting_condition(
+        self, post: State, prior: State, obs: dict[str, torch.Tensor], policy_state: PolicyState
+    ) -> tuple[torch.Tensor | None, dict[str, Any]]:
+        """The actor's extra input when acting, and entries to add to the policy state. Default: none."""
+        return None, {}
 
     def transition_extras(self, policy_state: PolicyState) -> dict[str, Any]:
         """Per-step arrays stored in the replay beside the frame (teacher features). Default: none."""
+        return {}
+
+    def acting_metrics(self) -> dict[str, float]:
+        """Statistics gathered while acting since the last call (teacher selection). Default: none."""
         return {}
 
     def after_update(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -158,13 +164,14 @@ class DreamerAgent(nn.Module):
         if policy_state is None:
             policy_state = self.initial_policy_state(batch_size)
         embed = self.world_model.embed(obs["image"])
-        post, _ = self.world_model.rssm.obs_step(
+        post, prior = self.world_model.rssm.obs_step(
             policy_state["latent"], policy_state["action"], embed, obs["is_first"], sample=mode != "eval"
         )
-        condition = self.acting_condition(post, obs, policy_state)
+        condition, extra_state = self.acting_condition(post, prior, obs, policy_state)
         dist = self.actor_critic.actor(self.world_model.rssm.feature(post), condition)
         action = dist.mode() if mode == "eval" else dist.sample()
         new_state = dict(policy_state)
+        new_state.update(extra_state)
         new_state.update(latent=post, action=action)
         return action, new_state
 

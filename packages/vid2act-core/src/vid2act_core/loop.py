@@ -304,6 +304,7 @@ class OnlineTrainer:
                 now = time.time()
                 elapsed = max(now - last_time, 1e-9)
                 values = _mean_metrics(metric_history)
+                values.update({f"charts/{key}": value for key, value in self.agent.acting_metrics().items()})
                 values["charts/env_steps_per_second"] = (state.env_steps - last_env_steps) / elapsed
                 values["charts/updates_per_second"] = (state.updates - last_updates) / elapsed
                 values["charts/updates"] = float(state.updates)

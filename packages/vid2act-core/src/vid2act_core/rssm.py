@@ -69,11 +69,18 @@ class RSSM(nn.Module):
 
     def initial(self, batch_size: int, device: torch.device | str, dtype: torch.dtype = torch.float32) -> State:
         """The all-zero state every episode starts from."""
-        deter = torch.zeros(batch_size, self.config.deter, device=device, dtype=dtype)
-        stoch = torch.zeros(batch_size, self.stoch_size, device=device, dtype=dtype)
+        return self.initial_for(self.config, batch_size, device, dtype)
+
+    @staticmethod
+    def initial_for(config: WorldModelConfig, batch_size: int, device: torch.device | str, dtype: torch.dtype = torch.float32) -> State:
+        """The all-zero state of an RSSM built from `config` (no module needed)."""
+        categorical = config.latent == "categorical"
+        stoch_size = config.stoch * config.classes if categorical else config.stoch
+        deter = torch.zeros(batch_size, config.deter, device=device, dtype=dtype)
+        stoch = torch.zeros(batch_size, stoch_size, device=device, dtype=dtype)
         state = {"deter": deter, "stoch": stoch}
-        if self.categorical:
-            state["logits"] = torch.zeros(batch_size, self.config.stoch, self.config.classes, device=device, dtype=dtype)
+        if categorical:
+            state["logits"] = torch.zeros(batch_size, config.stoch, config.classes, device=device, dtype=dtype)
         else:
             state["mean"] = torch.zeros_like(stoch)
             state["std"] = torch.ones_like(stoch)
