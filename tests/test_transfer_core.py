@@ -1,0 +1,183 @@
+"""Transfer terms on hand-made tensors: Eq. 3 weights, Eq. 4 loss, gradient isolation, action sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vid2act_core.config import TransferConfig, preset
+from vid2act_core.rssm import RSSM
+from vid2act_core.teachers import TeacherEnsemble, TeacherMismatchError, fit_actions
+from vid2act_core.transfer import ActionVAE, SourcePairs, TaskSelectiveDistillation, TransferAgent, initialise_from_teacher
+from vid2act_core.world_model import WorldModel
+
+
+def test_weights_are_a_softmax_over_teachers_per_batch_and_time() -> None:
+    torch.manual_seed(0)
+    distill = TaskSelectiveDistillation(teacher_size=3, student_size=2, config=TransferConfig(distill_units=8, distill_layers=1))
+    teachers = torch.randn(4, 5, 3, 3)  # (B, T, N, Ft)
+    student = torch.randn(4, 5, 2)
+    weights = distill.weights(teachers, student)
+    assert weights.shape == (4, 5, 3)
+    assert torch.allclose(weights.sum(-1), torch.ones(4, 5))
+    # Equal to a softmax of f_weight(concat(s_i, e)) over i, computed by hand for one (b, t).
+    logits = torch.stack([distill.f_weight(torch.cat([teachers[1, 2, i], student[1, 2]])) for i in range(3)]).squeeze(-1)
+    assert torch.allclose(weights[1, 2], torch.softmax(logits, 0), atol=1e-6)
+    # Weights vary over time steps (time-varying selection), not one per sequence.
+    assert not torch.allclose(weights[:, 0], weights[:, 1])
+
+
+def test_distillation_loss_is_equation_4() -> None:
+    torch.manual_seed(1)
+    distill = TaskSelectiveDistillation(3, 2, TransferConfig(distill_units=8, distill_layers=1))
+    teachers = torch.randn(2, 4, 3, 3)
+    student = torch.randn(2, 4, 2)
+    loss, weights = distill.loss(teachers, student)
+    by_hand = 0.0
+    for b in range(2):
+        for t in range(4):
+            for i in range(3):
+                u = distill.f_distill(teachers[b, t, i])
+                by_hand += weights[b, t, i] * ((student[b, t] - u) ** 2).sum()
+    assert torch.allclose(loss, by_hand / (2 * 4), atol=1e-5)
+    uniform = TaskSelectiveDistillation(3, 2, TransferConfig(distill_units=8, distill_layers=1, uniform_weights=True))
+    assert torch.allclose(uniform.weights(teachers, student), torch.full((2, 4, 3), 1 / 3))
+
+
+def _setup(action_sizes=(2, 4), target_action=3, guidance=True):
+    torch.manual_seed(0)
+    config = preset("tiny")
+    config.transfer.guidance = guidance
+    teacher_config = preset("tiny").world_model
+    teacher_config.use_reward_head = False
+    teachers = [WorldModel(teacher_config, size) for size in action_sizes]
+    ensemble = TeacherEnsemble(teachers, [f"t{i}" for i in range(len(teachers))])
+    rng = np.random.default_rng(0)
+    sources = []
+    for index, (teacher, size) in enumerate(zip(teachers, action_sizes)):
+        episode = {
+            "image": rng.integers(0, 255, (12, 64, 64, 3), dtype=np.uint8),
+            "action": rng.uniform(-1, 1, (12, size)).astype(np.float32),
+        }
+        sources.append(SourcePairs.from_episodes(f"t{index}", teacher, [episode], "cpu"))
+    agent = TransferAgent(config, target_action, "cpu", ensemble, sources)
+    batch_size, length = 3, 8
+    batch = {
+        "image": torch.randint(0, 255, (batch_size, length, 64, 64, 3), dtype=torch.uint8),
+        "action": torch.rand(batch_size, length, target_action) * 2 - 1,
+        "reward": torch.rand(batch_size, length),
+        "is_first": torch.zeros(batch_size, length, dtype=torch.bool),
+        "is_terminal": torch.zeros(batch_size, length, dtype=torch.bool),
+    }
+    batch["is_first"][:, 0] = True
+    _, priors = ensemble.observe(batch["image"], batch["action"], batch["is_first"])
+    batch["teacher_feat"] = priors
+    return agent, teachers, ensemble, batch
+
+
+def test_teacher_ensemble_equals_each_teacher_with_fitted_actions() -> None:
+    agent, teachers, ensemble, batch = _setup(action_sizes=(2, 4, 3))
+    posts, priors = ensemble.observe(batch["image"], batch["action"], batch["is_first"])
+    assert posts.shape == (3, 8, 3, ensemble.feature_size)
+    for index, teacher in enumerate(teachers):
+        with torch.no_grad():
+            post, prior = teacher.rssm.observe(
+                teacher.embed(batch["image"]), fit_actions(batch["action"], teacher.action_dim), batch["is_first"], sample=False
+            )
+        assert torch.allclose(RSSM.feature(post), posts[:, :, index], atol=1e-5)
+        assert torch.allclose(RSSM.feature(prior), priors[:, :, index], atol=1e-5)
+
+
+def test_teachers_are_frozen_and_every_learned_part_gets_its_own_gradient() -> None:
+    agent, teachers, ensemble, batch = _setup()
+    assert not any(p.requires_grad for p in ensemble.parameters())
+    assert not any(name.startswith("teachers.") for name, _ in agent.named_parameters())
+    teacher_before = {k: v.clone() for k, v in ensemble.state_dict(keep_vars=False).items()}
+    stacked_before = [buffer.clone() for buffer in ensemble.buffers()]
+    world_model_before = [p.detach().clone() for p in agent.world_model.parameters()]
+
+    # The world-model loss (with L_distill) reaches the student, f_distill and f_weight, not G.
+    output, _ = agent.train_world_model(batch)
+    distill_params = list(agent.distillation.f_distill.parameters()) + list(agent.distillation.f_weight.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in distill_params)
+    assert all(p.grad is None for p in agent.vae.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(world_model_before, agent.world_model.parameters()))
+
+    # The actor's loss leaves G unchanged and gives G no gradient.
+    vae_before = [p.detach().clone() for p in agent.vae.parameters()]
+    agent.train_behaviour(batch, output)
+    assert all(p.grad is None for p in agent.vae.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(vae_before, agent.vae.parameters()))
+
+    # The VAE's own loss trains it.
+    metrics = agent.after_update(batch)
+    assert torch.isfinite(metrics["vae_loss"])
+    assert any(not torch.equal(a, b) for a, b in zip(vae_before, agent.vae.parameters()))
+
+    # Several full updates later the teachers are bit-identical.
+    for _ in range(2):
+        agent.train_step(batch)
+    assert all(torch.equal(a, b) for a, b in zip(stacked_before, ensemble.buffers()))
+    assert teacher_before.keys() == ensemble.state_dict().keys()
+
+
+def test_vae_learns_source_actions() -> None:
+    torch.manual_seed(0)
+    vae = ActionVAE(state_size=4, action_size=2, num_tasks=2, units=64, guidance_dim=16)
+    optimizer = torch.optim.Adam(vae.parameters(), lr=3e-3)
+    states = torch.randn(256, 4)
+    labels = torch.nn.functional.one_hot(torch.randint(0, 2, (256,)), 2).float()
+    actions = torch.tanh(states[:, :2] * (labels[:, :1] * 2 - 1))  # task-dependent mapping
+    first, _ = vae.loss(states, actions, labels)
+    for _ in range(300):
+        loss, _ = vae.loss(states, actions, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    replayed = vae.decode(states, labels, sample=False)
+    assert (replayed - actions).square().sum(-1).mean() < 0.25 * first.item()
+    assert vae.guidance(states, labels).shape == (256, 16)
+
+
+def test_acting_selects_a_teacher_and_stores_its_features() -> None:
+    agent, _, ensemble, batch = _setup()
+    obs = {"image": batch["image"][:1, 0], "is_first": torch.tensor([True])}
+    action, state = agent.policy(obs, None, "explore")
+    assert action.shape == (1, 3) and action.abs().max() <= 1
+    extras = agent.transition_extras(state)
+    assert extras["teacher_feat"].shape == (2, ensemble.feature_size) and extras["teacher_feat"].dtype == np.float16
+    obs = {"image": batch["image"][:1, 1], "is_first": torch.tensor([False])}
+    agent.policy(obs, state, "eval")
+    selected = agent.acting_metrics()
+    assert set(selected) == {"selected/t0", "selected/t1"} and abs(sum(selected.values()) - 1) < 1e-6
+    assert agent.acting_metrics() == {}
+
+
+def test_ablation_switches_share_the_code_path() -> None:
+    agent, _, _, batch = _setup(guidance=False)
+    assert agent.actor_critic.actor.cond_dim == 0 and not hasattr(agent, "vae")
+    metrics = agent.train_step(batch)
+    assert "distill_loss" in metrics and "vae_loss" not in metrics
+    config = preset("tiny")
+    config.transfer.distill = False
+    plain = TransferAgent(config, 3, "cpu", teachers=None)
+    plain_metrics = plain.train_step({k: v for k, v in batch.items() if k != "teacher_feat"})
+    assert "distill_loss" not in plain_metrics and plain.transition_extras({}) == {}
+
+
+def test_mismatched_teachers_are_refused_and_init_from_teacher_copies_weights() -> None:
+    small = preset("tiny").world_model
+    other = preset("tiny").world_model
+    other.deter = 48
+    with pytest.raises(TeacherMismatchError, match="teacher 'b' differs from teacher 'a' in deter"):
+        TeacherEnsemble([WorldModel(small, 2), WorldModel(other, 2)], ["a", "b"])
+    teacher_config = preset("tiny").world_model
+    teacher_config.use_reward_head = False
+    teacher = WorldModel(teacher_config, 4)
+    student = WorldModel(preset("tiny").world_model, 6)
+    copied = initialise_from_teacher(student, teacher)
+    assert "encoder.net.0.weight" in copied and "rssm.img_in_action.weight" in copied
+    assert torch.equal(student.encoder.net[0].weight, teacher.encoder.net[0].weight)
+    assert torch.equal(student.rssm.img_in_action.weight[:, :4], teacher.rssm.img_in_action.weight)
+    assert torch.count_nonzero(student.rssm.img_in_action.weight[:, 4:]) == 0
