@@ -1,0 +1,181 @@
+"""`vid2act teachers ...`: list, show, remove, export, import and verify registry teachers.
+
+The sub-app is the module attribute `teachers_app`, so other command modules can add to it
+(`@teachers_app.command("add")`). Every command is a thin wrapper over
+`vid2act_teachers.registry.TeacherRegistry`; its errors print as one `error: ...` line (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from vid2act_cli.errors import EXIT_FAILURE, cli_errors
+
+teachers_app = typer.Typer(
+    name="teachers",
+    help="The teacher registry ($VID2ACT_HOME/teachers) and plugin-shipped teachers.",
+    no_args_is_help=True,
+)
+
+
+def _format_bytes(size: int) -> str:
+    """Human-readable size: 345.2 KiB, 12.0 MiB."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+@teachers_app.command("list")
+@cli_errors
+def list_command() -> None:
+    """Table of every teacher: name, domain:task, image size, actions, training steps, source, size."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from vid2act_teachers.registry import TeacherError, TeacherRegistry, teacher_size_bytes
+
+    registry = TeacherRegistry()
+    console = Console()
+    names = registry.names()
+    if not names:
+        console.print(f"No teachers in {registry.teachers_dir} (and none shipped by plugins).", markup=False)
+        return
+    table = Table(title=f"vid2act teachers ({registry.teachers_dir})")
+    table.add_column("name", no_wrap=True)
+    for header in ("domain:task", "image", "actions", "steps", "source", "size"):
+        table.add_column(header, overflow="fold")
+    unreadable = 0
+    for name in names:
+        try:
+            info = registry.info(name)
+        except TeacherError as error:
+            unreadable += 1
+            table.add_row(name, "-", "-", "-", "-", "-", f"unreadable: {error}", style="red")
+            continue
+        table.add_row(
+            info.name,
+            info.qualified_task,
+            f"{info.image_size}x{info.image_size}",
+            str(info.action_dim),
+            str(info.train_steps),
+            info.source,
+            _format_bytes(teacher_size_bytes(info)),
+        )
+    console.print(table)
+    if unreadable:
+        console.print(f"{unreadable} teacher(s) unreadable; run `vid2act teachers verify` for details.", markup=False)
+
+
+@teachers_app.command("show")
+@cli_errors
+def show_command(
+    name: str = typer.Argument(..., help="Teacher name."),
+    as_json: bool = typer.Option(False, "--json", help="Print metadata and config as JSON."),
+) -> None:
+    """All metadata of one teacher and a summary of its world-model config."""
+    from vid2act_teachers.registry import TeacherRegistry, teacher_size_bytes
+
+    registry = TeacherRegistry()
+    info = registry.info(name)
+    config = json.loads((info.path / "config.json").read_text())["config"]
+    if as_json:
+        typer.echo(json.dumps({"info": info.to_json_dict(), "config": config}, indent=2))
+        return
+    rows = info.to_json_dict()
+    rows["obs_shape"] = "x".join(str(size) for size in info.obs_shape)
+    rows["size"] = _format_bytes(teacher_size_bytes(info))
+    width = max(len(key) for key in rows)
+    typer.echo(f"teacher {info.name} ({info.qualified_task})")
+    for key, value in rows.items():
+        typer.echo(f"  {key:<{width}}  {value}")
+    world_model = config.get("world_model", {})
+    summary_keys = ("latent", "stoch", "classes", "deter", "hidden", "cnn_depth", "mlp_units", "use_reward_head", "use_cont_head")
+    summary = ", ".join(f"{key}={world_model[key]}" for key in summary_keys if key in world_model)
+    typer.echo(f"config: preset {config.get('preset', '?')}, seed {config.get('seed', '?')}")
+    typer.echo(f"  world_model: {summary}")
+
+
+@teachers_app.command("remove")
+@cli_errors
+def remove_command(
+    name: str = typer.Argument(..., help="Teacher name."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a teacher from the local registry (plugin-shipped teachers cannot be removed)."""
+    from vid2act_teachers.registry import TeacherRegistry
+
+    registry = TeacherRegistry()
+    info = registry.info(name)
+    if info.is_plugin:
+        registry.remove(name)  # raises the registry's one-line explanation
+    if not yes and not typer.confirm(f"Remove teacher {name!r} ({info.path})?", default=False):
+        typer.echo("not removed")
+        raise typer.Exit(EXIT_FAILURE)
+    registry.remove(name)
+    typer.echo(f"removed teacher {name}")
+
+
+@teachers_app.command("export")
+@cli_errors
+def export_command(
+    name: str = typer.Argument(..., help="Teacher name."),
+    file: Path = typer.Argument(..., help="Output .safetensors file (weights, config and metadata in one file)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace FILE if it exists."),
+) -> None:
+    """Write one teacher as a single self-contained .safetensors file."""
+    from vid2act_teachers.registry import TeacherRegistry
+
+    written = TeacherRegistry().export(name, file, overwrite=overwrite)
+    typer.echo(f"exported teacher {name} to {written}")
+
+
+@teachers_app.command("import")
+@cli_errors
+def import_command(
+    file: Path = typer.Argument(..., help="A .safetensors file written by `vid2act teachers export`."),
+    name: str | None = typer.Option(None, "--name", help="Name to store it under (default: the name in the file)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing teacher of that name."),
+) -> None:
+    """Add an exported teacher file to the registry (checked fully before anything is written)."""
+    from vid2act_teachers.registry import TeacherRegistry
+
+    info = TeacherRegistry().import_file(file, name=name, overwrite=overwrite)
+    typer.echo(f"imported teacher {info.name} ({info.qualified_task}) into {info.path}")
+
+
+@teachers_app.command("verify")
+@cli_errors
+def verify_command(name: str | None = typer.Argument(None, help="Teacher name (default: every teacher).")) -> None:
+    """Check hashes, metadata, and that the weights load into the stated architecture; exit 1 on any problem."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from vid2act_teachers.registry import TeacherRegistry
+
+    results = TeacherRegistry().verify(name)
+    console = Console()
+    if not results:
+        console.print("No teachers to verify.")
+        return
+    table = Table(title="vid2act teachers verify")
+    table.add_column("name", no_wrap=True)
+    table.add_column("status")
+    table.add_column("problem", overflow="fold")
+    for teacher, ok, message in results:
+        table.add_row(teacher, "ok" if ok else "FAILED", "" if ok else message, style=None if ok else "red")
+    console.print(table)
+    failed = [teacher for teacher, ok, _ in results if not ok]
+    if failed:
+        console.print(f"{len(failed)} of {len(results)} teacher(s) failed verification: {', '.join(failed)}", markup=False)
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `teachers` command group to the `vid2act` app."""
+    app.add_typer(teachers_app, name="teachers")
