@@ -1,14 +1,25 @@
-"""Command modules. Each exposes `register(app: typer.Typer) -> None`."""
+"""Command modules. Each exposes `register(app: typer.Typer) -> None`; the order is the help order."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from vid2act_cli.commands import collect_cmd, envs_cmd, plugins_cmd, train_cmd
-from vid2act_cli.commands import teachers_cmd
+from vid2act_cli.commands import (
+    collect_cmd,
+    envs_cmd,
+    plugins_cmd,
+    pretrain_cmd,
+    teachers_cmd,
+    train_cmd,
+    transfer_cmd,
+)
 
-COMMAND_MODULES: list[ModuleType] = [envs_cmd, plugins_cmd, train_cmd, collect_cmd]
-COMMAND_MODULES.append(teachers_cmd)
-from vid2act_cli.commands import pretrain_cmd  # noqa: E402
-
-COMMAND_MODULES.append(pretrain_cmd)
+COMMAND_MODULES: list[ModuleType] = [
+    envs_cmd,
+    collect_cmd,
+    train_cmd,
+    pretrain_cmd,
+    teachers_cmd,
+    transfer_cmd,
+    plugins_cmd,
+]

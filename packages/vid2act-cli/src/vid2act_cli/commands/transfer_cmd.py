@@ -1,0 +1,67 @@
+"""`vid2act transfer`: train a student on a target task with the registry's teachers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vid2act_cli.errors import cli_errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("transfer")
+    @cli_errors
+    def transfer_command(
+        target: str = typer.Option(..., "--target", help="Target task, e.g. quadruped_run or metaworld:button-press."),
+        teachers: str = typer.Option(None, "--teachers", help="Comma-separated teacher names, or 'all'."),
+        preset: str = typer.Option("small", "--preset", help="paper-dmc, paper-metaworld, small or tiny."),
+        alpha: float = typer.Option(None, "--alpha", help="Scale of the distillation loss (Eq. 5)."),
+        device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
+        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        steps: int = typer.Option(None, "--steps", help="Environment steps (overrides train.steps)."),
+        logdir: Path = typer.Option(None, "--logdir", help="Run directory (default runs/<target>-<method>-<seed>-<time>; an unfinished one is resumed)."),
+        root: Path = typer.Option(Path("runs"), "--root", help="Where new run directories are created."),
+        no_distill: bool = typer.Option(False, "--no-distill", help="Baseline: DreamerV2 from scratch (no teachers)."),
+        uniform_weights: bool = typer.Option(False, "--uniform-weights", help="Ablation: fixed uniform task weights."),
+        no_guidance: bool = typer.Option(False, "--no-guidance", help="Ablation: no action-replay guidance for the actor."),
+        init_from: str = typer.Option(None, "--init-from", help="Baseline: DreamerV2 initialised from this teacher's weights."),
+        source_data: list[str] = typer.Option([], "--source-data", help="TEACHER=FILE.h5: a teacher's source dataset (default $VID2ACT_HOME/datasets/<teacher>.h5)."),
+        config_file: Path = typer.Option(None, "--config", help="YAML file of config overrides."),
+        overrides: list[str] = typer.Option([], "--set", help="Override one config key, e.g. --set transfer.vae_units=400."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ) -> None:
+        """Vid2Act transfer (task-selective distillation + action replay guidance), or one of its baselines."""
+        from vid2act_core.config import load_config
+
+        from vid2act_cli.runs import resolve_device, resolve_run_dir
+        from vid2act_cli.training import make_task_env
+        from vid2act_cli.transferring import parse_source_data, plan_transfer, run_transfer
+
+        config = load_config(preset, config_file, list(overrides))
+        config.seed = seed
+        config.env.task = target
+        if steps is not None:
+            config.train.steps = steps
+        if alpha is not None:
+            config.transfer.alpha = alpha
+        if no_distill:
+            config.transfer.distill = False
+        if uniform_weights:
+            config.transfer.uniform_weights = True
+        if no_guidance:
+            config.transfer.guidance = False
+        if init_from:
+            config.transfer.distill = False
+        torch_device = resolve_device(device)
+        probe = make_task_env(config, seed=seed, render=False)
+        config.env.task = probe.spec.name
+        probe.close()
+        plan = plan_transfer(config, teachers, init_from, parse_source_data(list(source_data)))
+        run_dir, resumed = resolve_run_dir(logdir, root, config.env.task, plan.method, seed)
+        typer.echo(f"{'resuming' if resumed else 'new run'}: {run_dir} ({plan.method}, teachers: {', '.join(plan.teacher_names) or 'none'}, device {torch_device})")
+        state, _, summary = run_transfer(config, plan, run_dir, torch_device, show_progress=progress)
+        typer.echo(f"done: {state.env_steps} env steps, {state.updates} updates -> {run_dir}")
+        if "dominant_teacher" in summary:
+            weights = ", ".join(f"{name} {value:.2f}" for name, value in summary["final_mean_weight"].items())
+            typer.echo(f"task weights at the end: {weights}; dominant teacher: {summary['dominant_teacher']}")

@@ -1,0 +1,187 @@
+"""Wiring for `vid2act transfer`: load and check teachers, prepare source data, train the student."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vid2act_core.agent import DreamerAgent
+from vid2act_core.config import Config
+from vid2act_core.loop import LoopState
+
+from vid2act_cli.logger import read_metrics
+from vid2act_cli.runs import load_run_config
+from vid2act_cli.training import run_online
+
+METHODS = ("vid2act", "dreamer", "uniform", "noguide", "init")
+"""Run-directory labels: full method, --no-distill, --uniform-weights, --no-guidance, --init-from."""
+
+
+@dataclass
+class TransferPlan:
+    """What a transfer run will use, resolved and checked before any training starts."""
+
+    method: str
+    teacher_names: list[str] = field(default_factory=list)
+    source_data: dict[str, Path] = field(default_factory=dict)
+    init_from: str | None = None
+
+
+def method_label(config: Config, init_from: str | None) -> str:
+    if init_from:
+        return "init"
+    if not config.transfer.distill:
+        return "dreamer"
+    if config.transfer.uniform_weights:
+        return "uniform"
+    if not config.transfer.guidance:
+        return "noguide"
+    return "vid2act"
+
+
+def parse_source_data(entries: list[str]) -> dict[str, Path]:
+    """`NAME=PATH` entries of --source-data."""
+    result = {}
+    for entry in entries:
+        if "=" not in entry:
+            raise ValueError(f"--source-data {entry!r}: expected TEACHER=PATH")
+        name, path = entry.split("=", 1)
+        result[name.strip()] = Path(path)
+    return result
+
+
+def plan_transfer(
+    config: Config, teachers: str | None, init_from: str | None, source_data: dict[str, Path] | None = None
+) -> TransferPlan:
+    """Resolve teacher names and source datasets; refuse missing, corrupt or incompatible teachers."""
+    from vid2act_teachers.registry import TeacherRegistry, check_compatible, vid2act_home
+
+    registry = TeacherRegistry()
+    method = method_label(config, init_from)
+    plan = TransferPlan(method=method, init_from=init_from)
+    if init_from:
+        info = registry.info(init_from)
+        check_compatible(info, config.env.image_size)
+        return plan
+    if not config.transfer.distill:
+        return plan
+    if not teachers:
+        raise ValueError("--teachers: name at least one teacher (or 'all'); see `vid2act teachers list`")
+    names = registry.names() if teachers.strip() == "all" else [name.strip() for name in teachers.split(",") if name.strip()]
+    if not names:
+        raise ValueError("--teachers all: the registry has no teachers; add one with `vid2act teachers add TASK`")
+    if len(set(names)) != len(names):
+        raise ValueError(f"--teachers {teachers!r}: a teacher is named twice")
+    for name in names:
+        info = registry.info(name)
+        check_compatible(info, config.env.image_size)
+    plan.teacher_names = names
+    if config.transfer.guidance:
+        given = dict(source_data or {})
+        unknown = sorted(set(given) - set(names))
+        if unknown:
+            raise ValueError(f"--source-data names {', '.join(unknown)}, which are not among --teachers")
+        for name in names:
+            path = given.get(name, vid2act_home() / "datasets" / f"{name}.h5")
+            if not path.exists():
+                raise ValueError(
+                    f"teacher {name!r}: no source dataset at {path} for the action replay model; "
+                    f"pass --source-data {name}=FILE.h5 or use --no-guidance"
+                )
+            plan.source_data[name] = path
+    return plan
+
+
+def build_agent_factory(plan: TransferPlan):
+    """An agent factory for `run_online` that loads the plan's teachers onto the run's device."""
+    from vid2act_core.teachers import TeacherEnsemble
+    from vid2act_core.transfer import SourcePairs, TransferAgent, initialise_from_teacher
+    from vid2act_envs.dataset import open_dataset
+    from vid2act_teachers.registry import TeacherRegistry
+
+    def factory(config: Config, action_dim: int, device: torch.device) -> DreamerAgent:
+        registry = TeacherRegistry()
+        if plan.init_from:
+            teacher, _, _ = registry.load(plan.init_from, device="cpu", frozen=True)
+            agent = DreamerAgent(config, action_dim, device)
+            copied = initialise_from_teacher(agent.world_model, teacher.to(device))
+            print(f"initialised {len(copied)} world-model tensors from teacher {plan.init_from!r}", file=sys.stderr)
+            return agent
+        if not plan.teacher_names:
+            return TransferAgent(config, action_dim, device, teachers=None)
+        loaded = [registry.load(name, device="cpu", frozen=True) for name in plan.teacher_names]
+        ensemble = TeacherEnsemble([model for model, _, _ in loaded], plan.teacher_names)
+        sources = None
+        if config.transfer.guidance:
+            sources = []
+            for name, (model, _, _) in zip(plan.teacher_names, loaded):
+                dataset = open_dataset(plan.source_data[name])
+                sources.append(SourcePairs.from_episodes(name, model.to(device), dataset, device))
+        return TransferAgent(config, action_dim, device, ensemble, sources)
+
+    return factory
+
+
+def apply_init_architecture(config: Config, init_from: str) -> None:
+    """The init-from baseline's student takes the teacher's world-model architecture (plus a reward head)."""
+    from vid2act_teachers.registry import TeacherRegistry
+
+    _, teacher_config, _ = TeacherRegistry().load(init_from, device="cpu", frozen=True)
+    for key in ("latent", "stoch", "classes", "deter", "hidden", "cnn_depth", "min_std", "unimix"):
+        setattr(config.world_model, key, getattr(teacher_config.world_model, key))
+
+
+def run_transfer(
+    config: Config,
+    plan: TransferPlan,
+    run_dir: Path,
+    device: torch.device,
+    show_progress: bool = True,
+) -> tuple[LoopState, DreamerAgent, dict[str, Any]]:
+    """Train the student online in `run_dir` (resuming), then write `transfer_summary.json`."""
+    run_dir = Path(run_dir)
+    if (run_dir / "config.yaml").exists():
+        _, saved_info = load_run_config(run_dir)
+        saved_teachers = saved_info.get("teachers", [])
+        if saved_teachers != plan.teacher_names:
+            raise ValueError(
+                f"{run_dir}: this run was started with teachers {saved_teachers}, not {plan.teacher_names}; "
+                "its replay stores those teachers' states: use another --logdir"
+            )
+    if plan.init_from:
+        apply_init_architecture(config, plan.init_from)
+    info = {"teachers": plan.teacher_names, "init_from": plan.init_from, "source_data": {k: str(v) for k, v in plan.source_data.items()}}
+    state, agent = run_online(
+        config, run_dir, device, plan.method, agent_factory=build_agent_factory(plan), show_progress=show_progress, run_info=info
+    )
+    summary = summarise_transfer(run_dir, plan.teacher_names)
+    temp = run_dir / ".transfer_summary.json.tmp"
+    temp.write_text(json.dumps(summary, indent=2) + "\n")
+    temp.replace(run_dir / "transfer_summary.json")
+    return state, agent, summary
+
+
+def summarise_transfer(run_dir: Path, teacher_names: list[str]) -> dict[str, Any]:
+    """Mean task weight per teacher over the last quarter of training, and the acting selection share."""
+    records = read_metrics(run_dir)
+    summary: dict[str, Any] = {"teachers": teacher_names}
+    if not teacher_names:
+        return summary
+    weight_rows = [r for r in records if f"losses/weight/{teacher_names[0]}" in r]
+    selected_rows = [r for r in records if f"charts/selected/{teacher_names[0]}" in r]
+    if weight_rows:
+        tail = weight_rows[-max(1, len(weight_rows) // 4):]
+        weights = {name: sum(r[f"losses/weight/{name}"] for r in tail) / len(tail) for name in teacher_names}
+        summary["final_mean_weight"] = weights
+        summary["dominant_teacher"] = max(weights, key=weights.get)
+    if selected_rows:
+        tail = selected_rows[-max(1, len(selected_rows) // 4):]
+        summary["final_selected_share"] = {
+            name: sum(r[f"charts/selected/{name}"] for r in tail) / len(tail) for name in teacher_names
+        }
+    return summary
