@@ -32,3 +32,7 @@ register_cli_commands(app)
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

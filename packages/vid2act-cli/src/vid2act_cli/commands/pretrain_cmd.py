@@ -1,0 +1,54 @@
+"""`vid2act pretrain`: offline teacher pretraining (Eq. 2) on reward-free image-action datasets.
+
+Data-parallel on several GPUs or machines with the standard launcher::
+
+    uv run torchrun --nproc_per_node 2 -m vid2act_cli.app pretrain --data data/walker_walk.h5 --name walker_walk
+
+(gloo on the CPU, nccl with --device cuda: each process takes the GPU of its LOCAL_RANK).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vid2act_cli.errors import cli_errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("pretrain")
+    @cli_errors
+    def pretrain_command(
+        data: list[Path] = typer.Option(..., "--data", help="HDF5 dataset of the source task (repeat for several files of the same task)."),
+        name: str = typer.Option(..., "--name", help="Name to register the teacher under."),
+        preset: str = typer.Option("small", "--preset", help="paper-dmc, paper-metaworld, small or tiny."),
+        steps: int = typer.Option(None, "--steps", help="Gradient steps (overrides the preset's pretrain.steps)."),
+        device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto (under torchrun: cuda uses LOCAL_RANK's GPU)."),
+        logdir: Path = typer.Option(None, "--logdir", help="Run directory [default: runs/pretrain-<name>]; an existing one is resumed."),
+        seed: int = typer.Option(0, "--seed", help="Random seed."),
+        config_file: Path = typer.Option(None, "--config", help="YAML file of config overrides."),
+        overrides: list[str] = typer.Option([], "--set", help="Override one config key, e.g. --set train.batch_size=32."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace a registered teacher of the same name."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ) -> None:
+        """Pretrain a teacher world model (image reconstruction + KL, no rewards) and register it; re-running resumes."""
+        from vid2act_core.config import load_config
+
+        from vid2act_cli.pretraining import pretrain_teacher
+        from vid2act_cli.runs import resolve_device
+
+        config = load_config(preset, config_file, list(overrides))
+        config.seed = seed
+        if steps is not None:
+            if steps < 1:
+                raise ValueError(f"--steps must be >= 1, got {steps}")
+            config.pretrain.steps = steps
+        torch_device = resolve_device(device)
+        run_dir = logdir if logdir is not None else Path("runs") / f"pretrain-{name}"
+        info = pretrain_teacher(data, name, config, run_dir, torch_device, show_progress=progress, overwrite=overwrite)
+        if info is not None:
+            typer.echo(
+                f"registered teacher {info.name} ({info.qualified_task}, {info.train_steps} steps, "
+                f"dataset {info.dataset_sha256[:12]}) -> {info.path}"
+            )
