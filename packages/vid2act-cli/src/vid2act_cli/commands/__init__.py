@@ -7,8 +7,10 @@ from types import ModuleType
 from vid2act_cli.commands import (
     collect_cmd,
     envs_cmd,
+    evaluate_cmd,
     plugins_cmd,
     pretrain_cmd,
+    teachers_add_cmd,
     teachers_cmd,
     train_cmd,
     transfer_cmd,
@@ -20,6 +22,8 @@ COMMAND_MODULES: list[ModuleType] = [
     train_cmd,
     pretrain_cmd,
     teachers_cmd,
+    teachers_add_cmd,
     transfer_cmd,
+    evaluate_cmd,
     plugins_cmd,
 ]

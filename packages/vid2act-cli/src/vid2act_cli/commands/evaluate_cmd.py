@@ -1,0 +1,33 @@
+"""`vid2act evaluate RUN_DIR`: return and success of a trained run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vid2act_cli.errors import cli_errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("evaluate")
+    @cli_errors
+    def evaluate_command(
+        run_dir: Path = typer.Argument(..., help="A run directory made by train or transfer."),
+        episodes: int = typer.Option(10, "--episodes", help="Evaluation episodes."),
+        deterministic: bool = typer.Option(True, "--deterministic/--stochastic", help="Actor mode (deterministic) or sampled actions."),
+        video: bool = typer.Option(False, "--video", help="Also write a GIF of the first episode under RUN_DIR/videos/."),
+        device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
+        seed: int = typer.Option(12345, "--seed", help="Seed of the evaluation episodes."),
+    ) -> None:
+        """Evaluate a run's latest checkpoint; writes evaluation_<mode>.json beside the run."""
+        from vid2act_cli.evaluation import evaluate_run
+        from vid2act_cli.runs import resolve_device
+
+        result = evaluate_run(run_dir, episodes, "eval" if deterministic else "stochastic", video, resolve_device(device), seed)
+        line = f"{result['task']} ({result['method']}, {result['env_steps_trained']} env steps, {result['mode']}): return {result['return_mean']:.1f} ± {result['return_std']:.1f}"
+        if "success_rate" in result:
+            line += f", success {result['success_rate']:.2f}"
+        typer.echo(f"{line} over {episodes} episodes -> {result['file']}")
+        if "video" in result:
+            typer.echo(f"video: {result['video']}")

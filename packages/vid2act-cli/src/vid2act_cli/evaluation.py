@@ -1,0 +1,86 @@
+"""`vid2act evaluate`: load a run's latest checkpoint and measure return and success."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vid2act_core.checkpoint import load_checkpoint
+from vid2act_core.loop import evaluate, seed_everything
+
+from vid2act_cli.logger import encode_gif
+from vid2act_cli.runs import configure_threads, load_run_config
+from vid2act_cli.training import make_task_env
+
+
+def load_run_agent(run_dir: Path, device: torch.device):
+    """Rebuild a run's agent (DreamerV2 or transfer student) and restore its latest checkpoint."""
+    from vid2act_cli.transferring import TransferPlan, build_agent_factory
+
+    config, info = load_run_config(run_dir)
+    checkpoint_path = run_dir / "checkpoints" / "latest.pt"
+    if not checkpoint_path.exists():
+        raise ValueError(f"{run_dir}: no checkpoint yet (checkpoints/latest.pt); train longer before evaluating")
+    env = make_task_env(config, seed=config.seed, render=False)
+    action_dim = env.action_dim
+    env.close()
+    plan = TransferPlan(
+        method=info.get("method", "dreamer"),
+        teacher_names=list(info.get("teachers") or []),
+        source_data={name: Path(path) for name, path in (info.get("source_data") or {}).items()},
+        init_from=None,
+    )
+    agent = build_agent_factory(plan)(config, action_dim, device)
+    payload = load_checkpoint(checkpoint_path, device)
+    agent.restore(payload["agent"])
+    agent.eval()
+    return agent, config, info, payload
+
+
+def evaluate_run(
+    run_dir: str | Path, episodes: int, mode: str = "eval", video: bool = False, device: torch.device | None = None, seed: int = 12345
+) -> dict[str, Any]:
+    """Evaluate `episodes` episodes; write `evaluation.json` (and a GIF with `video`) into the run directory."""
+    run_dir = Path(run_dir)
+    if episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {episodes}")
+    device = device or torch.device("cpu")
+    agent, config, info, payload = load_run_agent(run_dir, device)
+    configure_threads(config)
+    seed_everything(seed)
+    env = make_task_env(config, seed=seed)
+    started = time.time()
+    try:
+        stats, frames = evaluate(agent, env, episodes, mode, seed=seed, record_first=video)
+    finally:
+        env.close()
+    result: dict[str, Any] = {
+        "run": str(run_dir),
+        "task": config.env.task,
+        "method": info.get("method"),
+        "mode": "deterministic" if mode == "eval" else "stochastic",
+        "episodes": episodes,
+        "env_steps_trained": int(payload["loop"]["env_steps"]),
+        "return_mean": stats["return"],
+        "return_std": stats["return_std"],
+        "length_mean": stats["length"],
+        "seconds": round(time.time() - started, 1),
+    }
+    if env.spec.has_success:
+        result["success_rate"] = stats["success"]
+    if frames is not None:
+        video_path = run_dir / "videos" / f"evaluate_{result['mode']}_{result['env_steps_trained']:08d}.gif"
+        video_path.parent.mkdir(exist_ok=True)
+        video_path.write_bytes(encode_gif(np.asarray(frames)))
+        result["video"] = str(video_path)
+    path = run_dir / f"evaluation_{result['mode']}.json"
+    temp = path.with_suffix(".json.tmp")
+    temp.write_text(json.dumps(result, indent=2) + "\n")
+    temp.replace(path)
+    result["file"] = str(path)
+    return result
