@@ -7,7 +7,6 @@ from types import ModuleType
 from vid2act_cli.commands import (
     collect_cmd,
     envs_cmd,
-    evaluate_cmd,
     plugins_cmd,
     pretrain_cmd,
     teachers_add_cmd,
@@ -24,6 +23,5 @@ COMMAND_MODULES: list[ModuleType] = [
     teachers_cmd,
     teachers_add_cmd,
     transfer_cmd,
-    evaluate_cmd,
     plugins_cmd,
 ]

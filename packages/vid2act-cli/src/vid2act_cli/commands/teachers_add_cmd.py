@@ -1,0 +1,55 @@
+"""`vid2act teachers add TASK`: expert -> dataset -> pretraining -> registry (see `vid2act_cli.teacher_pipeline`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vid2act_cli.commands.teachers_cmd import teachers_app
+from vid2act_cli.errors import cli_errors, fail
+
+
+def add_command(
+    task: str = typer.Argument(..., help="Source task, e.g. metaworld:door-open or walker_walk."),
+    name: str = typer.Option(None, "--name", help="Teacher name [default: the task with ':' and '-' as '_']."),
+    episodes: int = typer.Option(None, "--episodes", "-n", help="Episodes to collect [default: 10 with a scripted expert, 50 with a trained agent]."),
+    policy: str = typer.Option("expert", "--policy", help="expert (scripted, or an agent trained first where the domain has none), random, or a `vid2act train` RUN_DIR."),
+    expert_steps: int = typer.Option(None, "--expert-steps", help="Env steps to train the expert agent where there is no scripted expert [default: the preset's train.steps]."),
+    steps: int = typer.Option(None, "--steps", help="Pretraining gradient steps [default: the preset's pretrain.steps]."),
+    preset: str = typer.Option("small", "--preset", help="paper-dmc, paper-metaworld, small or tiny."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
+    data: list[Path] = typer.Option([], "--data", help="Use these HDF5 datasets of TASK instead of collecting (repeatable)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (collection, expert training, pretraining)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override one config key, e.g. --set env.episode_steps=100."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Collect expert episodes (if needed), pretrain a teacher on them and register it; re-running resumes."""
+    from vid2act_core.config import load_config
+    from vid2act_teachers.plugins import PluginError
+
+    from vid2act_cli.runs import resolve_device
+    from vid2act_cli.teacher_pipeline import AddTeacherRequest, add_teacher
+
+    config = load_config(preset, None, list(overrides))
+    config.seed = seed
+    if steps is not None:
+        if steps < 1:
+            raise ValueError(f"--steps must be >= 1, got {steps}")
+        config.pretrain.steps = steps
+    request = AddTeacherRequest(
+        task=task, config=config, device=resolve_device(device), name=name, episodes=episodes, policy=policy,
+        expert_steps=expert_steps, data=list(data) or None, show_progress=progress,
+    )
+    try:
+        info = add_teacher(request)
+    except PluginError as error:
+        fail(str(error))
+    typer.echo(
+        f"teacher {info.name} ({info.qualified_task}, {info.train_steps} steps) is registered: {info.path}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `add` to the `teachers` sub-app (which `teachers_cmd.register` puts on `app`)."""
+    teachers_app.command("add")(cli_errors(add_command))
