@@ -7,6 +7,7 @@ from types import ModuleType
 from vid2act_cli.commands import (
     collect_cmd,
     envs_cmd,
+    evaluate_cmd,
     plugins_cmd,
     pretrain_cmd,
     teachers_add_cmd,
@@ -23,5 +24,6 @@ COMMAND_MODULES: list[ModuleType] = [
     teachers_cmd,
     teachers_add_cmd,
     transfer_cmd,
+    evaluate_cmd,
     plugins_cmd,
 ]
