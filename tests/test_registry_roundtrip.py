@@ -132,6 +132,18 @@ def test_export_import_round_trip(tmp_path: Path) -> None:
     assert other.verify() == [("walker_copy", True, "ok"), ("walker_walk", True, "ok")]
 
 
+def test_wrapped_models_are_saved_unwrapped() -> None:
+    registry = TeacherRegistry(include_plugins=False)
+    model, config = tiny_world_model(seed=2)
+    info = registry.add(
+        "wrapped", torch.nn.DataParallel(model), config,
+        domain="dmc", task="walker_walk", train_steps=5, dataset_sha256=dataset_hash("wrapped"),
+    )
+    loaded, _, _ = registry.load(info.name)
+    assert list(loaded.state_dict()) == list(model.state_dict())
+    assert all(torch.equal(loaded.state_dict()[key], value) for key, value in model.state_dict().items())
+
+
 def test_add_refuses_an_existing_name_unless_overwrite() -> None:
     registry = TeacherRegistry(include_plugins=False)
     first, _ = add_teacher(registry, "walker_walk", seed=0)

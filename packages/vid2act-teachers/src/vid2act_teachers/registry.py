@@ -606,11 +606,13 @@ class TeacherRegistry:
         """Save a trained world model as teacher `name` (refuses an existing name unless `overwrite`).
 
         `config` must be the config the model was built from (its world_model section and
-        env.image_size); the model's action size comes from `world_model.action_dim`.
+        env.image_size); the model's action size comes from `world_model.action_dim`. A model
+        wrapped by DataParallel, DistributedDataParallel or torch.compile is saved unwrapped.
         """
         validate_name(name)
         if not isinstance(world_model, torch.nn.Module):
             raise _teacher_error(name, f"expected a torch.nn.Module world model, got {type(world_model).__name__}")
+        world_model = _unwrap_module(world_model)
         action_dim = getattr(world_model, "action_dim", None)
         if not isinstance(action_dim, int) or action_dim < 1:
             raise _teacher_error(name, "the world model has no integer action_dim attribute (build it with vid2act_core WorldModel)")
@@ -758,6 +760,17 @@ class TeacherRegistry:
             else:
                 results.append((teacher, True, "ok"))
         return results
+
+
+def _unwrap_module(module: torch.nn.Module) -> torch.nn.Module:
+    """The model inside DataParallel / DistributedDataParallel / torch.compile wrappers."""
+    while True:
+        if isinstance(module, (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)):
+            module = module.module
+        elif isinstance(getattr(module, "_orig_mod", None), torch.nn.Module):
+            module = module._orig_mod  # type: ignore[assignment]
+        else:
+            return module
 
 
 def _json_value(key: str, value: str) -> Any:
