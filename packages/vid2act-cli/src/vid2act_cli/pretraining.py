@@ -182,7 +182,7 @@ def _resolve_run_config(config: Config, run_dir: Path, data: PretrainData) -> Co
     if saved_sha is not None and saved_sha != data.dataset_sha256:
         raise ValueError(
             f"{run_dir}: this pretraining run was trained on other data (dataset sha256 {saved_sha[:12]}..., "
-            f"now {data.dataset_sha256[:12]}...); use another --logdir or delete the directory"
+            f"now {data.dataset_sha256[:12]}...); delete that directory or pretrain into another one (--logdir, or --name for teachers add)"
         )
     differences = config_differences(saved, config, ignore=("train.steps", "pretrain.steps"))
     if differences:
