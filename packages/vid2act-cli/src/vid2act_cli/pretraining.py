@@ -267,7 +267,7 @@ def pretrain_teacher(
     directory and registers, the others return None. Returns the registry's TeacherInfo.
     """
     from vid2act_envs.replay import SequenceSampler
-    from vid2act_teachers.registry import TeacherRegistry, validate_name
+    from vid2act_teachers.registry import validate_name
 
     validate_name(name)
     run_dir = Path(run_dir)

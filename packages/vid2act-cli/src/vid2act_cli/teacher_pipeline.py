@@ -356,7 +356,7 @@ def _ensure_dataset(request: AddTeacherRequest, registry: Any, spec: Any, config
         return path
     _say(f"[2/4] dataset: collecting {episodes - existing} episode(s) of {spec.name} with {kind} into {path}"
          + (f" ({existing} already there)" if existing else ""))
-    progress, on_step = _collection_bar(request.show_progress, (episodes - existing) * _agent_steps(spec, config, env_settings))
+    progress, on_step = _collection_bar(request.show_progress, (episodes - existing) * _agent_steps(spec, env_settings))
     if progress is not None:
         with progress:
             collect_missing_episodes(registry, spec, make_policy, episodes, path, config.seed, env_settings, on_step)
@@ -365,7 +365,8 @@ def _ensure_dataset(request: AddTeacherRequest, registry: Any, spec: Any, config
     return path
 
 
-def _agent_steps(spec: Any, config: Config, env_settings: dict[str, Any]) -> int:
+def _agent_steps(spec: Any, env_settings: dict[str, Any]) -> int:
+    """Agent steps per episode under the collection settings (for the progress bar)."""
     episode_steps = env_settings.get("episode_steps") or spec.episode_steps
     action_repeat = env_settings.get("action_repeat") or spec.action_repeat
     return max(1, int(episode_steps) // int(action_repeat))
