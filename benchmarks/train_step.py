@@ -1,0 +1,132 @@
+"""Training-step speed: updates per second and peak memory per configuration.
+
+    uv run python benchmarks/train_step.py                       # small + paper-dmc, DreamerV2 and transfer
+    uv run python benchmarks/train_step.py --presets small --teachers 0,1,2,4,6 --device cuda
+
+Each configuration runs in a fresh subprocess so that its peak memory is its own (resident set on
+the CPU, torch's max allocated on CUDA). Batches are synthetic but shaped like replay batches,
+teacher features included (the transfer update reads stored teacher states, see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+
+def measure(preset_name: str, teachers: int, batch_size: int, length: int, updates: int, device_name: str, threads: int) -> dict:
+    import resource
+
+    import torch
+
+    from vid2act_core.config import preset
+    from vid2act_core.teachers import TeacherEnsemble
+    from vid2act_core.transfer import SourcePairs, TransferAgent
+    from vid2act_core.world_model import WorldModel
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    device = torch.device(device_name)
+    config = preset(preset_name)
+    config.train.batch_size, config.train.batch_length = batch_size, length
+    action_dim = 6
+    ensemble, sources = None, None
+    if teachers:
+        teacher_config = preset(preset_name).world_model
+        teacher_config.use_reward_head = False
+        models = [WorldModel(teacher_config, action_dim) for _ in range(teachers)]
+        ensemble = TeacherEnsemble(models, [f"teacher{i}" for i in range(teachers)])
+        feature_size = ensemble.feature_size
+        sources = [SourcePairs(f"teacher{i}", torch.randn(5000, feature_size), torch.rand(5000, action_dim) * 2 - 1) for i in range(teachers)]
+    else:
+        config.transfer.distill = False
+    agent = TransferAgent(config, action_dim, device, ensemble, sources)
+    batch = {
+        "image": torch.randint(0, 255, (batch_size, length, 64, 64, 3), dtype=torch.uint8, device=device),
+        "action": torch.rand(batch_size, length, action_dim, device=device) * 2 - 1,
+        "reward": torch.rand(batch_size, length, device=device),
+        "is_first": torch.zeros(batch_size, length, dtype=torch.bool, device=device),
+        "is_terminal": torch.zeros(batch_size, length, dtype=torch.bool, device=device),
+    }
+    batch["is_first"][:, 0] = True
+    if teachers:
+        batch["teacher_feat"] = torch.randn(batch_size, length, teachers, ensemble.feature_size, device=device)
+
+    def synchronize() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    agent.train_step(batch)  # warm-up
+    synchronize()
+    model_seconds = behaviour_seconds = extra_seconds = 0.0
+    for _ in range(updates):
+        started = time.perf_counter()
+        output, _ = agent.train_world_model(batch)
+        synchronize()
+        middle = time.perf_counter()
+        agent.train_behaviour(batch, output)
+        synchronize()
+        behaviour_done = time.perf_counter()
+        agent.after_update(batch)
+        synchronize()
+        ended = time.perf_counter()
+        model_seconds += middle - started
+        behaviour_seconds += behaviour_done - middle
+        extra_seconds += ended - behaviour_done
+    if device.type == "cuda":
+        peak_mb = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    total = model_seconds + behaviour_seconds + extra_seconds
+    return {
+        "preset": preset_name,
+        "teachers": teachers,
+        "batch": f"{batch_size}x{length}",
+        "world_model_updates_per_s": updates / model_seconds,
+        "actor_critic_updates_per_s": updates / behaviour_seconds,
+        "updates_per_s": updates / total,
+        "peak_mb": peak_mb,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", default="small,paper-dmc", help="comma-separated presets")
+    parser.add_argument("--teachers", default="0,1,2,4,6", help="teacher counts (0 = --no-distill, DreamerV2)")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--length", type=int, default=50)
+    parser.add_argument("--updates", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        preset_name, teachers = args.one.split(":")
+        print(json.dumps(measure(preset_name, int(teachers), args.batch, args.length, args.updates, args.device, args.threads)))
+        return
+    header = f"{'preset':<10} {'teachers':>8} {'batch':>6} {'WM upd/s':>9} {'AC upd/s':>9} {'upd/s':>7} {'vs none':>8} {'peak MB':>8}"
+    print(header)
+    print("-" * len(header))
+    for preset_name in args.presets.split(","):
+        baseline = None
+        for teachers in [int(count) for count in args.teachers.split(",")]:
+            command = [sys.executable, __file__, "--one", f"{preset_name}:{teachers}", "--batch", str(args.batch),
+                       "--length", str(args.length), "--updates", str(args.updates), "--device", args.device,
+                       "--threads", str(args.threads)]
+            completed = subprocess.run(command, capture_output=True, text=True)
+            if completed.returncode != 0:
+                print(f"{preset_name:<10} {teachers:>8} failed: {completed.stderr.strip().splitlines()[-1]}")
+                continue
+            row = json.loads(completed.stdout.strip().splitlines()[-1])
+            if teachers == 0:
+                baseline = row["updates_per_s"]
+            ratio = f"{baseline / row['updates_per_s']:.2f}x" if baseline else "-"
+            print(f"{preset_name:<10} {teachers:>8} {row['batch']:>6} {row['world_model_updates_per_s']:>9.2f} "
+                  f"{row['actor_critic_updates_per_s']:>9.2f} {row['updates_per_s']:>7.2f} {ratio:>8} {row['peak_mb']:>8.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
