@@ -16,11 +16,11 @@ for task in walker_walk cheetah_run; do
     uv run vid2act collect "$task" --policy random --episodes $((10 - have)) --out "$data" --seed 1
   fi
   if ! uv run vid2act teachers show "$task" >/dev/null 2>&1; then
-    uv run vid2act pretrain --data "$data" --name "$task" --preset small --steps 1500 --device cpu \
+    uv run vid2act pretrain --data "$data" --name "$task" --preset small --steps 1500 --device cpu --set train.threads=1 \
       --logdir "$out/pretrain-$task" --no-progress
   fi
 done
 uv run vid2act transfer --target walker_run --teachers walker_walk,cheetah_run --preset small --steps "$steps" \
-  --seed "$seed" --device cpu --logdir "$out/walker_run-vid2act-$seed" --no-progress
+  --seed "$seed" --device cpu --set train.threads=1 --logdir "$out/walker_run-vid2act-$seed" --no-progress
 uv run vid2act transfer --target walker_run --no-distill --preset small --steps "$steps" \
-  --seed "$seed" --device cpu --logdir "$out/walker_run-dreamer-$seed" --no-progress
+  --seed "$seed" --device cpu --set train.threads=1 --logdir "$out/walker_run-dreamer-$seed" --no-progress

@@ -20,6 +20,9 @@ from vid2act_cli.runs import (
 
 AgentFactory = Callable[[Config, int, torch.device], DreamerAgent]
 
+RESUMABLE_CHANGES = ("train.steps", "train.threads")
+"""Config keys a resumed run takes from the new command instead of its saved config."""
+
 
 def make_task_env(config: Config, seed: int, render: bool = True):
     """The environment of `config.env`, resolved through every registered domain (plugins too)."""
@@ -50,10 +53,12 @@ def run_online(
     run_dir = Path(run_dir)
     if (run_dir / "config.yaml").exists():
         saved, _ = load_run_config(run_dir)
-        differences = config_differences(saved, config)
+        differences = config_differences(saved, config, ignore=RESUMABLE_CHANGES)
         if differences:
             print(f"note: resuming {run_dir} with its saved config; ignoring changed keys: {', '.join(differences)}", file=sys.stderr)
+        # The budget and the machine-level knobs may change between sessions; nothing else does.
         saved.train.steps = config.train.steps
+        saved.train.threads = config.train.threads
         config = saved
         (run_dir / DONE_MARKER).unlink(missing_ok=True)
     info = {"task": config.env.task, "method": method, **(run_info or {})}
