@@ -6,10 +6,13 @@ from types import ModuleType
 
 from vid2act_cli.commands import (
     collect_cmd,
+    demo_cmd,
     envs_cmd,
     evaluate_cmd,
+    experiment_cmd,
     plugins_cmd,
     pretrain_cmd,
+    report_cmd,
     teachers_add_cmd,
     teachers_cmd,
     train_cmd,
@@ -25,5 +28,8 @@ COMMAND_MODULES: list[ModuleType] = [
     teachers_add_cmd,
     transfer_cmd,
     evaluate_cmd,
+    report_cmd,
+    experiment_cmd,
+    demo_cmd,
     plugins_cmd,
 ]

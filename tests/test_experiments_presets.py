@@ -1,0 +1,153 @@
+"""`vid2act experiment`: the paper grids expand to the paper's tasks and methods; `--print` lines are runnable."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from vid2act_cli.app import app
+from vid2act_cli.experiments import Job, JobFailedError, expand_experiment, run_jobs
+
+PAPER_MW_SOURCES = {"button-press-topdown", "door-open", "drawer-close", "peg-insert-side", "pick-place", "push"}
+PAPER_MW_TARGETS = {"button-press", "coffee-push", "drawer-open", "door-lock", "window-open", "door-close"}
+PAPER_DMC_SOURCES = {"cheetah_run", "hopper_stand", "walker_walk", "walker_run"}
+PAPER_DMC_TARGETS = {"quadruped_walk", "quadruped_run"}
+
+
+def _option(argv: tuple[str, ...] | list[str], name: str) -> str:
+    return argv[list(argv).index(name) + 1]
+
+
+def _method(argv: tuple[str, ...]) -> str:
+    if "--init-from" in argv:
+        return "init"
+    if "--no-distill" in argv:
+        return "dreamer"
+    if "--uniform-weights" in argv:
+        return "uniform"
+    if "--no-guidance" in argv:
+        return "noguide"
+    return "vid2act"
+
+
+def _command(argv: list[str]) -> tuple[object, list[str]]:
+    """The Typer/Click command an argv names (descending into groups) and the remaining arguments."""
+    command = typer.main.get_command(app)
+    rest = list(argv)
+    while hasattr(command, "commands"):
+        assert rest, f"{argv}: names a group, not a command"
+        assert rest[0] in command.commands, f"{argv}: {rest[0]!r} is not a vid2act command"
+        command, rest = command.commands[rest[0]], rest[1:]
+    return command, rest
+
+
+def _check_options_exist(argv: list[str]) -> None:
+    command, rest = _command(argv)
+    options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+    for token in rest:
+        if token.startswith("--"):
+            assert token.split("=", 1)[0] in options, f"{argv}: {token} is not an option of `{command.name}`"
+
+
+def test_paper_metaworld_lists_the_papers_sources_targets_methods_seeds_and_budgets(tmp_path: Path) -> None:
+    jobs = expand_experiment("paper-metaworld", root=tmp_path)
+    teachers = [job for job in jobs if job.kind == "teacher"]
+    transfers = [job for job in jobs if job.kind == "transfer"]
+    assert {job.argv[2].removeprefix("metaworld:") for job in teachers} == PAPER_MW_SOURCES
+    for job in teachers:
+        assert _option(job.argv, "--episodes") == "10" and _option(job.argv, "--steps") == "200000"
+        assert _option(job.argv, "--preset") == "paper-metaworld"
+    assert {_option(job.argv, "--target").removeprefix("metaworld:") for job in transfers} == PAPER_MW_TARGETS
+    combos = {(_option(job.argv, "--target").removeprefix("metaworld:"), _method(job.argv), _option(job.argv, "--seed")) for job in transfers}
+    assert len(combos) == len(transfers)  # no duplicates
+    for target in PAPER_MW_TARGETS:
+        methods = {"vid2act", "dreamer", "init"} | ({"uniform", "noguide"} if target in {"button-press", "drawer-open"} else set())
+        assert {(m, s) for t, m, s in combos if t == target} == {(m, str(s)) for m in methods for s in range(3)}
+    assert len(transfers) == 6 * 3 * 3 + 2 * 2 * 3
+    for job in transfers:
+        assert _option(job.argv, "--steps") == "300000" and _option(job.argv, "--preset") == "paper-metaworld"
+        assert job.min_env_steps == 300_000 and job.done_file == Path(_option(job.argv, "--logdir")) / "DONE"
+        if _method(job.argv) in {"vid2act", "uniform", "noguide"}:
+            assert set(_option(job.argv, "--teachers").split(",")) == {s.replace("-", "_") for s in PAPER_MW_SOURCES}
+    # Dependency order: every teacher before every transfer run.
+    assert max(jobs.index(job) for job in teachers) < min(jobs.index(job) for job in transfers)
+
+
+def test_paper_dmc_trains_experts_then_teachers_then_quadruped_transfers(tmp_path: Path) -> None:
+    jobs = expand_experiment("paper-dmc", root=tmp_path)
+    kinds = [job.kind for job in jobs]
+    assert kinds == ["expert"] * 4 + ["teacher"] * 4 + ["transfer"] * (2 * 3 * 3)
+    experts, teachers, transfers = jobs[:4], jobs[4:8], jobs[8:]
+    assert {_option(job.argv, "--task") for job in experts} == PAPER_DMC_SOURCES
+    for job in experts:
+        assert job.argv[0] == "train" and _option(job.argv, "--steps") == "500000" and _option(job.argv, "--preset") == "paper-dmc"
+    for job, expert in zip(teachers, experts):
+        assert job.argv[:3] == ("teachers", "add", _option(expert.argv, "--task"))
+        assert _option(job.argv, "--policy") == _option(expert.argv, "--logdir") and _option(job.argv, "--episodes") == "50"
+    assert {_option(job.argv, "--target") for job in transfers} == PAPER_DMC_TARGETS
+    assert {_method(job.argv) for job in transfers} == {"vid2act", "dreamer", "init"}
+    assert {_option(job.argv, "--seed") for job in transfers} == {"0", "1", "2"}
+    assert all(_option(job.argv, "--steps") == "400000" for job in transfers)
+    inits = {_option(job.argv, "--target"): _option(job.argv, "--init-from") for job in transfers if "--init-from" in job.argv}
+    assert inits == {"quadruped_walk": "walker_walk", "quadruped_run": "walker_run"}
+
+
+@pytest.mark.parametrize("name", ["paper-metaworld", "paper-dmc"])
+def test_print_lines_are_runnable_vid2act_commands(name: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["experiment", name, "--print", "--root", str(tmp_path), "--seeds", "2"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == len(expand_experiment(name, root=tmp_path, seeds=2))
+    for line in lines:
+        words = shlex.split(line)
+        assert words[0] == f"VID2ACT_HOME={tmp_path.absolute() / 'home'}"
+        assert words[1:4] == ["uv", "run", "vid2act"]
+        _check_options_exist(words[4:])
+        assert str(tmp_path.absolute()) in line  # every output location is explicit
+
+
+def test_scale_shrinks_budgets_and_schedules_within_sensible_minimums(tmp_path: Path) -> None:
+    full = expand_experiment("paper-metaworld", root=tmp_path / "full")
+    small = expand_experiment("paper-metaworld", root=tmp_path / "small", scale=0.01)
+    assert len(small) == len(full)
+    teacher, transfer = small[0], small[-1]
+    assert _option(teacher.argv, "--episodes") == "2" and _option(teacher.argv, "--steps") == "2000"
+    assert _option(transfer.argv, "--steps") == "3000" and transfer.min_env_steps == 3000
+    sets = dict(item.split("=", 1) for item in transfer.argv[transfer.argv.index("--set"):] if "=" in item)
+    assert int(sets["train.prefill"]) < 3000 and int(sets["train.eval_every"]) <= 3000
+    dmc = expand_experiment("paper-dmc", root=tmp_path / "dmc", scale=0.001)
+    assert _option(dmc[0].argv, "--steps") == "2000" and _option(dmc[4].argv, "--episodes") == "2"
+    assert expand_experiment("paper-dmc", scale=0.5)[0].done_file.is_relative_to(Path("experiments/paper-dmc-scale0.5").absolute())
+    with pytest.raises(ValueError, match="--scale"):
+        expand_experiment("paper-dmc", scale=2.0)
+
+
+def test_unknown_experiment_is_one_line_error() -> None:
+    result = CliRunner().invoke(app, ["experiment", "paper-atari", "--print"])
+    assert result.exit_code == 2
+    assert "paper-atari" in result.output and "paper-metaworld" in result.output
+
+
+def test_run_skips_finished_jobs_and_stops_at_a_failing_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    finished = tmp_path / "finished" / "DONE"
+    finished.parent.mkdir()
+    finished.write_text(json.dumps({"env_steps": 500}))
+    short = tmp_path / "short" / "DONE"
+    short.parent.mkdir()
+    short.write_text(json.dumps({"env_steps": 100}))
+    done_job = Job("transfer", "done run", ("transfer", "--target", "no-such-task"), finished, 500)
+    assert done_job.is_done()
+    assert not Job("transfer", "short run", ("transfer",), short, 500).is_done()
+    assert run_jobs([done_job], title="t") == 0
+    assert "done, skipped" in capsys.readouterr().err
+    failing = Job("transfer", "bad target", ("transfer", "--target", "no-such-task", "--no-distill", "--device", "cpu",
+                                            "--logdir", str(tmp_path / "bad")), tmp_path / "bad" / "DONE", 10,
+                  env={"OMP_NUM_THREADS": "1"})
+    with pytest.raises(JobFailedError, match="bad target"):
+        run_jobs([done_job, failing], title="t")
+    assert not (tmp_path / "bad").exists()
