@@ -1,0 +1,38 @@
+"""`vid2act demo`: collect, pretrain, transfer, evaluate and report, small, on the CPU (about 10 minutes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vid2act_cli.errors import EXIT_FAILURE, cli_errors, fail
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    @cli_errors
+    def demo_command(
+        out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Demo folder (its own teacher registry in OUT/home)."),
+        device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
+    ) -> None:
+        """The whole pipeline on two Meta-World sources and one target; re-running continues or reuses what is done."""
+        from vid2act_cli.demo import run_demo
+        from vid2act_cli.experiments import JobFailedError
+        from vid2act_cli.runs import resolve_device
+
+        resolve_device(device)
+        try:
+            page, rows, seconds = run_demo(out, device)
+        except JobFailedError as error:
+            fail(str(error), EXIT_FAILURE)
+        for row in rows:
+            parts = [f"{row['task']} {row['method']}"]
+            if row["evaluate_return"]:
+                parts.append(f"return {row['evaluate_return'][0]:.1f}")
+            if row["evaluate_success"]:
+                parts.append(f"success {row['evaluate_success'][0]:.2f}")
+            if "dominant_teacher" in row:
+                parts.append(f"dominant teacher {row['dominant_teacher']}")
+            typer.echo(", ".join(parts))
+        typer.echo(f"demo finished in {seconds / 60:.1f} min; report: {page}")
