@@ -151,3 +151,27 @@ def test_run_skips_finished_jobs_and_stops_at_a_failing_one(tmp_path: Path, caps
     with pytest.raises(JobFailedError, match="bad target"):
         run_jobs([done_job, failing], title="t")
     assert not (tmp_path / "bad").exists()
+
+
+def test_demo_plan_uses_its_own_registry_and_valid_commands_in_stage_order(tmp_path: Path) -> None:
+    from vid2act_cli.demo import plan_demo
+
+    plan = plan_demo(tmp_path / "demo", device="cpu")
+    assert [title.split()[0] for title, _ in plan.stages] == ["teachers", "transfer", "evaluate"]
+    jobs = [job for _, stage in plan.stages for job in stage]
+    for job in jobs:
+        assert job.env == {"VID2ACT_HOME": str((tmp_path / "demo" / "home").absolute())}
+        _check_options_exist(list(job.argv))
+        assert _option(job.argv, "--device") == "cpu"
+    teachers, transfers, evaluations = (stage for _, stage in plan.stages)
+    assert len(teachers) >= 2 and all(job.argv[2].startswith("metaworld:") for job in teachers)
+    assert {_method(job.argv) for job in transfers} == {"vid2act", "dreamer"}
+    assert [job.argv[1] for job in evaluations] == [str(path) for path in plan.run_dirs]
+    assert [Path(_option(job.argv, "--logdir")) for job in transfers] == plan.run_dirs
+    assert plan.report_dir == (tmp_path / "demo" / "report").absolute()
+    evaluation = evaluations[0]
+    evaluation.done_file.parent.mkdir(parents=True)
+    evaluation.done_file.write_text(json.dumps({"env_steps_trained": evaluation.min_env_steps - 1}))
+    assert not evaluation.is_done()  # an evaluation of an older checkpoint is redone
+    evaluation.done_file.write_text(json.dumps({"env_steps_trained": evaluation.min_env_steps}))
+    assert evaluation.is_done()

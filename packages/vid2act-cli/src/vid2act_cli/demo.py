@@ -30,8 +30,8 @@ PRESET = "small"
 EPISODE_STEPS = 150
 """Simulator steps per Meta-World episode in the demo (the paper: 500)."""
 SOURCE_EPISODES = 2
-PRETRAIN_STEPS = 120
-TRANSFER_STEPS = 1200
+PRETRAIN_STEPS = 60
+TRANSFER_STEPS = 900
 EVAL_EPISODES = 2
 
 COMMON_OVERRIDES = (
@@ -42,11 +42,11 @@ COMMON_OVERRIDES = (
 )
 """Shared by teachers and students. One torch thread: on a busy 2-core machine two threads made an
 update 20x slower (1.5 s vs 35 s measured), and it costs little on an idle one."""
-PRETRAIN_OVERRIDES = ("pretrain.log_every=10", "pretrain.eval_every=60", "pretrain.checkpoint_every=40")
+PRETRAIN_OVERRIDES = ("pretrain.log_every=10", "pretrain.eval_every=30", "pretrain.checkpoint_every=30")
 TRANSFER_OVERRIDES = (
     "train.prefill=300",
-    "train.pretrain_updates=20",
-    "train.train_every=8",
+    "train.pretrain_updates=10",
+    "train.train_every=10",
     "train.eval_every=450",
     "train.eval_episodes=1",
     "train.log_every=75",
