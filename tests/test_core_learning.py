@@ -115,3 +115,21 @@ def test_actor_critic_improves_imagined_return() -> None:
     after = mean_return()
     assert after > before + 2.0, (before, after)
     assert after > -2.5
+
+
+def test_categorical_latents_train_and_seeded_updates_are_reproducible(cartpole_episodes) -> None:
+    config = preset("tiny")
+    config.world_model.latent = "categorical"
+    config.world_model.lr = 2e-3
+    batch = _batch(SequenceSampler(cartpole_episodes), np.random.default_rng(0))
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(5)
+        agent = DreamerAgent(config, action_dim=1)
+        losses = [float(agent.train_step(batch)["model_loss"]) for _ in range(20)]
+        runs.append((losses, [p.detach().clone() for p in agent.parameters()]))
+    (losses, params), (losses_again, params_again) = runs
+    assert losses == losses_again
+    assert all(torch.equal(a, b) for a, b in zip(params, params_again))
+    assert losses[-1] < 0.75 * losses[0]
+    assert agent.world_model.rssm.feature_size == config.world_model.deter + config.world_model.stoch * config.world_model.classes

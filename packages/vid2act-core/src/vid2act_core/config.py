@@ -261,7 +261,12 @@ def _paper_metaworld() -> Config:
 
 
 def _small() -> Config:
-    """Learns simple DMC tasks on a 2-core CPU in about an hour (about 0.5 s per update there)."""
+    """Learns simple DMC tasks on a 2-core CPU in about an hour (about 0.5 s per update there).
+
+    One torch thread: two threads are ~1.5x faster on an idle 2-core machine but up to 20x slower
+    when another process competes for the cores (OpenMP spin-waiting); use --set train.threads=2
+    on a machine you have to yourself.
+    """
     config = Config(preset="small")
     config.world_model = WorldModelConfig(
         stoch=16, deter=128, hidden=128, cnn_depth=16, mlp_units=128, reward_layers=2
@@ -275,7 +280,7 @@ def _small() -> Config:
     config.train = TrainConfig(
         steps=100_000, batch_size=16, batch_length=32, train_every=5, pretrain_updates=100,
         prefill=2500, eval_every=5_000, eval_episodes=2, log_every=1_000, checkpoint_every=5_000,
-        replay_capacity=500_000, threads=2,
+        replay_capacity=500_000, threads=1,
     )
     config.pretrain = PretrainConfig(steps=5_000, log_every=100, eval_every=500, checkpoint_every=500)
     return config
