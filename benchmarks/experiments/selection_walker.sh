@@ -6,7 +6,7 @@
 set -euo pipefail
 out=${1:-runs/selection}
 export VID2ACT_HOME=${VID2ACT_HOME:-$out/home}
-steps=${STEPS:-10000}
+steps=${STEPS:-6000}
 seed=${SEED:-0}
 mkdir -p "$VID2ACT_HOME/datasets"
 for task in walker_walk cheetah_run; do
@@ -16,7 +16,7 @@ for task in walker_walk cheetah_run; do
     uv run vid2act collect "$task" --policy random --episodes $((10 - have)) --out "$data" --seed 1
   fi
   if ! uv run vid2act teachers show "$task" >/dev/null 2>&1; then
-    uv run vid2act pretrain --data "$data" --name "$task" --preset small --steps 1500 --device cpu --set train.threads=1 \
+    uv run vid2act pretrain --data "$data" --name "$task" --preset small --steps ${PRETRAIN_STEPS:-800} --device cpu --set train.threads=1 \
       --logdir "$out/pretrain-$task" --no-progress
   fi
 done
