@@ -48,3 +48,15 @@ def test_teachers_add_metaworld_door_open_continues_an_interrupted_collection() 
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already holds 2 episodes" in again.stderr
     assert "already registered with this data and 50 steps" in again.stderr
+
+
+def test_teachers_add_and_list_see_the_example_plugins_domain_and_teacher() -> None:
+    result = run_vid2act("teachers", "add", "toy:reach", "--name", "toy_reach_local", "--episodes", "2", "--steps", "10",
+                         "--preset", "tiny", "--device", "cpu", "--no-progress")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "teacher toy_reach_local (toy:reach, 10 steps) is registered" in result.stdout
+    listing = run_vid2act("teachers", "list")
+    assert listing.returncode == 0, listing.stderr
+    rows = {line.split("│")[1].strip(): line for line in listing.stdout.splitlines() if line.count("│") > 3}
+    assert "toy:reach" in rows["toy_reach_local"] and "registry" in rows["toy_reach_local"]
+    assert "plugin:example" in rows["toy_reach"]
