@@ -82,6 +82,22 @@ def to_torch(arrays: dict[str, Any], device: torch.device) -> dict[str, torch.Te
     return tensors
 
 
+def system_info() -> dict[str, str]:
+    """Library versions and the machine a checkpoint was made on."""
+    import platform
+
+    import vid2act_core
+
+    return {
+        "vid2act_core": vid2act_core.__version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": str(torch.cuda.get_device_name()) if torch.cuda.is_available() else "cpu",
+    }
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -191,6 +207,7 @@ class OnlineTrainer:
             "torch_rng": torch.get_rng_state(),
             "python_rng": list(random.getstate()[1]),
             "config": self.config.to_dict(),
+            "system": system_info(),
         }
         if torch.cuda.is_available():
             payload["cuda_rng"] = torch.cuda.get_rng_state_all()
