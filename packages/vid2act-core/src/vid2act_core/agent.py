@@ -38,6 +38,10 @@ class DreamerAgent(nn.Module):
         self.actor_critic = ActorCritic(config.actor_critic, self.world_model.feature_size, action_dim, cond_dim)
         self.build_extra_modules()
         self.to(self.device)
+        if config.train.compile:
+            # In-place compilation keeps parameter names, so checkpoints and teachers stay interchangeable.
+            for module in (self.world_model.encoder, self.world_model.decoder, self.world_model.rssm.cell):
+                module.compile()
         wm, ac = config.world_model, config.actor_critic
         self.model_optimizer = torch.optim.Adam(self.world_model_parameters(), lr=wm.lr, eps=wm.eps)
         self.actor_optimizer = torch.optim.Adam(self.actor_critic.actor.parameters(), lr=ac.actor_lr, eps=ac.eps)

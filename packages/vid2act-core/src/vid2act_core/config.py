@@ -169,7 +169,7 @@ class TrainConfig:
     precision: Literal[32, 16] = 32
     """16 enables mixed precision (autocast) on CUDA."""
     compile: bool = False
-    """Wrap the networks with torch.compile."""
+    """Compile the encoder, decoder and GRU cell with torch.compile (in place; worth it on CUDA)."""
     threads: int = 0
     """torch CPU threads (0: leave torch's default)."""
 
