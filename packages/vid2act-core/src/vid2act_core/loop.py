@@ -90,8 +90,8 @@ def system_info() -> dict[str, str]:
 
     return {
         "vid2act_core": vid2act_core.__version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
+        "torch": str(torch.__version__),
+        "numpy": str(np.__version__),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "device": str(torch.cuda.get_device_name()) if torch.cuda.is_available() else "cpu",
