@@ -1,3 +1,3 @@
 """Example vid2act plugin: the `toy` domain (a point mass reaching a target in MuJoCo)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

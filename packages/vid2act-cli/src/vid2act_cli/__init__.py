@@ -1,3 +1,3 @@
 """vid2act-cli."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
