@@ -148,31 +148,37 @@ def test_capacity_evicts_oldest_episodes_and_their_files(tmp_path: Path) -> None
     assert len(list((tmp_path / "other").glob("ep-*.npz"))) == 2
 
 
-def test_episode_hook_attaches_extra_arrays_that_persist_and_sample(tmp_path: Path) -> None:
+def test_per_step_extras_persist_and_sample_aligned_with_frames(tmp_path: Path) -> None:
+    """Teacher features arrive with each step (as the transfer agent's transition extras do)."""
     directory = tmp_path / "replay"
-
-    def teacher_features(episode: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        length = len(episode["image"])
-        features = np.broadcast_to(episode["image"][:, 0, 0, 0, None, None], (length, 2, 5))
-        return {"teacher_feat": features.astype(np.float16)}
-
-    replay = Replay(directory, episode_hook=teacher_features)
+    replay = Replay(directory)
     env = CounterEnv(episode_steps=12)
-    feed_episode(replay, env, np.random.default_rng(0))
+    obs = env.reset()
+    action = np.zeros(env.action_dim, np.float32)
+    rng = np.random.default_rng(0)
+    while True:
+        features = np.full((2, 5), obs["image"][0, 0, 0], np.float16)
+        replay.add_step({**obs, "action": action, "teacher_feat": features})
+        if obs["is_last"]:
+            break
+        action = rng.uniform(-1, 1, env.action_dim).astype(np.float32)
+        obs = env.step(action)
     stored = next(replay.episodes())
     assert stored["teacher_feat"].dtype == np.float16 and stored["teacher_feat"].shape == (13, 2, 5)
 
     resumed = Replay(directory)
     batch = resumed.sample(8, 4, np.random.default_rng(0))
     assert batch["teacher_feat"].shape == (8, 4, 2, 5) and batch["teacher_feat"].dtype == np.float16
-    # Features stay aligned with their frames.
     np.testing.assert_array_equal(batch["teacher_feat"][:, :, 1, 3], batch["image"][:, :, 0, 0, 0].astype(np.float16))
 
 
-def test_hook_returning_wrong_length_is_rejected() -> None:
-    replay = Replay(episode_hook=lambda episode: {"teacher_feat": np.zeros((2, 3), np.float16)})
-    with pytest.raises(ValueError, match="teacher_feat has length 2"):
-        replay.add_episode(make_episode(np.random.default_rng(0), 5))
+def test_added_episode_with_a_short_extra_array_is_rejected_naming_it() -> None:
+    episode = make_episode(np.random.default_rng(0), 5)
+    episode["teacher_feat"] = np.zeros((2, 3), np.float16)
+    replay = Replay()
+    with pytest.raises(ValueError, match=r"^replay: added episode/teacher_feat: shape \(2, 3\), expected a leading length of 5$"):
+        replay.add_episode(episode)
+    assert replay.num_episodes == 0
 
 
 def test_atomic_write_leaves_no_temporary_files_and_stale_ones_are_cleaned(tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import yaml
 
+from vid2act_core.compat import MODEL_HASH_FIELDS
+
 
 class ConfigError(ValueError):
     """A preset, YAML file or override that does not fit the config schema."""
@@ -235,15 +237,9 @@ class Config:
 
     def world_model_hash(self) -> str:
         """Short hash of the world-model architecture: equal hashes load each other's weights."""
-        arch = {k: v for k, v in dataclasses.asdict(self.world_model).items() if k in _ARCH_FIELDS}
+        arch = {k: v for k, v in dataclasses.asdict(self.world_model).items() if k in MODEL_HASH_FIELDS}
         arch["image_size"] = self.env.image_size
         return hashlib.sha256(json.dumps(arch, sort_keys=True).encode()).hexdigest()[:16]
-
-
-_ARCH_FIELDS = {
-    "latent", "stoch", "classes", "deter", "hidden", "cnn_depth", "mlp_units", "reward_layers",
-    "use_reward_head", "use_cont_head",
-}
 
 
 def _paper_dmc() -> Config:

@@ -24,6 +24,7 @@ that appends to the file deletes them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -38,18 +39,15 @@ import numpy as np
 
 from vid2act_envs import __version__ as LIBRARY_VERSION
 from vid2act_envs.base import Env
-from vid2act_envs.replay import EPISODE_FLAG_KEYS, SequenceSampler
+from vid2act_envs.episodes import REQUIRED_KEYS, EpisodeError, check_field_layout, check_field_values, validate_episode
+from vid2act_envs.replay import SequenceSampler
 
 FORMAT_VERSION = 1
 """Version of the on-disk layout written by this module; readers refuse any other."""
 
-ACTION_RANGE_TOLERANCE = 1e-4
-"""Actions may exceed [-1, 1] by at most this much (float rounding of rescaled actions)."""
-
 EPISODES_GROUP = "episodes"
 PARTIAL_PREFIX = "partial-"
 _FINAL_NAME_RE = re.compile(r"^\d{6,}$")
-_REQUIRED_FIELDS: tuple[str, ...] = ("image", "action")
 
 
 class DatasetError(ValueError):
@@ -176,78 +174,13 @@ def _attrs_from_file(file: h5py.File, where: str) -> DatasetAttrs:
     )
 
 
-def _check_field_layout(key: str, dtype: np.dtype, shape: tuple[int, ...], length: int, attrs: DatasetAttrs, where: str) -> None:
-    """Check one array's dtype and shape (not its values) against the format."""
-    height, width = attrs.image_size
-    if key == "image":
-        if dtype != np.uint8:
-            raise DatasetError(f"{where}/image: dtype {dtype}, expected uint8")
-        if len(shape) != 4 or shape[1:] != (height, width, 3):
-            raise DatasetError(f"{where}/image: shape {shape}, expected (T, {height}, {width}, 3)")
-    elif key == "action":
-        if dtype != np.float32:
-            raise DatasetError(f"{where}/action: dtype {dtype}, expected float32")
-        if len(shape) != 2:
-            raise DatasetError(f"{where}/action: shape {shape}, expected (T, {attrs.action_dim})")
-        if shape[0] != length:
-            raise DatasetError(f"{where}/action: length {shape[0]} differs from image length {length}")
-        if shape[1] != attrs.action_dim:
-            raise DatasetError(f"{where}/action: action size {shape[1]} differs from the file's action_dim {attrs.action_dim}")
-    elif key == "reward":
-        if dtype != np.float32:
-            raise DatasetError(f"{where}/reward: dtype {dtype}, expected float32")
-        if shape != (length,):
-            raise DatasetError(f"{where}/reward: shape {shape}, expected ({length},)")
-    elif key in EPISODE_FLAG_KEYS:
-        if dtype != np.bool_:
-            raise DatasetError(f"{where}/{key}: dtype {dtype}, expected bool")
-        if shape != (length,):
-            raise DatasetError(f"{where}/{key}: shape {shape}, expected ({length},)")
-    else:
-        if len(shape) == 0 or shape[0] != length:
-            raise DatasetError(f"{where}/{key}: shape {shape}, expected a leading length of {length}")
-        if dtype.kind not in "biuf":
-            raise DatasetError(f"{where}/{key}: dtype {dtype}, expected a numeric or bool array")
-
-
-def _check_field_values(key: str, values: np.ndarray, where: str) -> None:
-    """Check finiteness (action, reward) and range (action) of an array already read."""
-    if key not in ("action", "reward"):
-        return
-    if np.isnan(values).any():
-        raise DatasetError(f"{where}/{key}: contains NaN")
-    if np.isinf(values).any():
-        raise DatasetError(f"{where}/{key}: contains inf")
-    if key == "action" and values.size:
-        low, high = float(values.min()), float(values.max())
-        if low < -1.0 - ACTION_RANGE_TOLERANCE or high > 1.0 + ACTION_RANGE_TOLERANCE:
-            raise DatasetError(f"{where}/action: values in [{low:.4g}, {high:.4g}], outside [-1, 1]")
-
-
-def _prepare_episode(episode: Mapping[str, Any], attrs: DatasetAttrs, where: str) -> dict[str, np.ndarray]:
-    """Convert an episode dict to the stored dtypes and validate it like the reader would."""
-    arrays: dict[str, np.ndarray] = {}
-    for key, value in episode.items():
-        array = np.asarray(value)
-        if key == "image" and array.dtype != np.uint8:
-            if array.dtype.kind not in "ui" or array.min(initial=0) < 0 or array.max(initial=0) > 255:
-                raise DatasetError(f"{where}/image: dtype {array.dtype} cannot be stored as uint8")
-            array = array.astype(np.uint8)
-        elif key in ("action", "reward") and array.dtype != np.float32:
-            array = array.astype(np.float32)
-        elif key in EPISODE_FLAG_KEYS and array.dtype != np.bool_:
-            array = array.astype(bool)
-        arrays[key] = array
-    for key in _REQUIRED_FIELDS:
-        if key not in arrays:
-            raise DatasetError(f"{where}/{key}: missing field")
-    length = arrays["image"].shape[0] if arrays["image"].ndim else 0
-    if length < 1:
-        raise DatasetError(f"{where}/image: episode has no steps")
-    for key, array in arrays.items():
-        _check_field_layout(key, array.dtype, array.shape, length, attrs, where)
-        _check_field_values(key, array, where)
-    return arrays
+@contextlib.contextmanager
+def _as_dataset_error() -> Iterator[None]:
+    """Report an episode-convention violation as a DatasetError (same one-line message)."""
+    try:
+        yield
+    except EpisodeError as error:
+        raise DatasetError(str(error)) from None
 
 
 def _compress_chunks(array: np.ndarray, chunk_frames: int, level: int) -> list[tuple[tuple[int, ...], bytes]]:
@@ -364,7 +297,8 @@ class EpisodeWriter:
         index = self._num_episodes
         final_name = f"{index:06d}"
         where = f"{self.path}: {EPISODES_GROUP}/{final_name}"
-        arrays = _prepare_episode(episode, self.attrs, where)
+        with _as_dataset_error():
+            arrays = validate_episode(episode, where, self.attrs.image_size, self.attrs.action_dim)
         keys = frozenset(arrays)
         if self._episode_keys is not None and keys != self._episode_keys:
             difference = ", ".join(sorted(keys.symmetric_difference(self._episode_keys)))
@@ -556,7 +490,7 @@ def open_dataset(path: Path | str) -> EpisodeDataset:
             group = episodes[name]
             if not isinstance(group, h5py.Group):
                 raise DatasetError(f"{episode_where}: not a group")
-            for key in _REQUIRED_FIELDS:
+            for key in REQUIRED_KEYS:
                 if key not in group:
                     raise DatasetError(f"{episode_where}/{key}: missing field")
             keys = frozenset(group.keys())
@@ -573,9 +507,10 @@ def open_dataset(path: Path | str) -> EpisodeDataset:
                 dataset = group[key]
                 if not isinstance(dataset, h5py.Dataset):
                     raise DatasetError(f"{episode_where}/{key}: not an array")
-                _check_field_layout(key, dataset.dtype, dataset.shape, length, attrs, episode_where)
-                if key in ("action", "reward"):
-                    _check_field_values(key, dataset[()], episode_where)
+                with _as_dataset_error():
+                    check_field_layout(key, dataset.dtype, dataset.shape, length, episode_where, attrs.image_size, attrs.action_dim)
+                    if key in ("action", "reward"):
+                        check_field_values(key, dataset[()], episode_where)
             if length < 1:
                 raise DatasetError(f"{episode_where}/image: episode has no steps")
             lengths[index] = length
@@ -585,5 +520,5 @@ def open_dataset(path: Path | str) -> EpisodeDataset:
     except (OSError, KeyError, RuntimeError) as error:
         file.close()
         raise DatasetError(f"{where}: unreadable content ({_one_line(str(error))})") from None
-    keys_tuple = tuple(sorted(reference_keys)) if reference_keys is not None else _REQUIRED_FIELDS
+    keys_tuple = tuple(sorted(reference_keys)) if reference_keys is not None else REQUIRED_KEYS
     return EpisodeDataset(file_path, file, attrs, lengths, partial_episodes, keys_tuple)

@@ -14,64 +14,17 @@ from __future__ import annotations
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-EPISODE_FLAG_KEYS: tuple[str, ...] = ("is_first", "is_last", "is_terminal", "success")
-"""Per-step boolean arrays of the episode convention."""
+from vid2act_envs.episodes import validate_episode
 
 _EPISODE_FILE_RE = re.compile(r"^ep-(\d{8})-(\d+)\.npz$")
 _PARTIAL_FILE_NAME = "partial.npz"
 _PARTIAL_SEQUENCE_KEY = "__sequence__"
-
-
-def normalize_episode(episode: Mapping[str, Any], context: str = "episode") -> dict[str, np.ndarray]:
-    """Check one episode dict against the convention and return it with canonical dtypes.
-
-    `image` becomes uint8, `action` and `reward` float32, flags bool; every other key keeps its
-    dtype (e.g. float16 teacher features). Every array must have the same leading length T >= 1.
-    Raises ValueError naming `context` and the offending key.
-    """
-    if "image" not in episode or "action" not in episode:
-        missing = "image" if "image" not in episode else "action"
-        raise ValueError(f"{context}: missing required key {missing!r}")
-    arrays: dict[str, np.ndarray] = {}
-    for key, value in episode.items():
-        array = np.asarray(value)
-        if key == "image":
-            if array.ndim != 4 or array.shape[-1] != 3:
-                raise ValueError(f"{context}: image must be (T, H, W, 3), got shape {array.shape}")
-            array = array.astype(np.uint8, copy=False)
-        elif key == "action":
-            if array.ndim != 2:
-                raise ValueError(f"{context}: action must be (T, A), got shape {array.shape}")
-            array = array.astype(np.float32, copy=False)
-        elif key == "reward":
-            if array.ndim != 1:
-                raise ValueError(f"{context}: reward must be (T,), got shape {array.shape}")
-            array = array.astype(np.float32, copy=False)
-        elif key in EPISODE_FLAG_KEYS:
-            if array.ndim != 1:
-                raise ValueError(f"{context}: {key} must be (T,), got shape {array.shape}")
-            array = array.astype(bool, copy=False)
-        elif array.ndim == 0:
-            raise ValueError(f"{context}: {key} must have a leading time axis, got a scalar")
-        arrays[key] = array
-    length = len(arrays["image"])
-    if length == 0:
-        raise ValueError(f"{context}: episode is empty")
-    for key, array in arrays.items():
-        if len(array) != length:
-            raise ValueError(f"{context}: {key} has length {len(array)} but image has length {length}")
-    return arrays
-
-
-def episode_length(episode: Mapping[str, Any]) -> int:
-    """Number of steps T of an episode dict (the leading length of its image array)."""
-    return len(episode["image"])
 
 
 class SequenceSampler:
@@ -196,18 +149,13 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         return {key: archive[key] for key in archive.files}
 
 
-EpisodeHook = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
-"""Called with a finished episode; returns extra per-step arrays (leading length T) to store."""
-
-
 class Replay:
     """Online episode storage for training: in memory for sampling, persisted to disk to resume.
 
     Steps arrive through `add_step({**obs, "action": action})` (the action that led to `obs`;
     zeros on the reset step) and are accumulated into the current episode. When a step has
-    `is_last`, the episode is finished: the optional episode hook may attach extra per-step arrays
-    (e.g. `teacher_feat` (T, N, F) float16), then the episode is stored and, if a directory was
-    given, written as one compressed `ep-<sequence>-<length>.npz` file via a temporary file and
+    `is_last`, the episode is finished: it is checked against the episode convention
+    (`vid2act_envs.episodes`), stored and, if a directory was given, written as one compressed `ep-<sequence>-<length>.npz` file via a temporary file and
     `os.replace` (a file either exists complete or not at all). Whole episodes can be added with
     `add_episode`.
 
@@ -228,14 +176,12 @@ class Replay:
         self,
         directory: Path | str | None = None,
         capacity_steps: int | None = None,
-        episode_hook: EpisodeHook | None = None,
     ) -> None:
         """Create a replay; if `directory` exists, restore every episode stored there."""
         if capacity_steps is not None and capacity_steps < 1:
             raise ValueError(f"capacity_steps must be >= 1 or None, got {capacity_steps}")
         self.directory: Path | None = Path(directory) if directory is not None else None
         self.capacity_steps = capacity_steps
-        self._episode_hook = episode_hook
         self._episodes: deque[dict[str, np.ndarray]] = deque()
         self._episode_files: deque[Path | None] = deque()
         self._num_steps = 0
@@ -249,14 +195,12 @@ class Replay:
             self._restore()
 
     @classmethod
-    def load(
-        cls, directory: Path | str, capacity_steps: int | None = None, episode_hook: EpisodeHook | None = None
-    ) -> Replay:
+    def load(cls, directory: Path | str, capacity_steps: int | None = None) -> Replay:
         """Restore a replay from an existing directory (raises FileNotFoundError if it is missing)."""
         path = Path(directory)
         if not path.is_dir():
             raise FileNotFoundError(f"{path}: replay directory does not exist")
-        return cls(path, capacity_steps=capacity_steps, episode_hook=episode_hook)
+        return cls(path, capacity_steps=capacity_steps)
 
     # ----------------------------------------------------------------------------------- state
     @property
@@ -277,10 +221,6 @@ class Replay:
     def episodes(self) -> Iterator[dict[str, np.ndarray]]:
         """Iterate over stored episodes, oldest first."""
         return iter(list(self._episodes))
-
-    def set_episode_hook(self, episode_hook: EpisodeHook | None) -> None:
-        """Set (or clear) the function that attaches extra arrays to each finished episode."""
-        self._episode_hook = episode_hook
 
     # ---------------------------------------------------------------------------------- adding
     def add_step(self, transition: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
@@ -309,8 +249,8 @@ class Replay:
         return None
 
     def add_episode(self, episode: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """Store (and persist) one whole episode; return it as stored (with hook extras)."""
-        arrays = normalize_episode(episode)
+        """Store (and persist) one whole episode; return it as stored."""
+        arrays = validate_episode(episode, "replay: added episode")
         return self._store(arrays)
 
     def discard_current(self) -> int:
@@ -324,7 +264,7 @@ class Replay:
     def _current_as_episode(self) -> dict[str, np.ndarray]:
         keys = self._current_steps[0].keys()
         stacked = {key: np.stack([step[key] for step in self._current_steps]) for key in keys}
-        return normalize_episode(stacked, context="replay: current episode")
+        return validate_episode(stacked, "replay: current episode")
 
     def _finish_current(self, truncated: bool) -> dict[str, np.ndarray]:
         episode = self._current_as_episode()
@@ -338,11 +278,6 @@ class Replay:
         return stored
 
     def _store(self, episode: dict[str, np.ndarray], persist: bool = True) -> dict[str, np.ndarray]:
-        if self._episode_hook is not None:
-            extras = self._episode_hook(episode)
-            for key, value in extras.items():
-                episode[key] = np.asarray(value)
-            episode = normalize_episode(episode, context="replay: episode after hook")
         if self._episodes:
             reference_keys = self._episodes[-1].keys()
             if episode.keys() != reference_keys:
@@ -422,7 +357,7 @@ class Replay:
             self.num_evicted_episodes += first_kept
             indexed_files = indexed_files[first_kept:]
         for sequence, path in indexed_files:
-            episode = normalize_episode(_read_npz(path), context=str(path))
+            episode = validate_episode(_read_npz(path), str(path))
             self._next_sequence = sequence + 1
             self._append(episode, path)
         partial_path = self.directory / _PARTIAL_FILE_NAME
@@ -432,7 +367,7 @@ class Replay:
             already_stored = sequence in all_sequences
             if not already_stored and len(arrays.get("image", ())) > 0:
                 self._next_sequence = max(self._next_sequence, sequence)
-                episode = normalize_episode(arrays, context=str(partial_path))
+                episode = validate_episode(arrays, str(partial_path))
                 episode["is_last"] = episode.get("is_last", np.zeros(len(episode["image"]), bool)).copy()
                 episode["is_last"][-1] = True
                 self._store(episode)
