@@ -1,0 +1,111 @@
+"""`vid2act experts list|train|evaluate|collect`: state-based DMC experts (SAC) as cached artefacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+experts_app = typer.Typer(help="State-based DeepMind Control experts: train, list, evaluate, collect pixel datasets.", no_args_is_help=True)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {' '.join(str(message).split())}", err=True)
+    raise typer.Exit(1)
+
+
+def _home() -> Path:
+    from vid2act_teachers.registry import vid2act_home
+
+    return vid2act_home()
+
+
+@experts_app.command("train")
+def train_command(
+    task: str = typer.Argument(..., help="DeepMind Control task, e.g. walker_walk."),
+    steps: int = typer.Option(None, "--steps", help="Agent steps (x2 simulator steps); default per task, see docs/experts.md."),
+    seed: int = typer.Option(0, "--seed"),
+    force: bool = typer.Option(False, "--force", help="Discard the cached expert and checkpoint; train from scratch."),
+    hidden: str = typer.Option("256,256", "--hidden", help="Hidden layer sizes of actor and critics."),
+    batch_size: int = typer.Option(256, "--batch-size"),
+    learning_starts: int = typer.Option(5000, "--learning-starts", help="Random-action steps before updates."),
+    train_freq: int = typer.Option(1, "--train-freq", help="Agent steps between update rounds."),
+    gradient_steps: int = typer.Option(1, "--gradient-steps", help="Gradient steps per update round."),
+    checkpoint_every: int = typer.Option(10000, "--checkpoint-every", help="Agent steps between resumable checkpoints."),
+    eval_episodes: int = typer.Option(10, "--eval-episodes"),
+) -> None:
+    """Train (or resume, or reuse) the SAC expert for TASK under $VID2ACT_HOME/experts/."""
+    from vid2act_teachers.experts import ExpertConfig, ExpertError, default_steps, train_expert
+
+    try:
+        sizes = tuple(int(size) for size in hidden.split(","))
+        config = ExpertConfig(
+            hidden_sizes=sizes, batch_size=batch_size, learning_starts=learning_starts, train_freq=train_freq,
+            gradient_steps=gradient_steps, checkpoint_every=checkpoint_every, eval_episodes=eval_episodes,
+        )
+    except ValueError as error:
+        _fail(f"--hidden/config: {error}")
+    total = default_steps(task) if steps is None else steps
+
+    def report(done: int, asked: int, recent: float | None) -> None:
+        shown = "n/a" if recent is None else f"{recent:.1f}"
+        typer.echo(f"[expert {task}] step {done}/{asked}  mean return (last episodes) {shown}", err=True)
+
+    try:
+        result = train_expert(task, _home(), steps=total, seed=seed, config=config, force=force, on_progress=report)
+    except (ExpertError, ValueError) as error:
+        _fail(str(error))
+    except KeyError as error:
+        _fail(f"task {task!r}: {error.args[0] if error.args else error}")
+    meta = result.metadata
+    how = "reused cached expert" if result.reused else (f"resumed from step {result.resumed_from}" if result.resumed_from else "trained")
+    typer.echo(
+        f"{task}: {how}; {meta.agent_steps} agent steps ({meta.env_steps} env steps), "
+        f"eval return {meta.eval_mean:.1f} ± {meta.eval_std:.1f} over {len(meta.eval_returns)} episodes, "
+        f"train {meta.train_seconds / 60:.1f} min, sha256 {meta.sha256[:12]} -> {result.directory}"
+    )
+
+
+@experts_app.command("list")
+def list_command() -> None:
+    """List the experts cached under $VID2ACT_HOME/experts/ with their evaluation return."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from vid2act_teachers.experts import list_experts
+
+    table = Table("expert", "algorithm", "agent steps", "eval return", "train min", "sha256")
+    for directory, meta, problem in list_experts(_home()):
+        if problem is not None:
+            table.add_row(directory.name, "-", "-", f"[red]{problem}[/red]", "-", "-")
+        elif meta is None:
+            table.add_row(directory.name, "sac", "training (checkpoint)", "-", "-", "-")
+        else:
+            table.add_row(directory.name, meta.algorithm, str(meta.agent_steps),
+                          f"{meta.eval_mean:.1f} ± {meta.eval_std:.1f}", f"{meta.train_seconds / 60:.1f}", meta.sha256[:12])
+    Console().print(table)
+
+
+@experts_app.command("evaluate")
+def evaluate_command(
+    task: str = typer.Argument(..., help="Task whose cached expert to evaluate."),
+    episodes: int = typer.Option(10, "--episodes"),
+    seed: int = typer.Option(0, "--seed", help="Which seed's expert."),
+) -> None:
+    """Evaluate a cached expert from state (deterministic actions), print mean ± std return."""
+    import numpy as np
+
+    from vid2act_teachers.experts import ExpertError, expert_dir, load_expert
+    from vid2act_teachers.experts.evaluate import evaluate_state_policy
+
+    try:
+        policy, meta = load_expert(expert_dir(_home(), task, seed))
+        returns = evaluate_state_policy(task, policy.act, episodes=episodes, seed=seed,
+                                        action_repeat=meta.expert_config.action_repeat)
+    except (ExpertError, ValueError) as error:
+        _fail(str(error))
+    typer.echo(f"{task}: return {np.mean(returns):.1f} ± {np.std(returns):.1f} over {episodes} episodes (sha256 {meta.sha256[:12]})")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(experts_app, name="experts")
