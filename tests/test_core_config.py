@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vid2act_core.config import PRESETS, ConfigError, config_from_dict, load_config, preset
+from vid2act_core.config import PRESET_BLOCKS, PRESETS, ConfigError, config_from_dict, load_config, preset
 
 
 def test_presets_carry_the_published_settings() -> None:
@@ -60,3 +60,42 @@ def test_saved_config_round_trips() -> None:
     assert rebuilt == config
     assert rebuilt.world_model_hash() == config.world_model_hash()
     assert load_config("small", None, ["world_model.deter=97"]).world_model_hash() != config.world_model_hash()
+
+
+def test_preset_stack_applies_blocks_left_to_right_and_is_recorded() -> None:
+    small = preset("small")
+    demo = preset(" small , cpu-demo ")
+    assert demo.preset == "small,cpu-demo"
+    assert demo.world_model == small.world_model and demo.actor_critic == small.actor_critic
+    assert (demo.env.episode_steps, demo.train.batch_size, demo.train.batch_length) == (150, 8, 24)
+    assert (demo.train.steps, demo.train.prefill, demo.pretrain.steps, demo.pretrain.eval_every) == (900, 300, 60, 30)
+    assert (demo.transfer.vae_batch_size, demo.transfer.distill_units) == (4, small.transfer.distill_units)
+    # Overrides come after the stack; the saved config rebuilds from the recorded stack.
+    config = load_config("small,cpu-demo", None, ["train.batch_size=5"])
+    assert config.train.batch_size == 5 and config.preset == "small,cpu-demo"
+    assert config_from_dict(config.to_dict()) == config
+
+
+def test_every_block_applies_to_every_full_preset() -> None:
+    for block, values in PRESET_BLOCKS.items():
+        for name in PRESETS:
+            config = preset(f"{name},{block}")
+            for key, value in values.items():
+                section, field = key.split(".")
+                assert getattr(getattr(config, section), field) == value, (name, block, key)
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("small,cpu-dem", r"^unknown preset 'cpu-dem' in preset stack 'small,cpu-dem'; did you mean cpu-demo\? full presets: "),
+        ("smal", r"^unknown preset 'smal'; did you mean small\? "),
+        ("cpu-demo", r"^preset stack 'cpu-demo': 'cpu-demo' is an override block and cannot come first; .* e\.g\. small,cpu-demo$"),
+        ("small,tiny", r"^preset stack 'small,tiny': 'tiny' is a full preset and can only come first"),
+        ("small,", r"^preset stack 'small,': empty name"),
+    ],
+)
+def test_bad_preset_stacks_raise_one_line_errors(spec: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_config(spec)
+    assert "\n" not in str(caught.value)

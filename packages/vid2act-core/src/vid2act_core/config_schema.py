@@ -1,0 +1,237 @@
+"""The typed dataclasses of every vid2act hyperparameter: the schema a `Config` follows.
+
+Build configs with `vid2act_core.config` (presets, YAML files, overrides); this module only
+declares the fields, their types, defaults and meaning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import yaml
+
+from vid2act_core.compat import MODEL_HASH_FIELDS
+from vid2act_core.fileio import sha256_bytes
+
+
+class ConfigError(ValueError):
+    """A preset, YAML file or override that does not fit the config schema."""
+
+
+@dataclass
+class WorldModelConfig:
+    """Encoder, RSSM, decoder and heads (the part a teacher shares with a student)."""
+
+    latent: Literal["gaussian", "categorical"] = "gaussian"
+    """Stochastic latent kind: Gaussian (the method's published code) or 32x32 categorical (DreamerV2)."""
+    stoch: int = 50
+    """Gaussian latent size, or number of categorical variables."""
+    classes: int = 32
+    """Classes per categorical variable (ignored for Gaussian latents)."""
+    deter: int = 200
+    """GRU (deterministic) state size."""
+    hidden: int = 200
+    """Hidden units of the RSSM's input and output layers."""
+    min_std: float = 0.1
+    """Lower bound of the Gaussian latent's standard deviation."""
+    unimix: float = 0.0
+    """Uniform mixture for categorical latents (0 = DreamerV2)."""
+    cnn_depth: int = 32
+    """Channels of the first convolution; doubled at each of the 4 stages."""
+    mlp_units: int = 400
+    """Units of the reward and continuation heads."""
+    reward_layers: int = 2
+    """Hidden layers of the reward head."""
+    use_reward_head: bool = True
+    """Teachers are trained without rewards (Eq. 2); students and DreamerV2 with them (Eq. 5)."""
+    use_cont_head: bool = False
+    """Predict episode continuation (only useful for tasks that terminate early)."""
+    kl_balance: float = 0.8
+    """Fraction of the KL gradient sent to the prior (DreamerV2's KL balancing)."""
+    free_nats: float = 1.0
+    """KL below this (on the batch mean) is not penalised."""
+    kl_scale: float = 1.0
+    """beta in Eq. 2 and Eq. 5."""
+    image_scale: float = 1.0
+    """Weight of the image reconstruction term."""
+    reward_scale: float = 2.0
+    """Weight of the reward likelihood term (published code: 2)."""
+    cont_scale: float = 1.0
+    """Weight of the continuation term."""
+    lr: float = 3e-4
+    """Adam learning rate of the world model."""
+    eps: float = 1e-5
+    """Adam epsilon."""
+    grad_clip: float = 100.0
+    """Global gradient-norm clip."""
+
+
+@dataclass
+class ActorCriticConfig:
+    """Behaviour learning in imagination."""
+
+    horizon: int = 15
+    """Imagination horizon H."""
+    discount: float = 0.99
+    """Discount gamma."""
+    lambda_: float = 0.95
+    """lambda of the lambda-returns."""
+    units: int = 400
+    """Hidden units of actor and critic."""
+    actor_layers: int = 4
+    """Hidden layers of the actor."""
+    critic_layers: int = 3
+    """Hidden layers of the critic."""
+    actor_lr: float = 8e-5
+    """Adam learning rate of the actor."""
+    critic_lr: float = 8e-5
+    """Adam learning rate of the critic."""
+    eps: float = 1e-5
+    """Adam epsilon."""
+    grad_clip: float = 100.0
+    """Global gradient-norm clip."""
+    entropy: float = 1e-4
+    """Actor entropy regularisation."""
+    actor_grad: Literal["dynamics", "reinforce"] = "dynamics"
+    """Dynamics backpropagation (continuous control) or REINFORCE."""
+    actor_min_std: float = 0.1
+    """Minimum standard deviation of the truncated-normal actor."""
+    actor_init_std: float = 1.0
+    """Standard deviation scale of the untrained actor."""
+    slow_target_every: int = 100
+    """Copy the critic into the slow target every this many updates."""
+    slow_target_fraction: float = 1.0
+    """Mixing fraction of the slow-target copy (1 = hard copy)."""
+
+
+@dataclass
+class TransferConfig:
+    """Task-selective distillation and generative action replay (paper 4.3-4.4)."""
+
+    distill: bool = True
+    """Distil teacher dynamics into the student (off: DreamerV2 from scratch)."""
+    uniform_weights: bool = False
+    """Ablation: fixed uniform task weights instead of the learned softmax."""
+    guidance: bool = True
+    """Feed the action-replay VAE's guidance feature to the actor."""
+    alpha: float = 1.0
+    """Scale of L_distill in the student's loss (Eq. 5)."""
+    distill_units: int = 400
+    """Hidden units of the f_distill MLP."""
+    distill_layers: int = 2
+    """Hidden layers of the f_distill MLP."""
+    vae_units: int = 750
+    """Hidden units of the action VAE."""
+    guidance_dim: int = 50
+    """Width of the VAE decoder's penultimate layer (the guidance feature)."""
+    vae_lr: float = 3e-4
+    """Adam learning rate of the action VAE."""
+    vae_batch_size: int = 16
+    """Source sequences per source task per VAE update."""
+    vae_batch_length: int = 16
+    """Length of each source sequence for the VAE update."""
+
+
+@dataclass
+class TrainConfig:
+    """Online training loop and optimisation schedule."""
+
+    steps: int = 500_000
+    """Environment steps (after action repeat is applied, i.e. simulator steps)."""
+    batch_size: int = 50
+    """Sequences per training batch."""
+    batch_length: int = 50
+    """Steps per sequence."""
+    train_every: int = 5
+    """Policy steps between updates."""
+    pretrain_updates: int = 100
+    """Updates when training starts, after the prefill."""
+    prefill: int = 2500
+    """Environment steps of random actions before training."""
+    eval_every: int = 10_000
+    """Environment steps between evaluations."""
+    eval_episodes: int = 5
+    """Episodes per evaluation and mode."""
+    log_every: int = 1_000
+    """Environment steps between metric logs."""
+    checkpoint_every: int = 5_000
+    """Environment steps between checkpoints."""
+    video_every: int = 0
+    """Environment steps between evaluation videos (0: with every evaluation)."""
+    replay_capacity: int = 2_000_000
+    """Replay capacity in agent steps."""
+    precision: Literal[32, 16] = 32
+    """16 enables mixed precision (autocast) on CUDA."""
+    compile: bool = False
+    """Compile the encoder, decoder and GRU cell with torch.compile (in place; worth it on CUDA)."""
+    threads: int = 0
+    """torch CPU threads (0: leave torch's default)."""
+
+
+@dataclass
+class PretrainConfig:
+    """Offline teacher pretraining on reward-free image-action sequences (paper 4.2, Eq. 2).
+
+    Batches use `train.batch_size` x `train.batch_length`; the optimiser is the world model's.
+    """
+
+    steps: int = 200_000
+    """Gradient steps (the paper: 200K per teacher)."""
+    log_every: int = 1_000
+    """Gradient steps between loss logs."""
+    eval_every: int = 5_000
+    """Gradient steps between open-loop evaluations (error and video on a fixed held-out batch)."""
+    checkpoint_every: int = 5_000
+    """Gradient steps between checkpoints (one is always written at the end)."""
+    open_loop_context: int = 5
+    """Observed frames before the open-loop evaluation predicts from actions alone."""
+
+
+@dataclass
+class EnvConfig:
+    """Which environment and how it is shaped (None: the task's default)."""
+
+    task: str = ""
+    """Task name, e.g. walker_walk or metaworld:door-open."""
+    image_size: int = 64
+    """Square image side in pixels."""
+    action_repeat: int | None = None
+    """Simulator steps per agent step (None: DMC 2, Meta-World 1)."""
+    episode_steps: int | None = None
+    """Time limit in simulator steps (None: DMC 1000, Meta-World 500)."""
+    camera: str | None = None
+    """Camera override (None: the domain's default)."""
+
+
+@dataclass
+class Config:
+    """A complete, resolved vid2act configuration."""
+
+    preset: str = "paper-dmc"
+    """The preset stack this config started from: a full preset, then override blocks (`small,cpu-demo`)."""
+    seed: int = 0
+    """Random seed for torch, numpy and the environments."""
+    env: EnvConfig = field(default_factory=EnvConfig)
+    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    actor_critic: ActorCriticConfig = field(default_factory=ActorCriticConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    """Offline teacher pretraining schedule (`vid2act pretrain`, `vid2act teachers add`)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict (YAML/JSON-ready)."""
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        """The resolved config as YAML text."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def world_model_hash(self) -> str:
+        """Short hash of the world-model architecture: equal hashes load each other's weights."""
+        arch = {k: v for k, v in dataclasses.asdict(self.world_model).items() if k in MODEL_HASH_FIELDS}
+        arch["image_size"] = self.env.image_size
+        return sha256_bytes(json.dumps(arch, sort_keys=True).encode())[:16]
