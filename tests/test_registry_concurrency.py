@@ -25,16 +25,17 @@ import torch
 torch.set_num_threads(1)
 sys.path.insert(0, sys.argv[5])
 import vid2act_teachers.registry as registry_module
+import vid2act_teachers.teacher_storage as storage_module
 from registry_fakes import add_teacher
 
 home, name, seed, go_file = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
-real_save_file = registry_module.save_file
+real_save_file = storage_module.save_file
 
 def slow_save_file(*args, **kwargs):
     real_save_file(*args, **kwargs)
     time.sleep(0.5)
 
-registry_module.save_file = slow_save_file
+storage_module.save_file = slow_save_file
 registry = registry_module.TeacherRegistry(home, include_plugins=False)
 print("ready", flush=True)
 deadline = time.time() + 60

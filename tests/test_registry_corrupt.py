@@ -12,7 +12,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-import vid2act_teachers.registry as registry_module
+import vid2act_teachers.teacher_storage as storage_module
 from registry_fakes import add_teacher, tree_snapshot
 from vid2act_teachers.registry import TeacherError, TeacherRegistry, sha256_of_file
 
@@ -199,7 +199,7 @@ def test_a_write_that_fails_midway_keeps_the_old_teacher(registry: TeacherRegist
         Path(filename).write_bytes(b"half a file")
         raise OSError(28, "No space left on device", filename)
 
-    monkeypatch.setattr(registry_module, "save_file", failing_save_file)
+    monkeypatch.setattr(storage_module, "save_file", failing_save_file)
     with pytest.raises(OSError, match="No space left"):
         add_teacher(registry, "good", seed=5, overwrite=True)
     with pytest.raises(OSError, match="No space left"):
