@@ -30,10 +30,10 @@ def test_weights_are_a_softmax_over_teachers_per_batch_and_time() -> None:
 
 def test_distillation_loss_is_equation_4() -> None:
     torch.manual_seed(1)
-    distill = TaskSelectiveDistillation(3, 2, TransferConfig(distill_units=8, distill_layers=1))
+    distill = TaskSelectiveDistillation(3, 2, TransferConfig(distill_units=8, distill_layers=1, distill_burn_in=0))
     teachers = torch.randn(2, 4, 3, 3)
     student = torch.randn(2, 4, 2)
-    loss, weights = distill.loss(teachers, student)
+    loss, weights, _ = distill.loss(teachers, student)
     by_hand = 0.0
     for b in range(2):
         for t in range(4):
@@ -71,8 +71,9 @@ def _setup(action_sizes=(2, 4), target_action=3, guidance=True):
         "is_terminal": torch.zeros(batch_size, length, dtype=torch.bool),
     }
     batch["is_first"][:, 0] = True
-    _, priors = ensemble.observe(batch["image"], batch["action"], batch["is_first"])
+    posts, priors = ensemble.observe(batch["image"], batch["action"], batch["is_first"])
     batch["teacher_feat"] = priors
+    batch["teacher_post"] = posts
     return agent, teachers, ensemble, batch
 
 
@@ -162,7 +163,7 @@ def test_ablation_switches_share_the_code_path() -> None:
     config = preset("tiny")
     config.transfer.distill = False
     plain = TransferAgent(config, 3, "cpu", teachers=None)
-    plain_metrics = plain.train_step({k: v for k, v in batch.items() if k != "teacher_feat"})
+    plain_metrics = plain.train_step({k: v for k, v in batch.items() if not k.startswith("teacher_")})
     assert "distill_loss" not in plain_metrics and plain.transition_extras({}) == {}
 
 

@@ -15,8 +15,10 @@ from vid2act_core.nets import MLP
 from vid2act_core.rssm import State
 from vid2act_core.world_model import WorldModel
 
-ConditionFn = Callable[[State], torch.Tensor]
-"""Maps an (imagined or filtered) student state to the actor's extra input, shape (N, cond_dim)."""
+ConditionFn = Callable[[State, "torch.Tensor | None"], torch.Tensor]
+"""(imagined student state, the action that led to it or None at the start) -> the actor's extra
+input (N, cond_dim). Called once per imagined step, in order, so it may keep its own state (the
+teachers' imagined states for per-step task selection)."""
 
 
 class Actor(nn.Module):
@@ -33,7 +35,8 @@ class Actor(nn.Module):
             if condition is None:
                 raise ValueError(f"this actor expects a conditioning input of size {self.cond_dim}")
             features = torch.cat([features, condition], -1)
-        mean, std = self.net(features).chunk(2, -1)
+        # The distribution in fp32 even under bf16 autocast (log-probabilities and entropies).
+        mean, std = self.net(features).float().chunk(2, -1)
         mean = torch.tanh(mean)
         std = 2 * torch.sigmoid((std + self.config.actor_init_std) / 2) + self.config.actor_min_std
         return TruncatedNormal(mean, std, -1.0, 1.0)
@@ -63,16 +66,18 @@ class ActorCritic(nn.Module):
         state = start
         features = [world_model.rssm.feature(state)]
         actions, entropies, log_probs = [], [], []
+        previous_action = None
         for _ in range(self.config.horizon):
             condition = None
             if condition_fn is not None:
                 with torch.no_grad():
-                    condition = condition_fn(state)
+                    condition = condition_fn(state, previous_action)
             dist = self.actor(features[-1].detach(), condition)
             action = dist.rsample()
             state = world_model.rssm.img_step(state, action, sample=True)
             features.append(world_model.rssm.feature(state))
             actions.append(action)
+            previous_action = action.detach()
             entropies.append(dist.entropy())
             log_probs.append(dist.log_prob(action.detach()))
         stacked = (torch.stack(features, 1), torch.stack(actions, 1), torch.stack(entropies, 1), torch.stack(log_probs, 1))
@@ -84,23 +89,24 @@ class ActorCritic(nn.Module):
         """Actor and critic losses on one imagined batch (the world model is not updated here)."""
         config = self.config
         features, _, entropies, log_probs = self.imagine(world_model, start, condition_fn)
+        # Rewards, values, discounts and returns in fp32 even under bf16 autocast.
         rewards = world_model.reward(features[:, 1:])
         continuation = world_model.continuation(features[:, 1:])
         discounts = config.discount * (continuation if continuation is not None else torch.ones_like(rewards))
         # The slow critic's parameters are frozen, but its input keeps its gradient: with dynamics
         # backpropagation the bootstrap values pass the long-horizon signal back into the actions.
-        target_values = self.slow_critic(features).squeeze(-1)
+        target_values = self.slow_critic(features).squeeze(-1).float()
         returns = lambda_returns(rewards, target_values, discounts, config.lambda_)
         with torch.no_grad():
             weights = torch.cumprod(torch.cat([torch.ones_like(discounts[:, :1]), discounts[:, :-1]], 1), 1)
         if config.actor_grad == "dynamics":
             objective = returns
         else:
-            baseline = self.critic(features[:, :-1].detach()).squeeze(-1)
+            baseline = self.critic(features[:, :-1].detach()).squeeze(-1).float()
             advantage = (returns - baseline).detach()
             objective = log_probs * advantage
         actor_loss = -(weights * (objective + config.entropy * entropies)).mean()
-        values = self.critic(features[:, :-1].detach()).squeeze(-1)
+        values = self.critic(features[:, :-1].detach()).squeeze(-1).float()
         critic_loss = 0.5 * (weights * (values - returns.detach()).square()).mean()
         metrics = {
             "actor_loss": actor_loss.detach(),

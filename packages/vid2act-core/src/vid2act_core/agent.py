@@ -85,8 +85,9 @@ class DreamerAgent(nn.Module):
         return list(self.world_model.parameters()) + self.extra_world_model_parameters()
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        if self.config.train.precision == 16 and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        """bf16 autocast when train.precision is 16 (CUDA or CPU); distributions, KL and returns stay fp32."""
+        if self.config.train.precision == 16 and self.device.type in ("cuda", "cpu"):
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     @contextlib.contextmanager

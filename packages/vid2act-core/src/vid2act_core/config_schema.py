@@ -133,6 +133,20 @@ class TransferConfig:
     """Source sequences per source task per VAE update."""
     vae_batch_length: int = 16
     """Length of each source sequence for the VAE update."""
+    scorer: Literal["paper", "mlp", "similarity"] = "paper"
+    """f_weight of Eq. 3: paper (linear on concat; its student term cancels), mlp, similarity (docs/method.md)."""
+    scorer_units: int = 64
+    """Hidden units of the mlp scorer."""
+    similarity_temperature: float = 0.1
+    """Temperature of the similarity scorer (logits = -mean squared distance / temperature)."""
+    distill_heads: Literal["shared", "per_teacher"] = "shared"
+    """f_distill: one MLP for all teachers (paper) or one per teacher (batched, stacked weights)."""
+    distill_burn_in: int = 5
+    """Steps at the start of each replay window left out of L_distill (the student starts there from zero)."""
+    imagination_selection: Literal["per_step", "per_rollout"] = "per_step"
+    """Re-select the task k at every imagined step (Algorithm 1, lines 12-14) or once per rollout."""
+    action_mapping: Literal["pad_truncate", "zero"] = "pad_truncate"
+    """How target actions drive a teacher of another action size: by index (pad/truncate) or zeros."""
 
 
 @dataclass
@@ -164,7 +178,7 @@ class TrainConfig:
     replay_capacity: int = 2_000_000
     """Replay capacity in agent steps."""
     precision: Literal[32, 16] = 32
-    """16 enables mixed precision (autocast) on CUDA."""
+    """16 enables bf16 mixed precision (autocast, CUDA or CPU); distributions, KL and returns stay fp32."""
     compile: bool = False
     """Compile the encoder, decoder and GRU cell with torch.compile (in place; worth it on CUDA)."""
     threads: int = 0

@@ -90,7 +90,19 @@ class RSSM(nn.Module):
     def feature(state: State) -> torch.Tensor:
         return torch.cat([state["deter"], state["stoch"]], -1)
 
+    @staticmethod
+    def mean_feature(state: State) -> torch.Tensor:
+        """concat(deter, E[stoch]): the distribution mean (Gaussian mean or categorical probabilities), not a sample."""
+        if "mean" in state:
+            expected = state["mean"]
+        else:
+            probs = F.softmax(state["logits"].float(), -1)
+            expected = probs.reshape(*probs.shape[:-2], -1)
+        return torch.cat([state["deter"].float(), expected.float()], -1)
+
     def _stats(self, raw: torch.Tensor) -> State:
+        # Distribution parameters in fp32 even under bf16 autocast: KL and log-probabilities need the range.
+        raw = raw.float()
         if self.categorical:
             logits = raw.reshape(*raw.shape[:-1], self.config.stoch, self.config.classes)
             if self.config.unimix > 0:
@@ -186,8 +198,8 @@ class RSSM(nn.Module):
     def kl(self, lhs: State, rhs: State) -> torch.Tensor:
         """KL(lhs || rhs) per element of the leading shape."""
         if self.categorical:
-            return categorical_kl(lhs["logits"], rhs["logits"])
-        return gaussian_kl(lhs["mean"], lhs["std"], rhs["mean"], rhs["std"])
+            return categorical_kl(lhs["logits"].float(), rhs["logits"].float())
+        return gaussian_kl(lhs["mean"].float(), lhs["std"].float(), rhs["mean"].float(), rhs["std"].float())
 
 
 def stack_states(states: list[State], dim: int) -> State:

@@ -1,10 +1,16 @@
 """Frozen teacher world models evaluated together: one batched computation over stacked parameters.
 
 N teachers of the same architecture are stacked with `torch.func.stack_module_state` and run under
-`torch.func.vmap`, so a filtering step costs one (grouped) forward pass, not N. Teachers whose
-action size differs from the target's see the target action truncated or zero-padded to their own
-size; to stack them, each teacher's action input weights are zero-padded to the largest action
+`torch.func.vmap`, so a filtering step costs one (grouped) forward pass, not N. To stack teachers of
+different action sizes, each teacher's action input weights are zero-padded to the largest action
 size, which computes exactly the truncated/padded input.
+
+How a teacher with A_i action dimensions is driven by a target with A dimensions (`action_mapping`,
+see docs/method.md): `pad_truncate` gives it the target action truncated or zero-padded by index
+(a 6-dim teacher under a 12-dim target sees the first 6 dimensions; a 12-dim teacher under a 6-dim
+target sees the 6 target dimensions then zeros); `zero` gives a teacher whose action size differs
+from the target's all-zero actions (an action-free prediction: index correspondence between
+different embodiments' actuators is arbitrary), and one of equal size the action unchanged.
 
 Teacher states are deterministic (posterior and prior means): a teacher's view of a stored frame
 never changes, so the training loop stores it beside the frame instead of recomputing it.
@@ -25,6 +31,10 @@ from vid2act_core.world_model import WorldModel
 
 class TeacherMismatchError(ValueError):
     """Teachers that cannot be evaluated together (different architectures or image sizes)."""
+
+
+ACTION_MAPPINGS = ("pad_truncate", "zero")
+"""How target actions drive a teacher of another action size (module docstring)."""
 
 
 def fit_actions(actions: torch.Tensor, size: int) -> torch.Tensor:
@@ -60,13 +70,25 @@ class _Filter(nn.Module):
         return self.world_model.rssm.obs_step(state, action, embed, is_first, sample=False)
 
 
+class _Imagine(nn.Module):
+    """One teacher's prior step (no observation): its one-step prediction from its own state."""
+
+    def __init__(self, world_model: WorldModel) -> None:
+        super().__init__()
+        self.world_model = world_model
+
+    def forward(self, state: State, action: torch.Tensor) -> State:
+        return self.world_model.rssm.img_step(state, action, sample=False)
+
+
 class TeacherEnsemble(nn.Module):
     """N frozen teachers; every method takes target-task tensors and returns (N, ...) results."""
 
-    def __init__(self, teachers: list[WorldModel], names: list[str] | None = None) -> None:
+    def __init__(self, teachers: list[WorldModel], names: list[str] | None = None, action_mapping: str = "pad_truncate") -> None:
         super().__init__()
         if not teachers:
             raise TeacherMismatchError("no teachers given")
+        self.action_mapping = action_mapping
         self.names = list(names) if names is not None else [f"teacher{i}" for i in range(len(teachers))]
         reference = teachers[0]
         architecture = dataclasses.asdict(reference.config)
@@ -97,10 +119,29 @@ class TeacherEnsemble(nn.Module):
         # Parameter-free skeletons for functional_call, kept out of the module tree (a tuple) so that
         # .to(device), state_dict() and parameters() never see their meta tensors.
         skeleton = copy.deepcopy(padded[0]).to("meta")
-        self._functional = (_Embed(skeleton), _Filter(skeleton))
+        self._functional = (_Embed(skeleton), _Filter(skeleton), _Imagine(skeleton))
         self.rssm_config = reference.config
         self.feature_size = reference.feature_size
+        self.deter_size = reference.config.deter
         self.requires_grad_(False)
+
+    @property
+    def action_mapping(self) -> str:
+        return self._action_mapping
+
+    @action_mapping.setter
+    def action_mapping(self, mapping: str) -> None:
+        if mapping not in ACTION_MAPPINGS:
+            raise ValueError(f"transfer.action_mapping: {mapping!r} is not one of {', '.join(ACTION_MAPPINGS)}")
+        self._action_mapping = mapping
+
+    def teacher_actions(self, action: torch.Tensor) -> torch.Tensor:
+        """Target actions (M, A) -> what each teacher receives, (N, M, A_max) (see `action_mapping`)."""
+        fitted = fit_actions(action, self.action_size).unsqueeze(0).expand(self.num_teachers, *action.shape[:-1], self.action_size)
+        if self.action_mapping == "pad_truncate":
+            return fitted
+        same_size = torch.tensor([dim == action.shape[-1] for dim in self.action_dims], dtype=action.dtype, device=action.device)
+        return fitted * same_size.reshape(-1, *([1] * action.dim()))
 
     @staticmethod
     def _padded_copy(teacher: WorldModel, action_size: int) -> WorldModel:
@@ -145,12 +186,32 @@ class TeacherEnsemble(nn.Module):
     def filter_embedded(self, state: State, action: torch.Tensor, embeds: torch.Tensor, is_first: torch.Tensor) -> tuple[State, State]:
         """As `filter_step`, with the teachers' embeddings (N, B, E) already computed."""
         params, buffers = self._stacked()
-        fitted = fit_actions(action, self.action_size)
 
-        def one_teacher(teacher_params, teacher_buffers, teacher_state, teacher_embed):
-            return functional_call(self._functional[1], (teacher_params, teacher_buffers), (teacher_state, fitted, teacher_embed, is_first))
+        def one_teacher(teacher_params, teacher_buffers, teacher_state, teacher_action, teacher_embed):
+            return functional_call(
+                self._functional[1], (teacher_params, teacher_buffers), (teacher_state, teacher_action, teacher_embed, is_first)
+            )
 
-        return vmap(one_teacher)(params, buffers, state, embeds)
+        return vmap(one_teacher)(params, buffers, state, self.teacher_actions(action), embeds)
+
+    @torch.no_grad()
+    def imagine_step(self, state: State, action: torch.Tensor) -> State:
+        """Every teacher's prior step without an observation (imagination).
+
+        state: (N, M, ...) teacher states (only `deter` and `stoch` are read); action: (M, A_target).
+        Returns the teachers' one-step predictions (N, M, ...), deterministic (means).
+        """
+        params, buffers = self._stacked()
+        inputs = {"deter": state["deter"], "stoch": state["stoch"]}
+
+        def one_teacher(teacher_params, teacher_buffers, teacher_state, teacher_action):
+            return functional_call(self._functional[2], (teacher_params, teacher_buffers), (teacher_state, teacher_action))
+
+        return vmap(one_teacher)(params, buffers, inputs, self.teacher_actions(action))
+
+    def state_from_features(self, features: torch.Tensor) -> State:
+        """Teacher features (..., F) = concat(deter, stoch) -> the state entries a prior step reads."""
+        return {"deter": features[..., : self.deter_size], "stoch": features[..., self.deter_size :]}
 
     @torch.no_grad()
     def filter_step(self, state: State, action: torch.Tensor, image: torch.Tensor, is_first: torch.Tensor) -> tuple[State, State]:

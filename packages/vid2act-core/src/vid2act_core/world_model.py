@@ -62,13 +62,13 @@ class WorldModel(nn.Module):
     def reward(self, features: torch.Tensor) -> torch.Tensor:
         if self.reward_head is None:
             raise RuntimeError("this world model has no reward head (teachers are trained without rewards)")
-        return self.reward_head(features).squeeze(-1)
+        return self.reward_head(features).squeeze(-1).float()
 
     def continuation(self, features: torch.Tensor) -> torch.Tensor | None:
         """Probability that the episode continues, or None without a continuation head."""
         if self.cont_head is None:
             return None
-        return torch.sigmoid(self.cont_head(features).squeeze(-1))
+        return torch.sigmoid(self.cont_head(features).squeeze(-1).float())
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, WorldModelOutput, dict[str, torch.Tensor]]:
         """Eq. 2 (image + beta KL), plus the reward (Eq. 5) and continuation terms when the heads exist.
@@ -81,7 +81,7 @@ class WorldModel(nn.Module):
         features = self.rssm.feature(output.posts)
         reconstruction = self.decoder(features)
         target = preprocess_images(batch["image"])
-        image_nll = 0.5 * (reconstruction - target).square().sum((-3, -2, -1)).mean()
+        image_nll = 0.5 * (reconstruction.float() - target).square().sum((-3, -2, -1)).mean()
         kl_loss, kl_value = kl_balance_loss(
             self.rssm.kl, output.posts, output.priors, config.kl_balance, config.free_nats
         )
@@ -93,7 +93,7 @@ class WorldModel(nn.Module):
             metrics["reward_loss"] = reward_nll.detach()
         if self.cont_head is not None:
             cont_target = 1.0 - batch["is_terminal"].to(features.dtype)
-            cont_nll = F.binary_cross_entropy_with_logits(self.cont_head(features).squeeze(-1), cont_target)
+            cont_nll = F.binary_cross_entropy_with_logits(self.cont_head(features).squeeze(-1).float(), cont_target.float())
             loss = loss + config.cont_scale * cont_nll
             metrics["cont_loss"] = cont_nll.detach()
         if not config.latent == "categorical":

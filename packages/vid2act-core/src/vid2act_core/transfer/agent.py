@@ -1,0 +1,234 @@
+"""The Vid2Act student (paper 4.3-4.4, Algorithm 1): DreamerV2 with its hooks filled in.
+
+- world-model loss (Eq. 5): + alpha * L_distill (Eq. 4) with W from the scorer (Eq. 3), teacher
+  one-step predictions read from the replay (stored when the frame was collected, see
+  `transition_extras`);
+- after each update: one step of the action VAE G (Eq. 6-7) on (f_distill(teacher posterior),
+  source action, task one-hot) pairs from every source dataset (Algorithm 1, lines 9-10);
+- the actor's extra input: G's penultimate decoder feature for the selected task k, computed
+  without gradient. When acting, every teacher filters the target stream alongside the student and
+  k is re-selected at every step (lines 22-24); in imagination see `selection.py` (lines 12-14).
+Switches (TransferConfig): distill=False is DreamerV2 from scratch; uniform_weights sets W = 1/N
+and draws k uniformly per step; guidance=False drops the actor's extra input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vid2act_core.actor_critic import ConditionFn
+from vid2act_core.agent import DreamerAgent, PolicyState
+from vid2act_core.config import Config
+from vid2act_core.rssm import RSSM, State
+from vid2act_core.teachers import TeacherEnsemble, fit_actions
+from vid2act_core.transfer.action_vae import ActionVAE
+from vid2act_core.transfer.distillation import TaskSelectiveDistillation
+from vid2act_core.transfer.selection import ImaginationGuidance, TaskSelector
+from vid2act_core.transfer.sources import SourcePairs
+from vid2act_core.world_model import Batch, WorldModelOutput
+
+TEACHER_FEATURE_KEY = "teacher_feat"
+"""Replay key of the teachers' one-step predictions (priors), (T, N, F_teacher) float16."""
+TEACHER_POSTERIOR_KEY = "teacher_post"
+"""Replay key of the teachers' posterior states, (T, N, F_teacher) float16: where per-step selection starts imagining."""
+UNIFORM_SELECTION = "uniform"
+"""The selection metric's name under the uniform-weights ablation (no teacher is selected)."""
+
+
+class TransferAgent(DreamerAgent):
+    """The Vid2Act student. With `teachers=None` or distill off it is exactly DreamerV2."""
+
+    def __init__(
+        self,
+        config: Config,
+        action_dim: int,
+        device: torch.device | str = "cpu",
+        teachers: TeacherEnsemble | None = None,
+        sources: list[SourcePairs] | None = None,
+    ) -> None:
+        transfer = config.transfer
+        self.teachers_enabled = teachers is not None and transfer.distill
+        self.guidance_enabled = self.teachers_enabled and transfer.guidance
+        if self.guidance_enabled:
+            if sources is None or len(sources) != teachers.num_teachers:  # type: ignore[union-attr]
+                raise ValueError("guidance needs one source dataset per teacher (or transfer.guidance=false)")
+        if transfer.imagination_selection not in ("per_step", "per_rollout"):
+            raise ValueError(f"transfer.imagination_selection: {transfer.imagination_selection!r} is not one of per_step, per_rollout")
+        if self.teachers_enabled:
+            teachers.action_mapping = transfer.action_mapping  # type: ignore[union-attr]
+        # Plain containers: nn.Module refuses submodules before Module.__init__ has run.
+        self._pending = {"teachers": teachers if self.teachers_enabled else None, "sources": sources if self.guidance_enabled else None}
+        cond_dim = transfer.guidance_dim if self.guidance_enabled else 0
+        super().__init__(config, action_dim, device, cond_dim=cond_dim)
+        self.selected_counts = torch.zeros(self.num_teachers, dtype=torch.long, device=self.device)
+        self.selector = TaskSelector(self.num_teachers, transfer.uniform_weights, self.device, config.seed)
+        self._last_guidance: ImaginationGuidance | None = None
+        if self.guidance_enabled:
+            self.vae_optimizer = torch.optim.Adam(self.vae.parameters(), lr=transfer.vae_lr, eps=config.world_model.eps)
+            self._sources = [SourcePairs(s.name, s.features.to(self.device), s.actions.to(self.device)) for s in sources]  # type: ignore[union-attr]
+        else:
+            self._sources = []
+
+    @property
+    def _teachers(self) -> TeacherEnsemble | None:
+        return self._pending["teachers"]
+
+    @property
+    def num_teachers(self) -> int:
+        return self._teachers.num_teachers if self._teachers is not None else 0
+
+    @property
+    def teacher_names(self) -> list[str]:
+        return list(self._teachers.names) if self._teachers is not None else []
+
+    def build_extra_modules(self) -> None:
+        if self._teachers is None:
+            return
+        self.teachers = self._teachers
+        student_size = self.world_model.feature_size
+        transfer = self.config.transfer
+        self.distillation = TaskSelectiveDistillation(self.teachers.feature_size, student_size, transfer, self.teachers.num_teachers)
+        if self.guidance_enabled:
+            self.source_action_size = max(source.actions.shape[-1] for source in self._pending["sources"])
+            self.vae = ActionVAE(student_size, self.source_action_size, self.teachers.num_teachers, transfer.vae_units, transfer.guidance_dim)
+
+    def extra_world_model_parameters(self) -> list[nn.Parameter]:
+        return list(self.distillation.parameters()) if self._teachers is not None else []
+
+    # ----- dynamics transfer (Eq. 3-5) ---------------------------------------------------------
+    def _stored(self, batch: Batch, key: str) -> torch.Tensor:
+        if key not in batch:
+            hint = "; use transfer.imagination_selection=per_rollout" if key == TEACHER_POSTERIOR_KEY else ""
+            raise ValueError(f"the replay batch has no {key!r}: it was collected without these teachers{hint}")
+        features = batch[key].float()
+        if features.shape[-2] != self.num_teachers:
+            raise ValueError(f"the replay stores {features.shape[-2]} teachers' {key!r}, this agent has {self.num_teachers}")
+        return features
+
+    def extra_world_model_loss(self, batch: Batch, output: WorldModelOutput) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if self._teachers is None:
+            return super().extra_world_model_loss(batch, output)
+        student = self.world_model.rssm.mean_feature(output.priors)
+        distill_loss, weights, valid = self.distillation.loss(self._stored(batch, TEACHER_FEATURE_KEY), student, batch.get("is_first"))
+        metrics = {"distill_loss": distill_loss.detach()}
+        mask = valid.unsqueeze(-1).to(weights.dtype)
+        mean_weights = (weights.detach() * mask).sum((0, 1)) / mask.sum((0, 1)).clamp_min(1.0)
+        for index, name in enumerate(self.teacher_names):
+            metrics[f"weight/{name}"] = mean_weights[index]
+        return self.config.transfer.alpha * distill_loss, metrics
+
+    # ----- behaviour transfer (Eq. 8, Algorithm 1 lines 12-14) ---------------------------------
+    def imagination_condition(self, batch: Batch, output: WorldModelOutput) -> ConditionFn | None:
+        if not self.guidance_enabled:
+            return None
+        per_step = self.config.transfer.imagination_selection == "per_step"
+        with torch.no_grad():
+            teacher_priors = self._stored(batch, TEACHER_FEATURE_KEY).flatten(0, 1)  # (M, N, F)
+            student_priors = self.world_model.rssm.mean_feature(output.priors).flatten(0, 1)
+            first_selected = self.selector.select(self.distillation.weights(teacher_priors, student_priors))
+            teacher_state = None
+            if per_step and not self.selector.uniform:
+                teacher_posts = self._stored(batch, TEACHER_POSTERIOR_KEY).flatten(0, 1).transpose(0, 1)  # (N, M, F)
+                teacher_state = self.teachers.state_from_features(teacher_posts)
+        guidance = ImaginationGuidance(
+            self.vae, self.selector, first_selected, per_step, self.teachers, self.distillation, teacher_state
+        )
+        self._last_guidance = guidance
+        return guidance
+
+    def after_update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Algorithm 1, lines 9-10: one VAE step on pairs from every source task."""
+        if not self.guidance_enabled:
+            return {}
+        metrics: dict[str, torch.Tensor] = {}
+        if self._last_guidance is not None:
+            metrics["imagined_task_switch_rate"] = self._last_guidance.switch_rate()
+            self._last_guidance = None
+        transfer = self.config.transfer
+        count = transfer.vae_batch_size * transfer.vae_batch_length
+        states, actions, labels = [], [], []
+        for task_index, source in enumerate(self._sources):
+            features, source_actions = source.sample(count)
+            states.append(features)
+            actions.append(fit_actions(source_actions, self.source_action_size))
+            labels.append(F.one_hot(torch.full((count,), task_index, device=self.device), self.num_teachers).float())
+        with torch.no_grad():
+            # (count, N, Ft) so that source i goes through teacher i's f_distill head when heads are per teacher.
+            distilled = self.distillation.transferable(torch.stack(states, 1)).transpose(0, 1).flatten(0, 1)
+        with self.autocast():
+            loss, vae_metrics = self.vae.loss(distilled, torch.cat(actions), torch.cat(labels))
+        self._check_finite("action VAE loss", loss)
+        metrics.update(vae_metrics)
+        metrics["vae_loss"] = loss.detach()
+        self._step(self.vae_optimizer, loss, list(self.vae.parameters()), self.config.world_model.grad_clip)
+        return metrics
+
+    # ----- acting (Algorithm 1, lines 22-24) ---------------------------------------------------
+    def acting_condition(
+        self, post: State, prior: State, obs: dict[str, torch.Tensor], policy_state: PolicyState
+    ) -> tuple[torch.Tensor | None, dict[str, Any]]:
+        if self._teachers is None:
+            return super().acting_condition(post, prior, obs, policy_state)
+        batch_size = obs["image"].shape[0]
+        teacher_state = policy_state.get("teacher_state")
+        if teacher_state is None:
+            teacher_state = self.teachers.initial(batch_size, self.device)
+        teacher_post, teacher_prior = self.teachers.filter_step(teacher_state, policy_state["action"], obs["image"], obs["is_first"])
+        teacher_features = RSSM.feature(teacher_prior).transpose(0, 1)  # (B, N, F)
+        weights = self.distillation.weights(teacher_features, self.world_model.rssm.mean_feature(prior))
+        selected = self.selector.select(weights)
+        self.selected_counts += torch.bincount(selected, minlength=self.num_teachers)
+        extra = {
+            "teacher_state": teacher_post,
+            "teacher_features": teacher_features,
+            "teacher_posterior_features": RSSM.feature(teacher_post).transpose(0, 1),
+            "task_weights": weights,
+            "selected_task": selected,
+        }
+        if not self.guidance_enabled:
+            return None, extra
+        guidance = self.vae.guidance(self.world_model.rssm.feature(post), self.selector.labels(selected))
+        return guidance, extra
+
+    def transition_extras(self, policy_state: PolicyState) -> dict[str, Any]:
+        if self._teachers is None:
+            return {}
+        return {
+            TEACHER_FEATURE_KEY: policy_state["teacher_features"][0].to(torch.float16).cpu().numpy(),
+            TEACHER_POSTERIOR_KEY: policy_state["teacher_posterior_features"][0].to(torch.float16).cpu().numpy(),
+        }
+
+    def acting_metrics(self) -> dict[str, float]:
+        """Share of acting steps that selected each teacher since the last call.
+
+        Under the uniform ablation no teacher is selected (k is a uniform draw): `selected/uniform` = 1.
+        """
+        if self._teachers is None:
+            return {}
+        counts = self.selected_counts.cpu().double()
+        self.selected_counts.zero_()
+        total = counts.sum().item()
+        if total == 0:
+            return {}
+        if self.selector.uniform:
+            return {f"selected/{UNIFORM_SELECTION}": 1.0}
+        return {f"selected/{name}": float(counts[index] / total) for index, name in enumerate(self.teacher_names)}
+
+    # ----- checkpoints -------------------------------------------------------------------------
+    def checkpoint(self) -> dict[str, Any]:
+        payload = super().checkpoint()
+        payload["task_selector"] = self.selector.state_dict()
+        if self.guidance_enabled:
+            payload["vae_optimizer"] = self.vae_optimizer.state_dict()
+        return payload
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        super().restore(checkpoint)
+        if "task_selector" in checkpoint:
+            self.selector.load_state_dict(checkpoint["task_selector"])
+        if self.guidance_enabled and "vae_optimizer" in checkpoint:
+            self.vae_optimizer.load_state_dict(checkpoint["vae_optimizer"])
