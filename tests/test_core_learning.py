@@ -13,7 +13,7 @@ from vid2act_core.config import ActorCriticConfig, preset
 from vid2act_core.loop import to_torch
 from vid2act_envs.collect import collect_episodes
 from vid2act_envs.policies import RandomPolicy
-from vid2act_envs.replay import SequenceSampler
+from vid2act_envs.sampler import SequenceSampler
 from vid2act_envs.tasks import make_env
 
 

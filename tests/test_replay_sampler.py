@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from episode_fakes import make_episode
-from vid2act_envs.replay import SequenceSampler
+from vid2act_envs.sampler import SequenceSampler
 
 
 def labelled_episodes(lengths: list[int]) -> list[dict[str, np.ndarray]]:
