@@ -23,9 +23,9 @@ from vid2act_teachers.plugins import (
     domain_registry,
     get_plugin_manager,
     plugin_report,
-    register_cli_commands,
     registered_teachers,
 )
+from vid2act_cli.commands.plugin_glue import register_cli_commands
 
 LOG_NAME = "vid2act.plugins"
 
@@ -162,7 +162,7 @@ def test_plugin_failing_to_import_is_reported_and_skipped(
 ) -> None:
     broken = importlib.metadata.EntryPoint(name="broken_import", value="vid2act_no_such_module_xyz", group="vid2act")
     real = importlib.metadata.entry_points(group="vid2act")
-    monkeypatch.setattr(plugins.importlib.metadata, "entry_points", lambda group: [broken, *real])
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [broken, *real])
     with caplog.at_level(logging.WARNING, logger=LOG_NAME):
         manager = build_plugin_manager()
     assert "broken_import" not in manager.loaded_plugin_names()

@@ -1,0 +1,77 @@
+"""Plugin commands on the `vid2act` Typer app: the `vid2act_register_commands` hook's CLI side.
+
+Each plugin's hook receives the app and adds commands or groups to it; this module runs the hook
+one plugin at a time (`Vid2actPluginManager.call_each`) and checks what it added. A plugin that
+raises, or adds a command whose name is already taken, is reported by name and its additions are
+removed again, so the app stays usable. What each plugin added is recorded on the manager
+(`command_registrations`) for `vid2act plugins`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from vid2act_teachers.plugins import Vid2actPluginManager, get_plugin_manager
+
+
+def _typer_command_name(info: Any) -> str:
+    if isinstance(info.name, str) and info.name:
+        return info.name
+    callback_name = getattr(info.callback, "__name__", "") or "(unnamed)"
+    return callback_name.lower().replace("_", "-")  # typer's own rule for a callback name
+
+
+def _typer_group_name(info: Any) -> str:
+    for candidate in (info.name, getattr(getattr(info, "typer_instance", None), "info", None)):
+        name = getattr(candidate, "name", candidate)
+        if isinstance(name, str) and name:
+            return name
+    return "(unnamed group)"
+
+
+def command_names(app: typer.Typer) -> list[str]:
+    """Names of the commands and groups registered on a typer.Typer app so far."""
+    names = [_typer_command_name(info) for info in app.registered_commands]
+    names += [_typer_group_name(info) for info in app.registered_groups]
+    return names
+
+
+def register_cli_commands(app: typer.Typer, pm: Vid2actPluginManager | None = None) -> dict[str, tuple[str, ...]]:
+    """Let every plugin add commands to `app`; return plugin name -> names added.
+
+    A plugin that raises, or adds a command whose name is already taken, is reported and its
+    additions are removed again; the app stays usable.
+    """
+    if not isinstance(app, typer.Typer):
+        raise TypeError(f"register_cli_commands() takes a typer.Typer app, got {type(app).__name__}")
+    pm = pm or get_plugin_manager()
+    taken = set(command_names(app))
+    added_by_plugin: dict[str, tuple[str, ...]] = {}
+    sizes: tuple[int, int] = (0, 0)
+
+    def make_kwargs(plugin_name: str) -> dict[str, Any]:
+        nonlocal sizes
+        sizes = (len(app.registered_commands), len(app.registered_groups))
+        return {"app": app}
+
+    for plugin_name, succeeded in pm.call_each("vid2act_register_commands", make_kwargs):
+        new_commands = app.registered_commands[sizes[0] :]
+        new_groups = app.registered_groups[sizes[1] :]
+        names = [_typer_command_name(info) for info in new_commands] + [_typer_group_name(info) for info in new_groups]
+        clashes = sorted({name for name in names if name in taken} | {name for name in names if names.count(name) > 1})
+        if succeeded and clashes:
+            pm.report_failure(
+                plugin_name,
+                "vid2act_register_commands",
+                f"command name {', '.join(map(repr, clashes))} is already taken",
+            )
+        if not succeeded or clashes:
+            del app.registered_commands[sizes[0] :]
+            del app.registered_groups[sizes[1] :]
+            continue
+        taken.update(names)
+        added_by_plugin[plugin_name] = added_by_plugin.get(plugin_name, ()) + tuple(names)
+    pm.command_registrations = added_by_plugin
+    return added_by_plugin
