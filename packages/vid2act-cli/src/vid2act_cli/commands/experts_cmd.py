@@ -107,5 +107,39 @@ def evaluate_command(
     typer.echo(f"{task}: return {np.mean(returns):.1f} ± {np.std(returns):.1f} over {episodes} episodes (sha256 {meta.sha256[:12]})")
 
 
+@experts_app.command("collect")
+def collect_command(
+    task: str = typer.Argument(..., help="Task whose cached expert to roll out with rendering."),
+    episodes: int = typer.Option(50, "--episodes"),
+    out: Path = typer.Option(None, "--out", help="HDF5 dataset to write or append to (default data/<task>.h5)."),
+    noise: float = typer.Option(0.0, "--noise", help="Std of Gaussian noise added to the expert's actions."),
+    random_fraction: float = typer.Option(0.0, "--random-fraction", help="Share of episodes from uniform random actions."),
+    seed: int = typer.Option(0, "--seed"),
+    expert_seed: int = typer.Option(0, "--expert-seed", help="Which seed's expert."),
+    image_size: int = typer.Option(64, "--image-size"),
+) -> None:
+    """Roll the cached expert out with rendering into a pixel dataset (records the expert's hash)."""
+    from vid2act_envs.dataset import DatasetError
+    from vid2act_teachers.experts import ExpertError
+    from vid2act_teachers.experts.rollout import collect_expert_dataset
+    from vid2act_teachers.plugins import PluginError, domain_registry
+
+    path = out if out is not None else Path("data") / f"{task}.h5"
+
+    def progress(episode: dict, summary: object) -> None:
+        typer.echo(f"[collect {task}] episode {summary.index + 1}/{episodes} return {summary.episode_return:.1f}", err=True)
+
+    try:
+        stats, meta = collect_expert_dataset(
+            domain_registry(), task, _home(), path, episodes, noise=noise, random_fraction=random_fraction,
+            seed=seed, expert_seed=expert_seed, image_size=image_size, on_episode=progress,
+        )
+    except (ExpertError, DatasetError, PluginError, ValueError) as error:
+        _fail(str(error))
+    except KeyError as error:
+        _fail(f"task {task!r}: {error.args[0] if error.args else error}")
+    typer.echo(f"{path}: +{stats.episodes} episodes ({stats.steps} steps), mean return {stats.mean_return:.1f}, expert sha256 {meta.sha256[:12]}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(experts_app, name="experts")
