@@ -20,7 +20,7 @@ def random_policy_return(config, episodes: int, seed: int = 0) -> tuple[float, f
     from vid2act_envs.collect import collect_episodes
     from vid2act_envs.policies import RandomPolicy
 
-    from vid2act_cli.training import make_task_env
+    from vid2act_cli.compose.training import make_task_env
 
     env = make_task_env(config, seed=seed, render=False)
     returns: list[float] = []
@@ -42,7 +42,7 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from vid2act_cli.runs import load_run_config
+    from vid2act_cli.compose.runs import load_run_config
 
     config, info = load_run_config(args.run_dir)
     rows = [json.loads(line) for line in (args.run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]

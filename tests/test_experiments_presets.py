@@ -154,7 +154,7 @@ def test_run_skips_finished_jobs_and_stops_at_a_failing_one(tmp_path: Path, caps
 
 
 def test_demo_plan_uses_its_own_registry_and_valid_commands_in_stage_order(tmp_path: Path) -> None:
-    from vid2act_cli.demo import plan_demo
+    from vid2act_cli.compose.demo import plan_demo
 
     plan = plan_demo(tmp_path / "demo", device="cpu")
     assert [title.split()[0] for title, _ in plan.stages] == ["teachers", "transfer", "evaluate"]

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from pretrain_helpers import open_loop_errors, read_metrics, write_synthetic_dataset
 from vid2act_cli.app import app
-from vid2act_cli.pretraining import pretrain_teacher
+from vid2act_cli.compose.pretraining import pretrain_teacher
 from vid2act_core.agent import NonFiniteLossError
 from vid2act_core.checkpoint import load_checkpoint
 from vid2act_core.config import load_config
@@ -37,7 +37,7 @@ def tiny_config(steps: int):
 
 def test_pretraining_on_real_frames_lowers_the_open_loop_error(real_dataset: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    info = pretrain_teacher([real_dataset], "bpt", tiny_config(60), run_dir, torch.device("cpu"), show_progress=False)
+    info = pretrain_teacher([real_dataset], "bpt", tiny_config(60), run_dir, torch.device("cpu"))
     errors = open_loop_errors(run_dir)
     assert errors[0][0] == 0 and errors[-1][0] == 60
     untrained, trained = errors[0][1], errors[-1][1]
@@ -57,12 +57,12 @@ def test_pretraining_on_real_frames_lowers_the_open_loop_error(real_dataset: Pat
 def test_a_second_call_resumes_from_the_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = write_synthetic_dataset(tmp_path / "squares.h5")
     run_dir = tmp_path / "run"
-    first = pretrain_teacher([data], "squares", tiny_config(10), run_dir, torch.device("cpu"), show_progress=False)
+    first = pretrain_teacher([data], "squares", tiny_config(10), run_dir, torch.device("cpu"))
     assert first.train_steps == 10
     assert load_checkpoint(run_dir / CHECKPOINT_NAME, required_key="world_model")["step"] == 10
     capsys.readouterr()
 
-    second = pretrain_teacher([data], "squares", tiny_config(20), run_dir, torch.device("cpu"), show_progress=False)
+    second = pretrain_teacher([data], "squares", tiny_config(20), run_dir, torch.device("cpu"))
     assert "resumed" in capsys.readouterr().err
     assert second.train_steps == 20
     assert load_checkpoint(run_dir / CHECKPOINT_NAME, required_key="world_model")["step"] == 20

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from vid2act_cli.logger import read_metrics
-from vid2act_cli.runs import DONE_MARKER, RUN_CONFIG, load_run_config
+from vid2act_cli.compose.logger import read_metrics
+from vid2act_cli.compose.runs import DONE_MARKER, RUN_CONFIG, load_run_config
 
 RETURN_KEY = "eval/return_deterministic"
 SUCCESS_KEY = "eval/success_deterministic"

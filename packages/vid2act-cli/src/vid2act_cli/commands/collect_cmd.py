@@ -21,29 +21,21 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Collect episodes (images, actions, rewards, flags) into an HDF5 dataset for teacher pretraining."""
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         from vid2act_envs.base import TaskSpec
-        from vid2act_envs.collect import EpisodeSummary, collect_dataset
-        from vid2act_teachers.plugins import PluginError, domain_registry
+        from vid2act_envs.collect import EpisodeSummary
+        from vid2act_teachers.plugins import PluginError
 
-        console = Console(stderr=True)
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        episode_bar = progress.add_task("episodes", total=episodes, visible=False)
-        step_bar = progress.add_task("steps", total=None, visible=False)
+        from vid2act_cli.commands.console import add_bar, new_progress, say
+        from vid2act_cli.compose.catalog import collect_task
+
+        progress = new_progress()
+        episode_bar = add_bar(progress, "episodes", episodes, visible=False)
+        step_bar = add_bar(progress, "steps", None, visible=False)
         progress_started: list[bool] = []
 
         def on_start(spec: TaskSpec, path: Path, existing_episodes: int) -> None:
             if existing_episodes:
-                console.print(f"appending to {path} ({existing_episodes} episodes already there)", markup=False)
+                say(f"appending to {path} ({existing_episodes} episodes already there)")
             progress.start()
             progress_started.append(True)
             progress.update(episode_bar, visible=True)
@@ -56,20 +48,10 @@ def register(app: typer.Typer) -> None:
             progress.advance(episode_bar)
 
         try:
-            registry = domain_registry()
             try:
-                stats, path = collect_dataset(
-                    registry,
-                    task,
-                    episodes,
-                    policy=policy,
-                    out=out,
-                    seed=seed,
-                    image_size=image_size,
-                    episode_steps=episode_steps,
-                    on_start=on_start,
-                    on_step=on_step,
-                    on_episode=on_episode,
+                stats, path = collect_task(
+                    task, episodes, policy, out, seed, image_size, episode_steps,
+                    on_start=on_start, on_step=on_step, on_episode=on_episode,
                 )
             finally:
                 if progress_started:  # the bars start once the environment and file are open

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from vid2act_cli.errors import EXIT_FAILURE, cli_errors, fail
+from vid2act_cli.commands.errors import EXIT_FAILURE, cli_errors, fail
 
 
 def register(app: typer.Typer) -> None:
@@ -17,13 +17,12 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
     ) -> None:
         """The whole pipeline on two Meta-World sources and one target; re-running continues or reuses what is done."""
-        from vid2act_cli.demo import run_demo
+        from vid2act_cli.commands.console import RichReporter
+        from vid2act_cli.compose.demo import run_demo
         from vid2act_cli.experiments import JobFailedError
-        from vid2act_cli.runs import resolve_device
 
-        resolve_device(device)
         try:
-            page, rows, seconds = run_demo(out, device)
+            page, rows, seconds = run_demo(out, device, RichReporter())
         except JobFailedError as error:
             fail(str(error), EXIT_FAILURE)
         for row in rows:

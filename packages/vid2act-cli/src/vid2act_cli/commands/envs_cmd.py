@@ -15,30 +15,20 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from vid2act_envs.tasks import UnknownTaskError
-        from vid2act_teachers.plugins import PluginError, domain_registry
+        from vid2act_teachers.plugins import PluginError
+
+        from vid2act_cli.compose.catalog import list_tasks
 
         try:
-            registry = domain_registry()
+            listing = list_tasks(domain)
         except PluginError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(1) from None
-        if domain:
-            try:
-                registry.domain(domain)
-            except UnknownTaskError as error:
-                raise typer.BadParameter(str(error), param_hint="--domain") from None
+        except UnknownTaskError as error:
+            raise typer.BadParameter(str(error), param_hint="--domain") from None
         table = Table("domain", "task", "qualified name")
-        problems: list[str] = []
-        for domain_name in registry.domain_names():
-            if domain and domain_name != domain:
-                continue
-            try:
-                task_names = registry.domain(domain_name).task_names()
-            except Exception as error:  # a domain whose simulator is missing or broken
-                problems.append(f"domain {domain_name!r}: cannot list tasks: {type(error).__name__}: {error}")
-                continue
-            for task in task_names:
-                table.add_row(domain_name, task, f"{domain_name}:{task}")
+        for row in listing.rows:
+            table.add_row(*row)
         Console().print(table)
-        for problem in problems:
+        for problem in listing.problems:
             typer.echo(problem, err=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from vid2act_cli.errors import cli_errors
+from vid2act_cli.commands.errors import cli_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -21,10 +21,9 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(12345, "--seed", help="Seed of the evaluation episodes."),
     ) -> None:
         """Evaluate a run's latest checkpoint; writes evaluation_<mode>.json beside the run."""
-        from vid2act_cli.evaluation import evaluate_run
-        from vid2act_cli.runs import resolve_device
+        from vid2act_cli.compose.evaluation import evaluate_run
 
-        result = evaluate_run(run_dir, episodes, "eval" if deterministic else "stochastic", video, resolve_device(device), seed)
+        result = evaluate_run(run_dir, episodes, "eval" if deterministic else "stochastic", video, device, seed)
         line = f"{result['task']} ({result['method']}, {result['env_steps_trained']} env steps, {result['mode']}): return {result['return_mean']:.1f} ± {result['return_std']:.1f}"
         if "success_rate" in result:
             line += f", success {result['success_rate']:.2f}"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from vid2act_cli.errors import EXIT_FAILURE, cli_errors, fail
+from vid2act_cli.commands.errors import EXIT_FAILURE, cli_errors, fail
 
 
 def register(app: typer.Typer) -> None:

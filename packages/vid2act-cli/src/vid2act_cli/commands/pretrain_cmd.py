@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from vid2act_cli.errors import cli_errors
+from vid2act_cli.commands.errors import cli_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -35,8 +35,8 @@ def register(app: typer.Typer) -> None:
         """Pretrain a teacher world model (image reconstruction + KL, no rewards) and register it; re-running resumes."""
         from vid2act_core.config import load_config
 
-        from vid2act_cli.pretraining import pretrain_teacher
-        from vid2act_cli.runs import resolve_device
+        from vid2act_cli.commands.console import RichReporter
+        from vid2act_cli.compose.pretraining import pretrain_teacher
 
         config = load_config(preset, config_file, list(overrides))
         config.seed = seed
@@ -44,9 +44,8 @@ def register(app: typer.Typer) -> None:
             if steps < 1:
                 raise ValueError(f"--steps must be >= 1, got {steps}")
             config.pretrain.steps = steps
-        torch_device = resolve_device(device)
         run_dir = logdir if logdir is not None else Path("runs") / f"pretrain-{name}"
-        info = pretrain_teacher(data, name, config, run_dir, torch_device, show_progress=progress, overwrite=overwrite)
+        info = pretrain_teacher(data, name, config, run_dir, device, RichReporter(progress), overwrite=overwrite)
         if info is not None:
             typer.echo(
                 f"registered teacher {info.name} ({info.qualified_task}, {info.train_steps} steps, "

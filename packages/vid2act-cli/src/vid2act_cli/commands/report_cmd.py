@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from vid2act_cli.errors import cli_errors
+from vid2act_cli.commands.errors import cli_errors
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""`vid2act teachers add TASK`: expert -> dataset -> pretraining -> registry (see `vid2act_cli.teacher_pipeline`)."""
+"""`vid2act teachers add TASK`: expert -> dataset -> pretraining -> registry (see `vid2act_cli.compose.teacher_add`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from vid2act_cli.commands.teachers_cmd import teachers_app
-from vid2act_cli.errors import cli_errors, fail
+from vid2act_cli.commands.errors import cli_errors, fail
 
 
 def add_command(
@@ -28,8 +28,8 @@ def add_command(
     from vid2act_core.config import load_config
     from vid2act_teachers.plugins import PluginError
 
-    from vid2act_cli.runs import resolve_device
-    from vid2act_cli.teacher_pipeline import AddTeacherRequest, add_teacher
+    from vid2act_cli.commands.console import RichReporter
+    from vid2act_cli.compose.teacher_add import AddTeacherRequest, add_teacher
 
     config = load_config(preset, None, list(overrides))
     config.seed = seed
@@ -38,11 +38,11 @@ def add_command(
             raise ValueError(f"--steps must be >= 1, got {steps}")
         config.pretrain.steps = steps
     request = AddTeacherRequest(
-        task=task, config=config, device=resolve_device(device), name=name, episodes=episodes, policy=policy,
-        expert_steps=expert_steps, data=list(data) or None, show_progress=progress,
+        task=task, config=config, device=device, name=name, episodes=episodes, policy=policy,
+        expert_steps=expert_steps, data=list(data) or None,
     )
     try:
-        info = add_teacher(request)
+        info = add_teacher(request, RichReporter(progress))
     except PluginError as error:
         fail(str(error))
     typer.echo(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from vid2act_cli.errors import EXIT_FAILURE, cli_errors
+from vid2act_cli.commands.errors import EXIT_FAILURE, cli_errors
 
 teachers_app = typer.Typer(
     name="teachers",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from vid2act_cli.errors import cli_errors
+from vid2act_cli.commands.errors import cli_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -27,19 +27,13 @@ def register(app: typer.Typer) -> None:
         """Train a DreamerV2 agent online from scratch; re-running the same command resumes."""
         from vid2act_core.config import load_config
 
-        from vid2act_cli.runs import resolve_device, resolve_run_dir
-        from vid2act_cli.training import make_task_env, run_online
+        from vid2act_cli.commands.console import RichReporter
+        from vid2act_cli.compose.training import train_task
 
         config = load_config(preset, config_file, list(overrides))
         config.env.task = task
         config.seed = seed
         if steps is not None:
             config.train.steps = steps
-        torch_device = resolve_device(device)
-        probe = make_task_env(config, seed=seed, render=False)
-        config.env.task = probe.spec.name
-        probe.close()
-        run_dir, resumed = resolve_run_dir(logdir, root, config.env.task, "dreamer", seed)
-        typer.echo(f"{'resuming' if resumed else 'new run'}: {run_dir} (device {torch_device})")
-        state, _ = run_online(config, run_dir, torch_device, "dreamer", show_progress=progress)
+        state, run_dir = train_task(config, device, logdir, root, RichReporter(progress, bars_on_stderr=False))
         typer.echo(f"done: {state.env_steps} env steps, {state.updates} updates, {state.episodes} episodes -> {run_dir}")

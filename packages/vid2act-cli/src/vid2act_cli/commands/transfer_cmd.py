@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from vid2act_cli.errors import cli_errors
+from vid2act_cli.commands.errors import cli_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -34,9 +34,8 @@ def register(app: typer.Typer) -> None:
         """Vid2Act transfer (task-selective distillation + action replay guidance), or one of its baselines."""
         from vid2act_core.config import load_config
 
-        from vid2act_cli.runs import resolve_device, resolve_run_dir
-        from vid2act_cli.training import make_task_env
-        from vid2act_cli.transferring import parse_source_data, plan_transfer, run_transfer
+        from vid2act_cli.commands.console import RichReporter
+        from vid2act_cli.compose.transfer import TransferRequest, transfer_to_target
 
         config = load_config(preset, config_file, list(overrides))
         config.seed = seed
@@ -53,14 +52,8 @@ def register(app: typer.Typer) -> None:
             config.transfer.guidance = False
         if init_from:
             config.transfer.distill = False
-        torch_device = resolve_device(device)
-        probe = make_task_env(config, seed=seed, render=False)
-        config.env.task = probe.spec.name
-        probe.close()
-        plan = plan_transfer(config, teachers, init_from, parse_source_data(list(source_data)))
-        run_dir, resumed = resolve_run_dir(logdir, root, config.env.task, plan.method, seed)
-        typer.echo(f"{'resuming' if resumed else 'new run'}: {run_dir} ({plan.method}, teachers: {', '.join(plan.teacher_names) or 'none'}, device {torch_device})")
-        state, _, summary = run_transfer(config, plan, run_dir, torch_device, show_progress=progress)
+        request = TransferRequest(teachers, init_from, list(source_data), device, logdir, root)
+        state, run_dir, summary = transfer_to_target(config, request, RichReporter(progress, bars_on_stderr=False))
         typer.echo(f"done: {state.env_steps} env steps, {state.updates} updates -> {run_dir}")
         if "dominant_teacher" in summary:
             weights = ", ".join(f"{name} {value:.2f}" for name, value in summary["final_mean_weight"].items())

@@ -17,11 +17,12 @@ outputs, not the paper's numbers.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from vid2act_cli.compose.devices import resolve_device
+from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.experiments import HOME_ENV, Job, run_jobs
 
 SOURCES = ("button-press-topdown", "drawer-close")
@@ -111,22 +112,22 @@ def plan_demo(out: Path, device: str = "cpu") -> DemoPlan:
     return DemoPlan(out=out, stages=stages, run_dirs=run_dirs)
 
 
-def _header(index: int, total: int, title: str) -> None:
-    print(f"\n=== stage {index}/{total}: {title} ===", file=sys.stderr, flush=True)
+def run_demo(out: Path, device: str = "cpu", reporter: Reporter | None = None) -> tuple[Path, list[dict], float]:
+    """Run (or continue) the demo; returns the report page, its final-number rows and the wall time.
 
-
-def run_demo(out: Path, device: str = "cpu") -> tuple[Path, list[dict], float]:
-    """Run (or continue) the demo; returns the report page, its final-number rows and the wall time."""
+    `device` is checked here, before any stage starts; each job resolves it again.
+    """
     from vid2act_cli.report import build_report
 
+    reporter = plain_if_none(reporter)
+    resolve_device(device, reporter)
     started = time.time()
     plan = plan_demo(out, device)
     total = len(plan.stages) + 1
-    print(f"vid2act demo in {plan.out} (teacher registry {plan.out / 'home'}; interrupt and re-run to continue)",
-          file=sys.stderr, flush=True)
+    reporter.say(f"vid2act demo in {plan.out} (teacher registry {plan.out / 'home'}; interrupt and re-run to continue)")
     for index, (title, jobs) in enumerate(plan.stages, 1):
-        _header(index, total, title)
+        reporter.say(f"\n=== stage {index}/{total}: {title} ===")
         run_jobs(jobs, title=title)
-    _header(total, total, "report")
+    reporter.say(f"\n=== stage {total}/{total}: report ===")
     report = build_report(plan.run_dirs, plan.report_dir)
     return report.html, report.rows, time.time() - started

@@ -13,15 +13,15 @@ import torch
 from vid2act_core.checkpoint import load_checkpoint
 from vid2act_core.loop import evaluate, seed_everything
 
-from vid2act_cli.logger import encode_gif
-from vid2act_cli.runs import configure_threads, load_run_config
-from vid2act_cli.training import make_task_env
+from vid2act_cli.compose.devices import configure_threads, resolve_device
+from vid2act_cli.compose.logger import encode_gif
+from vid2act_cli.compose.runs import load_run_config
+from vid2act_cli.compose.training import make_task_env
+from vid2act_cli.compose.transfer import TransferPlan, build_agent_factory
 
 
 def load_run_agent(run_dir: Path, device: torch.device):
     """Rebuild a run's agent (DreamerV2 or transfer student) and restore its latest checkpoint."""
-    from vid2act_cli.transferring import TransferPlan, build_agent_factory
-
     config, info = load_run_config(run_dir)
     checkpoint_path = run_dir / "checkpoints" / "latest.pt"
     if not checkpoint_path.exists():
@@ -43,13 +43,14 @@ def load_run_agent(run_dir: Path, device: torch.device):
 
 
 def evaluate_run(
-    run_dir: str | Path, episodes: int, mode: str = "eval", video: bool = False, device: torch.device | None = None, seed: int = 12345
+    run_dir: str | Path, episodes: int, mode: str = "eval", video: bool = False, device: str | torch.device = "cpu",
+    seed: int = 12345,
 ) -> dict[str, Any]:
     """Evaluate `episodes` episodes; write `evaluation.json` (and a GIF with `video`) into the run directory."""
     run_dir = Path(run_dir)
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
-    device = device or torch.device("cpu")
+    device = resolve_device(device)
     agent, config, info, payload = load_run_agent(run_dir, device)
     configure_threads(config)
     seed_everything(seed)

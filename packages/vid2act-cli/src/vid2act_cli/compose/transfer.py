@@ -1,9 +1,8 @@
-"""Wiring for `vid2act transfer`: load and check teachers, prepare source data, train the student."""
+"""`vid2act transfer`: load and check teachers, prepare source data, train the student."""
 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,11 @@ from vid2act_core.agent import DreamerAgent
 from vid2act_core.config import Config
 from vid2act_core.loop import LoopState
 
-from vid2act_cli.logger import read_metrics
-from vid2act_cli.runs import load_run_config
-from vid2act_cli.training import run_online
+from vid2act_cli.compose.devices import resolve_device
+from vid2act_cli.compose.logger import read_metrics
+from vid2act_cli.compose.reporter import Reporter, plain_if_none
+from vid2act_cli.compose.runs import load_run_config, resolve_run_dir
+from vid2act_cli.compose.training import AgentFactory, canonical_task, run_online
 
 METHODS = ("vid2act", "dreamer", "uniform", "noguide", "init")
 """Run-directory labels: full method, --no-distill, --uniform-weights, --no-guidance, --init-from."""
@@ -33,6 +34,7 @@ class TransferPlan:
 
 
 def method_label(config: Config, init_from: str | None) -> str:
+    """The run-directory label of the method `config` and --init-from select (one of METHODS)."""
     if init_from:
         return "init"
     if not config.transfer.distill:
@@ -97,7 +99,7 @@ def plan_transfer(
     return plan
 
 
-def build_agent_factory(plan: TransferPlan):
+def build_agent_factory(plan: TransferPlan, reporter: Reporter | None = None) -> AgentFactory:
     """An agent factory for `run_online` that loads the plan's teachers onto the run's device."""
     from vid2act_core.teachers import TeacherEnsemble
     from vid2act_core.transfer import SourcePairs, TransferAgent, initialise_from_teacher
@@ -110,7 +112,7 @@ def build_agent_factory(plan: TransferPlan):
             teacher, _, _ = registry.load(plan.init_from, device="cpu", frozen=True)
             agent = DreamerAgent(config, action_dim, device)
             copied = initialise_from_teacher(agent.world_model, teacher.to(device))
-            print(f"initialised {len(copied)} world-model tensors from teacher {plan.init_from!r}", file=sys.stderr)
+            plain_if_none(reporter).say(f"initialised {len(copied)} world-model tensors from teacher {plan.init_from!r}")
             return agent
         if not plan.teacher_names:
             return TransferAgent(config, action_dim, device, teachers=None)
@@ -141,7 +143,7 @@ def run_transfer(
     plan: TransferPlan,
     run_dir: Path,
     device: torch.device,
-    show_progress: bool = True,
+    reporter: Reporter | None = None,
 ) -> tuple[LoopState, DreamerAgent, dict[str, Any]]:
     """Train the student online in `run_dir` (resuming), then write `transfer_summary.json`."""
     run_dir = Path(run_dir)
@@ -157,7 +159,7 @@ def run_transfer(
         apply_init_architecture(config, plan.init_from)
     info = {"teachers": plan.teacher_names, "init_from": plan.init_from, "source_data": {k: str(v) for k, v in plan.source_data.items()}}
     state, agent = run_online(
-        config, run_dir, device, plan.method, agent_factory=build_agent_factory(plan), show_progress=show_progress, run_info=info
+        config, run_dir, device, plan.method, agent_factory=build_agent_factory(plan, reporter), reporter=reporter, run_info=info
     )
     summary = summarise_transfer(run_dir, plan.teacher_names)
     temp = run_dir / ".transfer_summary.json.tmp"
@@ -185,3 +187,31 @@ def summarise_transfer(run_dir: Path, teacher_names: list[str]) -> dict[str, Any
             name: sum(r[f"charts/selected/{name}"] for r in tail) / len(tail) for name in teacher_names
         }
     return summary
+
+
+@dataclass
+class TransferRequest:
+    """What `vid2act transfer` was asked for, besides the config (which holds the target and the switches)."""
+
+    teachers: str | None
+    init_from: str | None
+    source_data: list[str]
+    """--source-data entries, TEACHER=FILE.h5."""
+    device: str | torch.device
+    logdir: Path | None
+    root: Path
+
+
+def transfer_to_target(
+    config: Config, request: TransferRequest, reporter: Reporter | None = None
+) -> tuple[LoopState, Path, dict[str, Any]]:
+    """`vid2act transfer`: plan (teachers checked before training), then train the student; returns counters, run dir, summary."""
+    reporter = plain_if_none(reporter)
+    torch_device = resolve_device(request.device, reporter)
+    config.env.task = canonical_task(config, config.seed)
+    plan = plan_transfer(config, request.teachers, request.init_from, parse_source_data(list(request.source_data)))
+    run_dir, resumed = resolve_run_dir(request.logdir, request.root, config.env.task, plan.method, config.seed)
+    reporter.echo(f"{'resuming' if resumed else 'new run'}: {run_dir} ({plan.method}, "
+                  f"teachers: {', '.join(plan.teacher_names) or 'none'}, device {torch_device})")
+    state, _, summary = run_transfer(config, plan, run_dir, torch_device, reporter)
+    return state, run_dir, summary

@@ -1,0 +1,28 @@
+"""The `vid2act` Typer application: one module per command group under `commands/`, then plugin commands."""
+
+from __future__ import annotations
+
+import typer
+
+from vid2act_cli.commands import COMMAND_MODULES
+from vid2act_cli.commands.plugin_glue import register_cli_commands
+
+app = typer.Typer(
+    name="vid2act",
+    help="Model-based transfer RL from pixels: collect, pretrain teachers, transfer, evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Model-based transfer RL from pixels: collect, pretrain teachers, transfer, evaluate."""
+
+
+for module in COMMAND_MODULES:
+    module.register(app)
+
+# Plugins add their commands last; one that fails or takes a used name is reported and skipped.
+register_cli_commands(app)

@@ -1,0 +1,60 @@
+"""The tasks of every registered domain (`vid2act envs`) and expert-data collection on them (`vid2act collect`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+
+@dataclass
+class TaskListing:
+    """Rows of (domain, task, qualified name), and one line per domain whose tasks could not be listed."""
+
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def list_tasks(domain: str | None = None) -> TaskListing:
+    """Every task of every registered domain (plugins included), or of `domain` only.
+
+    Raises PluginError when the plugins cannot be loaded and UnknownTaskError for an unknown `domain`.
+    """
+    from vid2act_teachers.plugins import domain_registry
+
+    registry = domain_registry()
+    if domain:
+        registry.domain(domain)
+    listing = TaskListing()
+    for domain_name in registry.domain_names():
+        if domain and domain_name != domain:
+            continue
+        try:
+            task_names = registry.domain(domain_name).task_names()
+        except Exception as error:  # a domain whose simulator is missing or broken
+            listing.problems.append(f"domain {domain_name!r}: cannot list tasks: {type(error).__name__}: {error}")
+            continue
+        listing.rows.extend((domain_name, task, f"{domain_name}:{task}") for task in task_names)
+    return listing
+
+
+def collect_task(
+    task: str,
+    episodes: int,
+    policy: str,
+    out: Path | None,
+    seed: int,
+    image_size: int,
+    episode_steps: int | None,
+    on_start: Callable[..., None] | None = None,
+    on_step: Callable[..., None] | None = None,
+    on_episode: Callable[..., None] | None = None,
+) -> tuple[Any, Path]:
+    """`vid2act collect`: `vid2act_envs.collect.collect_dataset` over every registered domain (plugins too)."""
+    from vid2act_envs.collect import collect_dataset
+    from vid2act_teachers.plugins import domain_registry
+
+    return collect_dataset(
+        domain_registry(), task, episodes, policy=policy, out=out, seed=seed, image_size=image_size,
+        episode_steps=episode_steps, on_start=on_start, on_step=on_step, on_episode=on_episode,
+    )

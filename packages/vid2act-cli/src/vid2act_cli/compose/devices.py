@@ -1,0 +1,44 @@
+"""Turning `--device` into a torch device, and the thread count a config asks for."""
+
+from __future__ import annotations
+
+import torch
+
+from vid2act_core.config import Config
+
+from vid2act_cli.compose.reporter import Reporter, plain_if_none
+
+
+def resolve_device(name: str | torch.device, reporter: Reporter | None = None) -> torch.device:
+    """`cpu`, `cuda`, `cuda:N`, `mps` or `auto`; a device that is not available is a clear error.
+
+    A torch.device passes through unchanged.
+    """
+    if isinstance(name, torch.device):
+        return name
+    name = name.strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        plain_if_none(reporter).say("note: --device auto: no CUDA device available, using the CPU")
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: CUDA is not available on this machine (torch {torch.__version__}); use --device cpu or auto")
+        device = torch.device(name)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) present")
+        return device
+    if name == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ValueError("--device mps: MPS is not available on this machine")
+        return torch.device("mps")
+    if name == "cpu":
+        return torch.device("cpu")
+    raise ValueError(f"--device {name!r}: expected cpu, cuda, cuda:N, mps or auto")
+
+
+def configure_threads(config: Config) -> None:
+    """torch's intra-op threads as `train.threads` says (0: torch's default)."""
+    if config.train.threads > 0:
+        torch.set_num_threads(config.train.threads)

@@ -1,0 +1,114 @@
+"""The datasets a teacher is pretrained on: one source task from one or more HDF5 files, with a hold-out."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+PRETRAIN_KEYS: tuple[str, ...] = ("image", "action", "is_first")
+"""What Eq. 2 reads from a dataset (rewards are never used)."""
+
+HOLD_OUT_MIN_EPISODES = 3
+"""With at least this many episodes, the last one long enough is held out for the open-loop evaluation."""
+
+
+@dataclass
+class PretrainData:
+    """The episodes of one source task gathered from one or more dataset files."""
+
+    paths: list[Path]
+    domain: str
+    task: str
+    action_dim: int
+    image_size: int
+    action_repeat: int
+    camera: str | int
+    collector: str
+    dataset_sha256: str
+    """sha256 of the file, or of the sorted concatenation of the files' sha256s."""
+    train_episodes: list[dict[str, np.ndarray]]
+    eval_episodes: list[dict[str, np.ndarray]]
+    """Held-out episodes for the open-loop evaluation (empty: evaluate on training windows)."""
+
+    @property
+    def qualified_task(self) -> str:
+        return f"{self.domain}:{self.task}"
+
+
+def combined_sha256(shas: Sequence[str]) -> str:
+    """One dataset's sha256 as is; several: sha256 of their sorted concatenation."""
+    if len(shas) == 1:
+        return shas[0]
+    return hashlib.sha256("".join(sorted(shas)).encode()).hexdigest()
+
+
+def _pretrain_episode(episode: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    length = len(episode["image"])
+    is_first = episode.get("is_first")
+    if is_first is None:
+        is_first = np.zeros(length, bool)
+        is_first[0] = True
+    return {"image": episode["image"], "action": episode["action"], "is_first": np.asarray(is_first, bool)}
+
+
+def load_pretrain_data(data_paths: Sequence[str | Path], batch_length: int) -> PretrainData:
+    """Open and validate the dataset files; they must all hold the same task and formats.
+
+    Raises ValueError (DatasetError) naming the offending file.
+    """
+    from vid2act_envs.dataset import open_dataset
+
+    if not data_paths:
+        raise ValueError("--data: give at least one dataset file")
+    paths = [Path(path) for path in data_paths]
+    if len(set(path.resolve() for path in paths)) != len(paths):
+        raise ValueError("--data: the same file is given more than once")
+    episodes: list[dict[str, np.ndarray]] = []
+    shas: list[str] = []
+    first = None
+    for path in paths:
+        with open_dataset(path) as dataset:
+            attrs = dataset.attrs
+            if first is None:
+                first = (path, attrs)
+            else:
+                first_path, first_attrs = first
+                if (attrs.domain, attrs.task) != (first_attrs.domain, first_attrs.task):
+                    raise ValueError(
+                        f"{path}: holds task {attrs.domain}:{attrs.task}, but {first_path} holds "
+                        f"{first_attrs.domain}:{first_attrs.task}; a teacher is trained on one source task"
+                    )
+                for field in ("action_dim", "image_size", "action_repeat", "camera"):
+                    if getattr(attrs, field) != getattr(first_attrs, field):
+                        raise ValueError(
+                            f"{path}: {field} {getattr(attrs, field)!r} differs from {first_path}'s "
+                            f"{getattr(first_attrs, field)!r}"
+                        )
+            if len(dataset) == 0:
+                raise ValueError(f"{path}: the dataset has no episodes")
+            episodes.extend(_pretrain_episode(episode) for episode in dataset)
+            shas.append(dataset.sha256())
+    assert first is not None
+    attrs = first[1]
+    height, width = attrs.image_size
+    if height != width:
+        raise ValueError(f"{first[0]}: image_size {height}x{width}: teachers need square images")
+    lengths = [len(episode["image"]) for episode in episodes]
+    if max(lengths) < batch_length:
+        raise ValueError(
+            f"{', '.join(map(str, paths))}: the longest episode has {max(lengths)} steps, fewer than "
+            f"train.batch_length={batch_length}; collect longer episodes or lower train.batch_length"
+        )
+    eval_episodes: list[dict[str, np.ndarray]] = []
+    long_enough = [index for index, length in enumerate(lengths) if length >= batch_length]
+    if len(episodes) >= HOLD_OUT_MIN_EPISODES and len(long_enough) >= 2:
+        eval_episodes = [episodes.pop(long_enough[-1])]
+    return PretrainData(
+        paths=paths, domain=attrs.domain, task=attrs.task, action_dim=attrs.action_dim, image_size=height,
+        action_repeat=attrs.action_repeat, camera=attrs.camera, collector=attrs.collector,
+        dataset_sha256=combined_sha256(shas), train_episodes=episodes, eval_episodes=eval_episodes,
+    )

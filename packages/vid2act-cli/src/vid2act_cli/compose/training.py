@@ -1,0 +1,132 @@
+"""Online training runs: `vid2act train`, the transfer student and the expert agents of `teachers add`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from vid2act_core.agent import DreamerAgent
+from vid2act_core.config import Config
+from vid2act_core.loop import LoopState, OnlineTrainer, seed_everything
+
+from vid2act_cli.compose.devices import configure_threads, resolve_device
+from vid2act_cli.compose.logger import RunLogger
+from vid2act_cli.compose.reporter import ProgressBar, Reporter, plain_if_none
+from vid2act_cli.compose.runs import (
+    DONE_MARKER, config_differences, load_run_config, mark_done, resolve_run_dir, save_run_config,
+)
+
+AgentFactory = Callable[[Config, int, torch.device], DreamerAgent]
+
+RESUMABLE_CHANGES = ("train.steps", "train.threads")
+"""Config keys a resumed run takes from the new command instead of its saved config."""
+
+
+def make_task_env(config: Config, seed: int, render: bool = True):
+    """The environment of `config.env`, resolved through every registered domain (plugins too)."""
+    from vid2act_teachers.plugins import domain_registry
+
+    registry = domain_registry()
+    camera = config.env.camera
+    if camera is not None and str(camera).isdigit():
+        camera = int(camera)
+    return registry.make_env(
+        config.env.task, seed=seed, image_size=config.env.image_size, render=render,
+        action_repeat=config.env.action_repeat, episode_steps=config.env.episode_steps, camera=camera,
+    )
+
+
+def canonical_task(config: Config, seed: int) -> str:
+    """The full name of `config.env.task` as its domain spells it (`cartpole_balance` -> `dmc:cartpole_balance`)."""
+    probe = make_task_env(config, seed=seed, render=False)
+    try:
+        return probe.spec.name
+    finally:
+        probe.close()
+
+
+def _loop_progress(bar: ProgressBar, total_steps: int) -> Callable[[LoopState, dict[str, float]], None]:
+    """The training loop's progress callback: env steps on the bar, latest return, eval and speed beside it."""
+
+    def callback(state: LoopState, summary: dict[str, float]) -> None:
+        parts = []
+        if "charts/episode_return" in summary:
+            parts.append(f"return {summary['charts/episode_return']:.1f}")
+        if "eval/return_deterministic" in summary:
+            parts.append(f"eval {summary['eval/return_deterministic']:.1f}")
+        if "charts/updates_per_second" in summary:
+            parts.append(f"{summary['charts/updates_per_second']:.2f} upd/s")
+        parts.append(f"{state.updates} updates")
+        bar.update(min(state.env_steps, total_steps), " | ".join(parts))
+
+    return callback
+
+
+def run_online(
+    config: Config,
+    run_dir: Path,
+    device: torch.device,
+    method: str = "dreamer",
+    agent_factory: AgentFactory | None = None,
+    reporter: Reporter | None = None,
+    run_info: dict[str, Any] | None = None,
+) -> tuple[LoopState, DreamerAgent]:
+    """Train online in `run_dir`, resuming whatever is there. Returns the final counters and agent."""
+    from vid2act_envs.replay import Replay
+
+    reporter = plain_if_none(reporter)
+    run_dir = Path(run_dir)
+    if (run_dir / "config.yaml").exists():
+        saved, _ = load_run_config(run_dir)
+        differences = config_differences(saved, config, ignore=RESUMABLE_CHANGES)
+        if differences:
+            reporter.say(f"note: resuming {run_dir} with its saved config; ignoring changed keys: {', '.join(differences)}")
+        # The budget and the machine-level knobs may change between sessions; nothing else does.
+        saved.train.steps = config.train.steps
+        saved.train.threads = config.train.threads
+        config = saved
+        (run_dir / DONE_MARKER).unlink(missing_ok=True)
+    info = {"task": config.env.task, "method": method, **(run_info or {})}
+    save_run_config(run_dir, config, info)
+    configure_threads(config)
+    seed_everything(config.seed)
+
+    env = make_task_env(config, seed=config.seed)
+    eval_env = make_task_env(config, seed=config.seed + 1_000_000)
+    factory = agent_factory or (lambda cfg, action_dim, dev: DreamerAgent(cfg, action_dim, dev))
+    agent = factory(config, env.action_dim, device)
+    replay = Replay(run_dir / "episodes", capacity_steps=config.train.replay_capacity)
+    logger = RunLogger(run_dir)
+    try:
+        trainer = OnlineTrainer(
+            agent, config, env, eval_env, replay, logger, run_dir, env.spec.action_repeat, has_success=env.spec.has_success
+        )
+        if trainer.try_resume():
+            reporter.say(f"resuming {run_dir} at {trainer.state.env_steps} env steps, {trainer.state.updates} updates, "
+                         f"{replay.num_episodes} episodes in the replay")
+        with reporter.progress(f"{method} {config.env.task}", config.train.steps) as bar:
+            trainer.progress = _loop_progress(bar, config.train.steps)
+            state = trainer.run()
+    finally:
+        logger.close()
+        for closable in (env, eval_env):
+            close = getattr(closable, "close", None)
+            if close is not None:
+                close()
+    mark_done(run_dir, state)
+    return state, agent
+
+
+def train_task(
+    config: Config, device: str | torch.device, logdir: Path | None, root: Path, reporter: Reporter | None = None
+) -> tuple[LoopState, Path]:
+    """`vid2act train`: DreamerV2 from scratch on `config.env.task` in a new or resumed run directory."""
+    reporter = plain_if_none(reporter)
+    torch_device = resolve_device(device, reporter)
+    config.env.task = canonical_task(config, config.seed)
+    run_dir, resumed = resolve_run_dir(logdir, root, config.env.task, "dreamer", config.seed)
+    reporter.echo(f"{'resuming' if resumed else 'new run'}: {run_dir} (device {torch_device})")
+    state, _ = run_online(config, run_dir, torch_device, "dreamer", reporter=reporter)
+    return state, run_dir
