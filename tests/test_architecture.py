@@ -1,0 +1,65 @@
+"""The package layout DESIGN.md promises: typer and rich only in the CLI's commands, small modules."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGES = Path(__file__).resolve().parents[1] / "packages"
+COMMANDS = PACKAGES / "vid2act-cli" / "src" / "vid2act_cli" / "commands"
+MAX_MODULE_LINES = 400
+
+
+def imported_modules(source: str, filename: str = "<source>") -> set[str]:
+    """Top-level names of every module a source imports, at module level or inside functions."""
+    names = set()
+    for node in ast.walk(ast.parse(source, filename=filename)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def package_sources() -> list[Path]:
+    sources = sorted(PACKAGES.glob("*/src/**/*.py"))
+    assert len(sources) > 20, f"found only {len(sources)} modules under {PACKAGES}"
+    return sources
+
+
+def importers_outside_commands(module: str) -> list[str]:
+    return [
+        str(path.relative_to(PACKAGES))
+        for path in package_sources()
+        if not path.is_relative_to(COMMANDS) and module in imported_modules(path.read_text(), str(path))
+    ]
+
+
+def test_the_import_scan_sees_every_form_of_import() -> None:
+    source = (
+        "import os\nimport typer.testing as t\nfrom rich.console import Console\nfrom . import sibling\n"
+        "def late():\n    import yaml\n    from torch import nn\n"
+    )
+    assert imported_modules(source) == {"os", "typer", "rich", "yaml", "torch"}
+
+
+@pytest.mark.parametrize("module", ["typer", "rich"])
+def test_only_the_cli_commands_import_typer_and_rich(module: str) -> None:
+    assert importers_outside_commands(module) == []
+
+
+def test_the_commands_do_use_typer_and_rich() -> None:
+    """The scan above looks at the right files: the commands themselves import both."""
+    used = set().union(*(imported_modules(path.read_text(), str(path)) for path in COMMANDS.glob("*.py")))
+    assert {"typer", "rich"} <= used
+
+
+def test_no_package_module_exceeds_the_line_limit() -> None:
+    too_long = {
+        str(path.relative_to(PACKAGES)): count
+        for path in package_sources()
+        if (count := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert too_long == {}
