@@ -21,7 +21,7 @@ from vid2act_envs.rendering import (
     fast_render_settings,
     mean_abs_pixel_difference,
 )
-from vid2act_envs.tasks import make_env
+from vid2act_teachers.domains import make_env
 
 DEFAULT_TASKS = ["walker_walk", "cheetah_run", "quadruped_walk", "metaworld:button-press-topdown"]
 

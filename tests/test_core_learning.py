@@ -14,7 +14,7 @@ from vid2act_core.loop import to_torch
 from vid2act_envs.collect import collect_episodes
 from vid2act_envs.policies import RandomPolicy
 from vid2act_envs.sampler import SequenceSampler
-from vid2act_envs.tasks import make_env
+from vid2act_teachers.domains import make_env
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 from vid2act_envs.base import Env
 from vid2act_envs.dmc import DMCEnv, dmc_task_names, split_task_name
 from vid2act_envs.rendering import mean_abs_pixel_difference
-from vid2act_envs.tasks import make_env, resolve_task
+from vid2act_teachers.domains import make_env, resolve_task
 
 PAPER_DMC_TASKS = ["cheetah_run", "hopper_stand", "walker_walk", "walker_run", "quadruped_walk", "quadruped_run"]
 ACTION_SIZES = {"cheetah": 6, "hopper": 4, "walker": 6, "quadruped": 12}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from vid2act_envs.base import Env, Policy
 from vid2act_envs.metaworld_env import MetaWorldEnv, metaworld_task_names
-from vid2act_envs.tasks import builtin_registry, make_env, resolve_task
+from vid2act_teachers.domains import default_domain_registry, make_env, resolve_task
 
 PAPER_SOURCES = ["button-press-topdown", "door-open", "drawer-close", "peg-insert-side", "pick-place", "push"]
 PAPER_TARGETS = ["button-press", "coffee-push", "drawer-open", "door-lock", "window-open", "door-close"]
@@ -85,7 +85,7 @@ def test_render_false_gives_zero_images_of_the_right_shape() -> None:
 
 @pytest.mark.parametrize("task", ["button-press-topdown", "door-open", "drawer-close"])
 def test_scripted_expert_reaches_success(task: str) -> None:
-    registry = builtin_registry()
+    registry = default_domain_registry()
     spec = registry.resolve(task)
     domain = registry.domain(spec.domain)
     assert domain.make_expert is not None

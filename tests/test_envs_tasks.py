@@ -16,13 +16,9 @@ from vid2act_envs.rendering import (
     fast_render_settings,
     render_settings_for,
 )
-from vid2act_envs.tasks import (
-    DomainRegistry,
-    UnknownTaskError,
-    builtin_registry,
-    make_env,
-    resolve_task,
-)
+from vid2act_envs.tasks import DomainRegistry, UnknownTaskError
+from vid2act_teachers.domains import make_env, resolve_task
+from vid2act_teachers.plugins import build_plugin_manager, domain_registry
 
 
 def _toy_domain(name: str, tasks: list[str]) -> Domain:
@@ -77,7 +73,7 @@ def test_unknown_name_without_close_match_points_to_the_listing() -> None:
 
 
 def test_bare_name_known_to_two_domains_is_ambiguous_and_qualified_names_still_work() -> None:
-    registry = builtin_registry()
+    registry = domain_registry(build_plugin_manager(entry_points=False))  # the built-in plugins only
     registry.register(_toy_domain("toy", ["walker_walk", "spin"]))
     with pytest.raises(UnknownTaskError, match="ambiguous") as caught:
         registry.resolve("walker_walk")
@@ -122,7 +118,8 @@ def test_module_make_env_builds_a_real_env_with_overrides() -> None:
 
 def test_building_domains_imports_no_simulator() -> None:
     code = (
-        "import sys; from vid2act_envs.tasks import builtin_registry; r = builtin_registry(); "
+        "import sys; from vid2act_teachers.plugins import build_plugin_manager, domain_registry; "
+        "r = domain_registry(build_plugin_manager(entry_points=False)); "
         "assert r.domain_names() == ['dmc', 'metaworld']; "
         "loaded = [m for m in ('mujoco', 'dm_control', 'metaworld', 'gymnasium', 'torch') if m in sys.modules]; "
         "assert not loaded, loaded"

@@ -17,7 +17,7 @@ from vid2act_core.checkpoint import load_checkpoint
 from vid2act_core.config import load_config
 from vid2act_core.pretrain import CHECKPOINT_NAME, TeacherPretrainer
 from vid2act_envs.collect import collect_dataset
-from vid2act_envs.tasks import builtin_registry
+from vid2act_teachers.plugins import domain_registry
 from vid2act_teachers.registry import TeacherRegistry
 
 
@@ -25,7 +25,7 @@ from vid2act_teachers.registry import TeacherRegistry
 def real_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three 60-step expert episodes of Meta-World button-press-topdown (two to train, one held out)."""
     path = tmp_path_factory.mktemp("data") / "bpt.h5"
-    collect_dataset(builtin_registry(), "metaworld:button-press-topdown", 3, out=path, seed=0, episode_steps=60)
+    collect_dataset(domain_registry(), "metaworld:button-press-topdown", 3, out=path, seed=0, episode_steps=60)
     return path
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from vid2act_envs.collect import collect_dataset
 from vid2act_envs.dataset import open_dataset
-from vid2act_envs.tasks import builtin_registry
+from vid2act_teachers.plugins import domain_registry
 
 VID2ACT = Path(sys.executable).parent / "vid2act"
 
@@ -26,7 +26,7 @@ def test_teachers_add_metaworld_door_open_continues_an_interrupted_collection() 
     home = Path(os.environ["VID2ACT_HOME"])
     dataset = home / "datasets" / "metaworld_door_open.h5"
     # An interrupted earlier run left one of the two episodes (tiny preset: 40-step episodes).
-    collect_dataset(builtin_registry(), "metaworld:door-open", 1, out=dataset, seed=0, episode_steps=40)
+    collect_dataset(domain_registry(), "metaworld:door-open", 1, out=dataset, seed=0, episode_steps=40)
 
     result = run_vid2act("teachers", "add", "metaworld:door-open", "--episodes", "2", "--steps", "50",
                          "--preset", "tiny", "--device", "cpu", "--no-progress")

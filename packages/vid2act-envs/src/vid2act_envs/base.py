@@ -98,7 +98,13 @@ class Domain:
     task_spec: Callable[[str], TaskSpec]
     """Default TaskSpec (camera, action repeat, episode length) for one task of this domain."""
     make_env: Callable[..., Env]
-    """make_env(spec: TaskSpec, seed: int = 0, image_size: int = 64, render: bool = True) -> Env."""
+    """make_env(spec: TaskSpec, seed: int = 0, image_size: int | tuple[int, int] = 64,
+    render: bool = True, fast_render: bool = True) -> Env.
+
+    `DomainRegistry.make_env` always passes seed, image_size, render and fast_render as keywords;
+    `spec` may carry overridden action_repeat, episode_steps or camera, which the factory honours.
+    `render=False` gives black images of the right shape; `fast_render` may size the render
+    buffers to the image (`vid2act_envs.rendering`)."""
     make_expert: Callable[[TaskSpec], Policy] | None = None
     """Scripted expert for a task, if the domain has one."""
     description: str = ""

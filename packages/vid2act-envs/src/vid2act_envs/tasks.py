@@ -1,4 +1,4 @@
-"""Task names across domains: `DomainRegistry`, `builtin_registry()`, `make_env`, `resolve_task`.
+"""Task names across domains: `DomainRegistry` and `UnknownTaskError`.
 
 Accepted names:
 
@@ -9,6 +9,11 @@ Accepted names:
 Unknown names raise `UnknownTaskError` (a ValueError) whose one-line message lists the closest
 known names. Registering a domain is cheap; a domain's task list is read (which may import its
 simulator) only when a name is resolved or tasks are listed.
+
+This module holds the data types only. Which domains exist is decided by the plugins: the
+built-in DMC and Meta-World domains and third-party ones are registered through the same hook
+(`vid2act_teachers.plugins.domain_registry()`, or `vid2act_teachers.domains.make_env` /
+`resolve_task`). Code in this package that needs domains takes a registry argument.
 """
 
 from __future__ import annotations
@@ -150,35 +155,3 @@ def _suggestion_text(name: str, known: list[str], qualifier: str | None = None) 
         return "; did you mean: " + ", ".join(matches)
     return "; run `vid2act envs` to list the known tasks"
 
-
-def builtin_registry() -> DomainRegistry:
-    """A new registry holding the built-in DeepMind Control and Meta-World domains."""
-    from vid2act_envs.dmc import dmc_domain
-    from vid2act_envs.metaworld_env import metaworld_domain
-
-    registry = DomainRegistry()
-    registry.register(dmc_domain())
-    registry.register(metaworld_domain())
-    return registry
-
-
-_builtin_registry: DomainRegistry | None = None
-_builtin_registry_lock = threading.Lock()
-
-
-def _default_registry() -> DomainRegistry:
-    global _builtin_registry
-    with _builtin_registry_lock:
-        if _builtin_registry is None:
-            _builtin_registry = builtin_registry()
-        return _builtin_registry
-
-
-def resolve_task(name: str) -> TaskSpec:
-    """Resolve a task name with the built-in domains (see DomainRegistry.resolve)."""
-    return _default_registry().resolve(name)
-
-
-def make_env(name: str | TaskSpec, **kwargs: object) -> Env:
-    """Build an environment with the built-in domains (keywords as DomainRegistry.make_env)."""
-    return _default_registry().make_env(name, **kwargs)  # type: ignore[arg-type]
