@@ -2,10 +2,13 @@
 
     uv run python benchmarks/train_step.py                       # small + paper-dmc, DreamerV2 and transfer
     uv run python benchmarks/train_step.py --presets small --teachers 0,1,2,4,6 --device cuda
+    uv run python benchmarks/train_step.py --presets paper-dmc --device cuda --precision 16 --compile
 
 Each configuration runs in a fresh subprocess so that its peak memory is its own (resident set on
-the CPU, torch's max allocated on CUDA). Batches are synthetic but shaped like replay batches,
-teacher features included (the transfer update reads stored teacher states, see DESIGN.md).
+the CPU, torch.cuda.max_memory_allocated on CUDA). On CUDA every timed phase ends with
+torch.cuda.synchronize(), so the times are the GPU's, not the kernel launches'. Batches are
+synthetic but shaped like replay batches, teacher features included (the transfer update reads
+stored teacher states, see DESIGN.md).
 """
 
 from __future__ import annotations
@@ -17,14 +20,17 @@ import sys
 import time
 
 
-def measure(preset_name: str, teachers: int, batch_size: int, length: int, updates: int, device_name: str, threads: int) -> dict:
+def measure(
+    preset_name: str, teachers: int, batch_size: int, length: int, updates: int, device_name: str, threads: int,
+    precision: int = 32, compiled: bool = False,
+) -> dict:
     import resource
 
     import torch
 
     from vid2act_core.config import preset
     from vid2act_core.teachers import TeacherEnsemble
-    from vid2act_core.transfer import SourcePairs, TransferAgent
+    from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY, SourcePairs, TransferAgent
     from vid2act_core.world_model import WorldModel
 
     torch.set_num_threads(threads)
@@ -32,6 +38,7 @@ def measure(preset_name: str, teachers: int, batch_size: int, length: int, updat
     device = torch.device(device_name)
     config = preset(preset_name)
     config.train.batch_size, config.train.batch_length = batch_size, length
+    config.train.precision, config.train.compile = precision, compiled
     action_dim = 6
     ensemble, sources = None, None
     if teachers:
@@ -53,13 +60,14 @@ def measure(preset_name: str, teachers: int, batch_size: int, length: int, updat
     }
     batch["is_first"][:, 0] = True
     if teachers:
-        batch["teacher_feat"] = torch.randn(batch_size, length, teachers, ensemble.feature_size, device=device)
+        for key in (TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY):
+            batch[key] = torch.randn(batch_size, length, teachers, ensemble.feature_size, device=device)
 
     def synchronize() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    agent.train_step(batch)  # warm-up
+    agent.train_step(batch)  # warm-up (and compilation, with --compile)
     synchronize()
     model_seconds = behaviour_seconds = extra_seconds = 0.0
     for _ in range(updates):
@@ -101,13 +109,25 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precision", type=int, choices=(32, 16), default=32, help="16: bf16 autocast (CUDA only)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile encoder, decoder and GRU cell")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         preset_name, teachers = args.one.split(":")
-        print(json.dumps(measure(preset_name, int(teachers), args.batch, args.length, args.updates, args.device, args.threads)))
+        print(json.dumps(measure(preset_name, int(teachers), args.batch, args.length, args.updates, args.device, args.threads,
+                                 args.precision, args.compile)))
         return
-    header = f"{'preset':<10} {'teachers':>8} {'batch':>6} {'WM upd/s':>9} {'AC upd/s':>9} {'upd/s':>7} {'vs none':>8} {'peak MB':>8}"
+    on_cuda = args.device.startswith("cuda")
+    if on_cuda:
+        import torch
+
+        if not torch.cuda.is_available():
+            sys.exit(f"error: --device {args.device}: CUDA is not available (torch {torch.__version__}); use --device cpu")
+        print(f"{torch.cuda.get_device_name(torch.device(args.device))}, torch {torch.__version__}, "
+              f"precision {args.precision}, compile {args.compile}; peak = torch.cuda.max_memory_allocated")
+    peak_label = "GPU MB" if on_cuda else "peak MB"
+    header = f"{'preset':<10} {'teachers':>8} {'batch':>6} {'WM upd/s':>9} {'AC upd/s':>9} {'upd/s':>7} {'vs none':>8} {peak_label:>8}"
     print(header)
     print("-" * len(header))
     for preset_name in args.presets.split(","):
@@ -115,7 +135,7 @@ def main() -> None:
         for teachers in [int(count) for count in args.teachers.split(",")]:
             command = [sys.executable, __file__, "--one", f"{preset_name}:{teachers}", "--batch", str(args.batch),
                        "--length", str(args.length), "--updates", str(args.updates), "--device", args.device,
-                       "--threads", str(args.threads)]
+                       "--threads", str(args.threads), "--precision", str(args.precision)] + (["--compile"] if args.compile else [])
             completed = subprocess.run(command, capture_output=True, text=True)
             if completed.returncode != 0:
                 print(f"{preset_name:<10} {teachers:>8} failed: {completed.stderr.strip().splitlines()[-1]}")
