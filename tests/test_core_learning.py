@@ -10,7 +10,7 @@ from torch import nn
 from vid2act_core.actor_critic import ActorCritic
 from vid2act_core.agent import DreamerAgent, NonFiniteLossError
 from vid2act_core.config import ActorCriticConfig, preset
-from vid2act_core.loop import to_torch
+from vid2act_core.trainer_core import to_torch
 from vid2act_envs.collect import collect_episodes
 from vid2act_envs.policies import RandomPolicy
 from vid2act_envs.sampler import SequenceSampler

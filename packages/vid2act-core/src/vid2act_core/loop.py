@@ -21,6 +21,13 @@ import torch
 from vid2act_core.agent import ActMode, DreamerAgent
 from vid2act_core.checkpoint import load_checkpoint, save_atomic
 from vid2act_core.config import Config
+from vid2act_core.trainer_core import (
+    MetricsAccumulator,
+    capture_rng_state,
+    open_loop_strip,
+    restore_rng_state,
+    sample_batch,
+)
 
 Observation = dict[str, Any]
 
@@ -65,22 +72,6 @@ class LoopState:
 
 
 ProgressFn = Callable[[LoopState, dict[str, float]], None]
-
-_TORCH_DTYPES = {np.dtype(np.float16): torch.float32, np.dtype(np.float64): torch.float32}
-
-
-def to_torch(arrays: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
-    """numpy dict -> tensors on `device` (floats as float32, uint8 and bool kept)."""
-    tensors = {}
-    for key, value in arrays.items():
-        array = np.asarray(value)
-        if array.dtype == object or array.dtype.kind in "USO":
-            continue
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
-        dtype = _TORCH_DTYPES.get(array.dtype)
-        tensors[key] = tensor.to(device=device, dtype=dtype, non_blocking=True) if dtype else tensor.to(device, non_blocking=True)
-    return tensors
-
 
 def system_info() -> dict[str, str]:
     """Library versions and the machine a checkpoint was made on."""
@@ -152,20 +143,9 @@ def evaluate(
 
 
 def open_loop_video(agent: DreamerAgent, replay: ReplayLike, rng: np.random.Generator, length: int, context: int = 5) -> np.ndarray:
-    """Truth | prediction | difference, side by side, for up to 4 replay sequences: (T, H, 3W*, 3) uint8."""
-    batch = to_torch(replay.sample(4, length, rng), agent.device)
-    truth, prediction = agent.world_model.open_loop(batch, context)
-    difference = ((truth.float() - prediction.float()).abs()).to(torch.uint8)
-    strip = torch.cat([truth, prediction, difference], 3)  # (B, T, H, 3W, 3)
-    return torch.cat(list(strip), 1).cpu().numpy()  # sequences stacked vertically
-
-
-def _mean_metrics(history: list[dict[str, torch.Tensor]]) -> dict[str, float]:
-    if not history:
-        return {}
-    keys = history[0].keys()
-    stacked = torch.stack([torch.stack([entry[key].float() for key in keys]) for entry in history]).mean(0)
-    return {f"losses/{key}": float(value) for key, value in zip(keys, stacked.cpu())}
+    """Truth | prediction | difference, side by side, for 4 replay sequences one above the other: (T, 4H, 3W, 3) uint8."""
+    batch = sample_batch(replay, 4, length, rng, agent.device)
+    return open_loop_strip(agent.world_model, batch, context, sequences=4, stack="rows")
 
 
 class OnlineTrainer:
@@ -203,14 +183,12 @@ class OnlineTrainer:
         payload = {
             "agent": self.agent.checkpoint(),
             "loop": dataclasses.asdict(self.state),
-            "numpy_rng": self.rng.bit_generator.state,
-            "torch_rng": torch.get_rng_state(),
-            "python_rng": list(random.getstate()[1]),
             "config": self.config.to_dict(),
             "system": system_info(),
         }
-        if torch.cuda.is_available():
-            payload["cuda_rng"] = torch.cuda.get_rng_state_all()
+        # Stored as numpy_rng, torch_rng, python_rng (and cuda_rng on a CUDA device).
+        rng_state = capture_rng_state(self.rng, self.agent.device, python=True)
+        payload.update({f"{key}_rng": value for key, value in rng_state.items()})
         save_atomic(payload, self.checkpoint_path)
 
     def try_resume(self) -> bool:
@@ -220,18 +198,15 @@ class OnlineTrainer:
         payload = load_checkpoint(self.checkpoint_path, self.agent.device)
         self.agent.restore(payload["agent"])
         self.state = LoopState(**payload["loop"])
-        self.rng.bit_generator.state = payload["numpy_rng"]
-        torch.set_rng_state(payload["torch_rng"].cpu())
-        random.setstate((3, tuple(int(value) for value in payload["python_rng"]), None))
-        if "cuda_rng" in payload and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        rng_state = {key: payload[f"{key}_rng"] for key in ("numpy", "torch", "python", "cuda") if f"{key}_rng" in payload}
+        restore_rng_state(self.rng, rng_state, self.agent.device)
         return True
 
     # ----- pieces ------------------------------------------------------------------------------
-    def _update(self, metric_history: list[dict[str, torch.Tensor]]) -> None:
+    def _update(self, metrics: MetricsAccumulator) -> None:
         train = self.config.train
-        batch = to_torch(self.replay.sample(train.batch_size, train.batch_length, self.rng), self.agent.device)
-        metric_history.append(self.agent.train_step(batch))
+        batch = sample_batch(self.replay, train.batch_size, train.batch_length, self.rng, self.agent.device)
+        metrics.add(self.agent.train_step(batch))
         self.state.updates += 1
 
     def _can_train(self) -> bool:
@@ -263,7 +238,7 @@ class OnlineTrainer:
         train = self.config.train
         state = self.state
         device = self.agent.device
-        metric_history: list[dict[str, torch.Tensor]] = []
+        metrics = MetricsAccumulator()
         last_time, last_env_steps, last_updates = time.time(), state.env_steps, state.updates
         summary: dict[str, float] = {}
         episode_return, episode_success, episode_length = 0.0, False, 0
@@ -312,15 +287,15 @@ class OnlineTrainer:
             if self._can_train():
                 if not state.pretrained:
                     for _ in range(train.pretrain_updates):
-                        self._update(metric_history)
+                        self._update(metrics)
                     state.pretrained = True
                 elif state.agent_steps % train.train_every == 0:
-                    self._update(metric_history)
+                    self._update(metrics)
 
             if state.env_steps >= state.next_log:
                 now = time.time()
                 elapsed = max(now - last_time, 1e-9)
-                values = _mean_metrics(metric_history)
+                values = metrics.flush()
                 values.update({f"charts/{key}": value for key, value in self.agent.acting_metrics().items()})
                 values["charts/env_steps_per_second"] = (state.env_steps - last_env_steps) / elapsed
                 values["charts/updates_per_second"] = (state.updates - last_updates) / elapsed
@@ -328,7 +303,6 @@ class OnlineTrainer:
                 values["charts/replay_steps"] = float(self.replay.num_steps)
                 self.logger.scalars(values, state.env_steps)
                 summary.update(values)
-                metric_history.clear()
                 last_time, last_env_steps, last_updates = now, state.env_steps, state.updates
                 state.next_log = state.env_steps + train.log_every
             if self.progress is not None:

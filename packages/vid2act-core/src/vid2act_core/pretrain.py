@@ -4,11 +4,11 @@ A teacher is a `WorldModel` trained on reward-free image-action sequences with i
 reconstruction plus the balanced KL term only: `teacher_config` forces the reward and
 continuation heads off. The trainer is written against small protocols, so it knows nothing of
 HDF5 files or TensorBoard: batches come from anything with
-`sample(batch_size, length, rng) -> dict[str, np.ndarray]` (e.g. `vid2act_envs.replay.SequenceSampler`),
+`sample(batch_size, length, rng) -> dict[str, np.ndarray]` (e.g. `vid2act_envs.sampler.SequenceSampler`),
 metrics go to anything with `scalars(values, step)` and `video(name, frames, step)`.
 
 Data-parallel training uses the standard launcher: under `torchrun` (the RANK / WORLD_SIZE
-environment variables are set) `setup_distributed` initialises a process group (gloo on the CPU,
+environment variables are set) `vid2act_core.distributed.setup_distributed` initialises a process group (gloo on the CPU,
 nccl on CUDA, one GPU per process chosen by LOCAL_RANK) and the trainer wraps the loss in
 `DistributedDataParallel`. Every rank samples its own batches (its own seed), gradients are
 averaged by DDP, and rank 0 alone logs, evaluates and writes checkpoints. Every collective call
@@ -18,13 +18,11 @@ at the same step on every rank, so the ranks stay in lockstep.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import torch
@@ -34,21 +32,21 @@ from torch import nn
 from vid2act_core.agent import NonFiniteLossError
 from vid2act_core.checkpoint import load_checkpoint, save_atomic
 from vid2act_core.config import Config
-from vid2act_core.loop import to_torch
+from vid2act_core.distributed import DistributedContext
+from vid2act_core.trainer_core import (
+    MetricsAccumulator,
+    SequenceSource,
+    autocast,
+    capture_rng_state,
+    open_loop_strip,
+    restore_rng_state,
+    sample_batch,
+    to_torch,
+)
 from vid2act_core.world_model import Batch, WorldModel
 
 CHECKPOINT_NAME = "checkpoints/latest.pt"
 """Where a pretraining run keeps its checkpoint, relative to the run directory."""
-
-VIDEO_SEQUENCES = 4
-"""Sequences shown in the open-loop prediction video."""
-
-
-class SequenceSource(Protocol):
-    """Anything that samples fixed-length windows of episodes (the offline dataset's sampler fits)."""
-
-    def sample(self, batch_size: int, length: int, rng: np.random.Generator) -> dict[str, np.ndarray]: ...
-
 
 class PretrainLogger(Protocol):
     """Where metrics and videos go (`vid2act_cli.logger.RunLogger` fits)."""
@@ -68,87 +66,6 @@ def teacher_config(config: Config) -> Config:
     teacher.world_model.use_reward_head = False
     teacher.world_model.use_cont_head = False
     return teacher
-
-
-# ----- distributed setup ----------------------------------------------------------------------
-
-
-@dataclass
-class DistributedContext:
-    """Which process this is in a data-parallel run (rank 0 of 1 when not distributed)."""
-
-    rank: int
-    world_size: int
-    device: torch.device
-    """The device this process trains on (under torchrun with CUDA: cuda:LOCAL_RANK)."""
-    active: bool
-    """Whether a process group is in use (DDP wraps the loss, collectives run)."""
-    owns_group: bool
-    """Whether `setup_distributed` created the process group (and so `teardown_distributed` ends it)."""
-
-    @property
-    def is_main(self) -> bool:
-        """Rank 0: the process that logs, evaluates, checkpoints and registers."""
-        return self.rank == 0
-
-
-def launched_distributed() -> bool:
-    """Whether the environment describes a torchrun-style launch (RANK and WORLD_SIZE set)."""
-    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
-
-
-def _process_device(device: torch.device) -> torch.device:
-    """Under a distributed launch each CUDA process takes the GPU of its LOCAL_RANK."""
-    if device.type != "cuda":
-        return device
-    local_rank = int(os.environ.get("LOCAL_RANK", device.index or 0))
-    if local_rank >= torch.cuda.device_count():
-        raise ValueError(
-            f"LOCAL_RANK {local_rank}: only {torch.cuda.device_count()} CUDA device(s) on this machine; "
-            "launch at most one process per GPU (torchrun --nproc_per_node)"
-        )
-    return torch.device("cuda", local_rank)
-
-
-def setup_distributed(device: torch.device) -> DistributedContext:
-    """Join (or create) the process group when running under torchrun; otherwise a single process.
-
-    An already initialised group is used as it is. With RANK / WORLD_SIZE in the environment a
-    group is created: backend nccl when `device` is CUDA (one GPU per process, cuda:LOCAL_RANK),
-    gloo otherwise. Without them this is rank 0 of 1 on `device`.
-    """
-    if dist.is_available() and dist.is_initialized():
-        process_device = _process_device(device)
-        if process_device.type == "cuda":
-            torch.cuda.set_device(process_device)
-        return DistributedContext(dist.get_rank(), dist.get_world_size(), process_device, True, False)
-    if not launched_distributed():
-        return DistributedContext(0, 1, device, False, False)
-    if not dist.is_available():
-        raise ValueError("RANK/WORLD_SIZE are set but this torch build has no torch.distributed support")
-    process_device = _process_device(device)
-    if process_device.type == "cuda":
-        torch.cuda.set_device(process_device)
-        dist.init_process_group(backend="nccl", device_id=process_device)
-    else:
-        dist.init_process_group(backend="gloo")
-    return DistributedContext(dist.get_rank(), dist.get_world_size(), process_device, True, True)
-
-
-def teardown_distributed(context: DistributedContext) -> None:
-    """Destroy the process group if `setup_distributed` created it."""
-    if context.owns_group and dist.is_initialized():
-        dist.destroy_process_group()
-
-
-@contextlib.contextmanager
-def distributed_session(device: torch.device) -> Iterator[DistributedContext]:
-    """`setup_distributed` ... `teardown_distributed` as a context manager."""
-    context = setup_distributed(device)
-    try:
-        yield context
-    finally:
-        teardown_distributed(context)
 
 
 # ----- the trainer ----------------------------------------------------------------------------
@@ -178,15 +95,6 @@ class PretrainSummary:
     """Open-loop error of the untrained model (only on rank 0 of a run that started here)."""
     final_open_loop_error: float | None
     """Open-loop error at the last evaluation of this call (rank 0; None if none ran)."""
-
-
-def open_loop_strip(world_model: WorldModel, batch: Batch, context: int, sequences: int = VIDEO_SEQUENCES) -> np.ndarray:
-    """Truth | prediction | |difference| side by side, sequences stacked in time: (T', H, 3W, 3) uint8."""
-    subset = {key: value[:sequences] for key, value in batch.items()}
-    truth, prediction = world_model.open_loop(subset, context)
-    difference = (truth.float() - prediction.float()).abs().to(torch.uint8)
-    strip = torch.cat([truth, prediction, difference], 3)
-    return torch.cat(list(strip), 0).cpu().numpy()
 
 
 class TeacherPretrainer:
@@ -238,18 +146,12 @@ class TeacherPretrainer:
         self._eval_batch: Batch | None = None
 
     # ----- checkpoints ------------------------------------------------------------------------
-    def _rng_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"numpy": self.rng.bit_generator.state, "torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            state["cuda"] = torch.cuda.get_rng_state(self.device)
-        return state
-
     def save(self) -> None:
         """Write the checkpoint (rank 0); every rank must call this at the same step (RNGs are gathered)."""
-        rng_states: list[Any] = [self._rng_state()]
+        rng_states: list[Any] = [capture_rng_state(self.rng, self.device)]
         if self.distributed.active:
             rng_states = [None] * self.distributed.world_size
-            dist.all_gather_object(rng_states, self._rng_state())
+            dist.all_gather_object(rng_states, capture_rng_state(self.rng, self.device))
         if not self.distributed.is_main:
             return
         payload = {
@@ -283,11 +185,7 @@ class TeacherPretrainer:
         rank = self.distributed.rank
         rng_states = payload.get("rng", [])
         if int(payload.get("world_size", 1)) == self.distributed.world_size and rank < len(rng_states):
-            state = rng_states[rank]
-            self.rng.bit_generator.state = state["numpy"]
-            torch.set_rng_state(state["torch"].cpu())
-            if "cuda" in state and self.device.type == "cuda":
-                torch.cuda.set_rng_state(state["cuda"].cpu(), self.device)
+            restore_rng_state(self.rng, rng_states[rank], self.device)
         else:
             self.rng = np.random.default_rng([self.config.seed, rank, self.step])
             torch.manual_seed(self.config.seed * 1_000_003 + rank + 7919 * self.step)
@@ -321,11 +219,6 @@ class TeacherPretrainer:
         return values
 
     # ----- training ---------------------------------------------------------------------------
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.config.train.precision == 16 and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
     def _all_finite(self, loss: torch.Tensor) -> bool:
         finite = torch.isfinite(loss.detach()).to(torch.float32).reshape(1)
         if self.distributed.active:
@@ -335,8 +228,8 @@ class TeacherPretrainer:
     def train_step(self) -> dict[str, torch.Tensor]:
         """One gradient step on a freshly sampled batch; raises NonFiniteLossError before a bad update."""
         train = self.config.train
-        batch = to_torch(self.source.sample(train.batch_size, train.batch_length, self.rng), self.device)
-        with self._autocast():
+        batch = sample_batch(self.source, train.batch_size, train.batch_length, self.rng, self.device)
+        with autocast(train.precision, self.device):
             loss, metrics = self.trainable(batch)
         if not self._all_finite(loss):
             raise NonFiniteLossError(
@@ -356,14 +249,12 @@ class TeacherPretrainer:
         metrics["model_grad_norm"] = grad_norm.detach()
         return metrics
 
-    def _mean_metrics(self, history: list[dict[str, torch.Tensor]]) -> dict[str, float]:
-        """Means over the steps since the last log, averaged over ranks (a collective call)."""
-        keys = sorted(history[0])
-        means = torch.stack([torch.stack([entry[key].float() for entry in history]).mean() for key in keys])
-        if self.distributed.active:
-            dist.all_reduce(means, op=dist.ReduceOp.SUM)
-            means = means / self.distributed.world_size
-        return {f"losses/{key}": float(value) for key, value in zip(keys, means.cpu())}
+    def _rank_mean(self, values: torch.Tensor) -> torch.Tensor:
+        """`values` averaged over the data-parallel ranks (a collective call)."""
+        if not self.distributed.active:
+            return values
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        return values / self.distributed.world_size
 
     def run(self) -> PretrainSummary:
         """Train until `config.pretrain.steps`, resuming from the run's checkpoint if there is one."""
@@ -380,16 +271,15 @@ class TeacherPretrainer:
             )
         if main and self.step == 0:
             initial_error = final_error = self.evaluate()["eval/open_loop_error"]
-        history: list[dict[str, torch.Tensor]] = []
+        metrics = MetricsAccumulator()
         summary: dict[str, float] = {}
         last_time, last_step = time.time(), self.step
         while self.step < schedule.steps:
-            history.append(self.train_step())
+            metrics.add(self.train_step())
             step = self.step
             finished = step >= schedule.steps
             if step % schedule.log_every == 0 or finished:
-                values = self._mean_metrics(history)
-                history.clear()
+                values = metrics.flush(self._rank_mean)
                 now = time.time()
                 values["charts/updates_per_second"] = (step - last_step) / max(now - last_time, 1e-9)
                 last_time, last_step = now, step
