@@ -101,7 +101,7 @@ def test_paper_dmc_trains_experts_then_teachers_then_quadruped_transfers(tmp_pat
 def test_print_lines_are_runnable_vid2act_commands(name: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["experiment", name, "--print", "--root", str(tmp_path), "--seeds", "2"])
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
+    lines = result.stdout.strip().splitlines()  # job states go to stderr
     assert len(lines) == len(expand_experiment(name, root=tmp_path, seeds=2))
     for line in lines:
         words = shlex.split(line)

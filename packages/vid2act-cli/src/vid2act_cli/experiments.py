@@ -1,4 +1,4 @@
-"""The paper's experiments as job lists: expand, print for a scheduler, or run in order (resumable).
+"""Experiment grids as job lists: expand, print for a scheduler, or run in order (resumable).
 
 A job is the argv of an existing `vid2act` command plus the file whose presence means it is
 finished (a run's `DONE` marker holding enough env steps, or a registered teacher's
@@ -14,6 +14,12 @@ Grids (the paper, sections 5.1-5.3, and REFERENCES.md):
 - `paper-dmc`: DreamerV2 experts on the 4 sources (500k env steps) -> 50 episodes each -> 4
   teachers (200k steps); 2 quadruped targets x {vid2act, dreamer, init} x 3 seeds at 400k steps.
 
+- `grid`: your own grid, targets x methods x seeds with teachers from your registry
+  (`GridSpec`), for trials and for tests (`vid2act experiment grid --targets ... --methods ...`).
+
+Jobs name the jobs that must finish before them (`needs`), so a launcher can run independent
+ones side by side (`vid2act_cli.compose.launch`).
+
 The `init` baseline (DreamerV2 initialised from pretrained weights; the paper pretrains its
 DreamerV2 on the offline data) takes the one source teacher closest to the target
 (`INIT_SOURCE`), since `--init-from` takes one teacher's world model.
@@ -28,9 +34,11 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
+
+from vid2act_core.naming import METHODS, slugify
 
 METAWORLD_SOURCES = ("button-press-topdown", "door-open", "drawer-close", "peg-insert-side", "pick-place", "push")
 METAWORLD_TARGETS = ("button-press", "coffee-push", "drawer-open", "door-lock", "window-open", "door-close")
@@ -60,7 +68,7 @@ INIT_SOURCE: dict[str, str] = {
 }
 """The source whose teacher initialises the `init` baseline for each target (the closest task)."""
 
-EXPERIMENTS = ("paper-metaworld", "paper-dmc")
+EXPERIMENTS = ("paper-metaworld", "paper-dmc", "grid")
 HOME_ENV = "VID2ACT_HOME"
 
 
@@ -82,6 +90,13 @@ class Job:
     """The key of `done_file` holding the env steps (DONE: env_steps; evaluation JSON: env_steps_trained)."""
     env: dict[str, str] = field(default_factory=dict)
     """Environment variables the job needs (the experiment's VID2ACT_HOME)."""
+    needs: tuple[str, ...] = ()
+    """Labels of the jobs whose output this one uses (its expert, its teachers)."""
+
+    @property
+    def key(self) -> str:
+        """The label as a file-name-safe key (job records, log files)."""
+        return slugify(self.label)
 
     def is_done(self) -> bool:
         """Whether the job's output is complete (a run stopped short of its budget is not)."""
@@ -178,6 +193,7 @@ def _transfer_jobs(
     steps: int, methods_for: Callable[[str], tuple[str, ...]], schedule: list[str],
 ) -> list[Job]:
     teachers = ",".join(_teacher_name(source) for source in sources)
+    teacher_labels = tuple(f"teacher {_teacher_name(source)}" for source in sources)
     env = {HOME_ENV: str(settings.home)}
     jobs = []
     for target in targets:
@@ -186,15 +202,18 @@ def _transfer_jobs(
                 logdir = settings.root / "runs" / f"{target}-{method}-{seed}"
                 argv = ["transfer", "--target", f"{domain_prefix}{target}", "--preset", preset, "--seed", str(seed),
                         "--steps", str(steps), "--device", settings.device, "--logdir", str(logdir)]
+                needs: tuple[str, ...] = teacher_labels
                 if method == "init":
                     argv += ["--init-from", _teacher_name(INIT_SOURCE[target])]
+                    needs = (f"teacher {_teacher_name(INIT_SOURCE[target])}",)
                 elif method == "dreamer":
                     argv += list(METHOD_FLAGS[method])
+                    needs = ()
                 else:
                     argv += ["--teachers", teachers, *METHOD_FLAGS[method]]
                 argv += schedule
                 jobs.append(Job("transfer", f"transfer {target} {method} seed {seed}", tuple(argv),
-                                logdir / "DONE", steps, env=env))
+                                logdir / "DONE", steps, env=env, needs=needs))
     return jobs
 
 
@@ -242,26 +261,85 @@ def paper_dmc(settings: ExperimentSettings) -> list[Job]:
         name = _teacher_name(source)
         argv = ["teachers", "add", source, "--name", name, "--policy", str(expert_dirs[source]), "--episodes", str(episodes),
                 "--steps", str(pretrain_steps), "--preset", preset, "--device", settings.device, *_pretrain_overrides(scale)]
-        jobs.append(Job("teacher", f"teacher {name}", tuple(argv), settings.home / "teachers" / name / "config.json", env=env))
+        jobs.append(Job("teacher", f"teacher {name}", tuple(argv), settings.home / "teachers" / name / "config.json", env=env,
+                        needs=(f"expert {source}",)))
     steps = scale.of(400_000, 2_000)
     schedule = _schedule_overrides(scale, 1_000, 2_500, 10_000)
     jobs += _transfer_jobs(settings, preset, "", DMC_TARGETS, DMC_SOURCES, steps, lambda target: MAIN_METHODS, schedule)
     return jobs
 
 
+@dataclass(frozen=True)
+class GridSpec:
+    """A grid of your own: every target x method x seed, teachers taken from your registry."""
+
+    targets: tuple[str, ...]
+    methods: tuple[str, ...]
+    steps: int
+    teachers: tuple[str, ...] = ()
+    """Registered teacher names for the distilling methods; `init` starts from the first one."""
+    home: Path | None = None
+    """The registry the runs read (recorded in each job's environment); None: the jobs inherit VID2ACT_HOME."""
+
+    def __post_init__(self) -> None:
+        if not self.targets:
+            raise ValueError("grid: --targets is empty; name at least one target task")
+        unknown = [method for method in self.methods if method not in METHODS]
+        if unknown or not self.methods:
+            raise ValueError(f"grid: --methods {','.join(self.methods) or '(empty)'}: choose from {', '.join(METHODS)}")
+        if self.steps < 1:
+            raise ValueError(f"grid: --steps must be >= 1, got {self.steps}")
+        if not self.teachers and any(method != "dreamer" for method in self.methods):
+            raise ValueError("grid: --teachers is required for the methods " + ", ".join(m for m in self.methods if m != "dreamer"))
+
+
+def custom_grid(settings: ExperimentSettings, spec: GridSpec) -> list[Job]:
+    """`spec.targets` x `spec.methods` x seeds transfer runs under `settings.root/runs/` (independent of each other)."""
+    env = {HOME_ENV: str(spec.home)} if spec.home is not None else {}
+    jobs = []
+    for target in spec.targets:
+        for seed in range(settings.seeds):
+            for method in spec.methods:
+                logdir = settings.root / "runs" / f"{slugify(target)}-{method}-{seed}"
+                argv = ["transfer", "--target", target, "--preset", settings.preset or "small", "--seed", str(seed),
+                        "--steps", str(spec.steps), "--device", settings.device, "--logdir", str(logdir)]
+                if method == "init":
+                    argv += ["--init-from", spec.teachers[0]]
+                elif method == "dreamer":
+                    argv += list(METHOD_FLAGS[method])
+                else:
+                    argv += ["--teachers", ",".join(spec.teachers), *METHOD_FLAGS[method]]
+                jobs.append(Job("transfer", f"transfer {target} {method} seed {seed}", tuple(argv), logdir / "DONE",
+                                spec.steps, env=env))
+    return jobs
+
+
 def expand_experiment(
-    name: str, root: Path | None = None, scale: float = 1.0, seeds: int = 3, device: str = "auto", preset: str | None = None
+    name: str, root: Path | None = None, scale: float = 1.0, seeds: int = 3, device: str = "auto", preset: str | None = None,
+    grid: GridSpec | None = None, overrides: tuple[str, ...] = (),
 ) -> list[Job]:
-    """The jobs of experiment `name`, in dependency order (experts, teachers, then transfer runs)."""
+    """The jobs of experiment `name`, in dependency order (experts, teachers, then transfer runs).
+
+    `grid` describes the `grid` experiment (and is refused for the paper's); `overrides` are
+    `key=value` settings added to every job as `--set` options.
+    """
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    if (name == "grid") != (grid is not None):
+        raise ValueError("grid: --targets, --methods and --steps are required" if name == "grid"
+                         else f"{name}: --targets, --methods, --teachers and --steps belong to the grid experiment")
     settings = ExperimentSettings(
         root=Path(root if root is not None else default_root(name, scale)).absolute(),
         scale=Scale(scale), seeds=seeds, device=device, preset=preset,
     )
-    return paper_metaworld(settings) if name == "paper-metaworld" else paper_dmc(settings)
+    if grid is not None:
+        jobs = custom_grid(settings, grid)
+    else:
+        jobs = paper_metaworld(settings) if name == "paper-metaworld" else paper_dmc(settings)
+    extra = tuple(item for override in overrides for item in ("--set", override))
+    return [replace(job, argv=job.argv + extra) for job in jobs] if extra else jobs
 
 
 def _say(message: str) -> None:

@@ -1,4 +1,4 @@
-"""`vid2act report RUN_DIR...`: curves, task weights, teacher selection and open-loop predictions as PNG + HTML."""
+"""`vid2act report RUN_DIR...|EXPERIMENT_DIR`: curves over seeds, task weights, teacher selection and open-loop predictions as PNG + HTML."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     @cli_errors
     def report_command(
-        run_dirs: list[Path] = typer.Argument(..., help="Run directories made by train or transfer (partial runs are fine)."),
+        run_dirs: list[Path] = typer.Argument(..., help="Run directories made by train or transfer, or an experiment directory (its runs/*); partial runs are fine."),
         out: Path = typer.Option(None, "--out", "-o", help="Output folder [default: reports/<time>/]."),
     ) -> None:
-        """Figures (evaluation return/success vs env steps over seeds, task weights, selected teacher, model losses, open-loop strip) and one self-contained HTML page."""
+        """Figures (evaluation return/success vs env steps, mean ± std over seeds per method and task, task weights, selected teacher, model losses, open-loop strip) and one self-contained HTML page."""
         from vid2act_cli.report import build_report
 
         target = out if out is not None else Path("reports") / time.strftime("%Y%m%d-%H%M%S")

@@ -1,0 +1,184 @@
+"""Runs for a report: read a run directory, find the runs of an experiment directory, group and aggregate.
+
+Runs are grouped by (task, method); curves are averaged over seeds with a band of one standard
+deviation (the paper's figures: mean and std over 3 seeds), interpolated on a common grid of
+environment steps. A partial run contributes as far as it got.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vid2act_cli.compose.logger import read_metrics
+from vid2act_cli.compose.runs import DONE_MARKER, RUN_CONFIG, load_run_config
+
+RETURN_KEY = "eval/return_deterministic"
+SUCCESS_KEY = "eval/success_deterministic"
+WEIGHT_PREFIX = "losses/weight/"
+SELECTED_PREFIX = "charts/selected/"
+LOSS_KEYS = (("losses/image_loss", "image loss"), ("losses/reward_loss", "reward loss"))
+
+METHOD_STYLE: dict[str, tuple[str, str]] = {
+    "vid2act": ("Vid2Act", "tab:red"),
+    "dreamer": ("DreamerV2", "tab:blue"),
+    "init": ("DreamerV2 (pretrained init)", "tab:purple"),
+    "uniform": ("Vid2Act w/o task weights", "tab:orange"),
+    "noguide": ("Vid2Act w/o action guidance", "tab:green"),
+}
+"""Label and colour per method (the ablations use the paper's Fig. 4 colours)."""
+METHOD_ORDER = tuple(METHOD_STYLE)
+MAX_GRID_POINTS = 200
+EXPERIMENT_RUNS = "runs"
+"""The folder of an experiment directory that holds its transfer runs."""
+
+
+@dataclass
+class RunData:
+    """What the report needs from one run directory."""
+
+    path: Path
+    task: str
+    method: str
+    seed: int
+    teachers: list[str]
+    records: list[dict[str, Any]]
+    done: bool
+    summary: dict[str, Any] | None = None
+    """transfer_summary.json, if any."""
+    evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """`vid2act evaluate` results by mode (deterministic, stochastic)."""
+    image_size: int = 64
+    done_env_steps: int = 0
+    """Env steps recorded in the DONE marker (0 for an unfinished run)."""
+
+    def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of one metric, finite values only, sorted by step; duplicates keep the last."""
+        points: dict[int, float] = {}
+        for record in self.records:
+            value = record.get(key)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                points[int(record["step"])] = float(value)
+        steps = np.array(sorted(points), dtype=float)
+        return steps, np.array([points[int(step)] for step in steps], dtype=float)
+
+    def eval_series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """An evaluation metric, extended by the final `vid2act evaluate` result if that is later."""
+        steps, values = self.series(key)
+        result = self.evaluations.get("deterministic")
+        field_name = {RETURN_KEY: "return_mean", SUCCESS_KEY: "success_rate"}.get(key)
+        if result and field_name in result:
+            step = float(result.get("env_steps_trained", -1))
+            if not len(steps) or step > steps[-1]:
+                steps, values = np.append(steps, step), np.append(values, float(result[field_name]))
+        return steps, values
+
+    @property
+    def last_step(self) -> int:
+        """The furthest env step the run logged or finished at."""
+        return max([self.done_env_steps, *(int(record.get("step", 0)) for record in self.records)])
+
+
+class NotARunError(ValueError):
+    """A path given to the report is not a train/transfer run directory."""
+
+
+def load_run(path: str | Path) -> RunData:
+    """Read a run directory; a path that is not one raises NotARunError naming it."""
+    path = Path(path)
+    if not path.is_dir():
+        raise NotARunError(f"{path}: not a run directory ({'no such directory' if not path.exists() else 'a file'})")
+    if not (path / RUN_CONFIG).exists():
+        raise NotARunError(f"{path}: not a vid2act run directory (no {RUN_CONFIG})")
+    config, info = load_run_config(path)
+    if info.get("kind") == "pretrain" or "method" not in info:
+        raise NotARunError(f"{path}: a teacher pretraining directory, not a train/transfer run")
+    summary = None
+    if (path / "transfer_summary.json").exists():
+        summary = json.loads((path / "transfer_summary.json").read_text())
+    done_env_steps = 0
+    if (path / DONE_MARKER).exists():
+        try:
+            done_env_steps = int(json.loads((path / DONE_MARKER).read_text()).get("env_steps", 0))
+        except (json.JSONDecodeError, AttributeError, ValueError):
+            done_env_steps = 0
+    evaluations = {}
+    for mode in ("deterministic", "stochastic"):
+        file = path / f"evaluation_{mode}.json"
+        if file.exists():
+            evaluations[mode] = json.loads(file.read_text())
+    return RunData(
+        path=path, task=str(info.get("task", config.env.task)), method=str(info["method"]), seed=int(config.seed),
+        teachers=list(info.get("teachers") or []), records=read_metrics(path), done=(path / DONE_MARKER).exists(),
+        summary=summary, evaluations=evaluations, image_size=int(config.env.image_size), done_env_steps=done_env_steps,
+    )
+
+
+def expand_run_paths(paths: list[str | Path]) -> tuple[list[Path], list[str]]:
+    """The paths, each experiment directory (one with a `runs/` folder, made by `vid2act experiment`)
+    replaced by its started runs; notes name the runs not started yet. An experiment without a
+    started run is a NotARunError naming it."""
+    expanded: list[Path] = []
+    notes: list[str] = []
+    for path in map(Path, paths):
+        if (path / RUN_CONFIG).exists() or not (path / EXPERIMENT_RUNS).is_dir():
+            expanded.append(path)
+            continue
+        children = sorted(child for child in (path / EXPERIMENT_RUNS).iterdir() if child.is_dir())
+        started = [child for child in children if (child / RUN_CONFIG).exists()]
+        if not started:
+            raise NotARunError(f"{path}: an experiment directory without a started run yet (nothing in {path / EXPERIMENT_RUNS})")
+        expanded.extend(started)
+        notes.extend(f"{child}: not started yet" for child in children if child not in started)
+    return expanded, notes
+
+
+def group_runs(runs: list[RunData]) -> dict[tuple[str, str], list[RunData]]:
+    """Runs by (task, method), tasks in first-seen order and methods in the paper's order."""
+    groups: dict[tuple[str, str], list[RunData]] = defaultdict(list)
+    for run in runs:
+        groups[(run.task, run.method)].append(run)
+    tasks = list(dict.fromkeys(run.task for run in runs))
+
+    def order(key: tuple[str, str]) -> tuple[int, int, str]:
+        task, method = key
+        rank = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+        return tasks.index(task), rank, method
+
+    return {key: sorted(groups[key], key=lambda run: run.seed) for key in sorted(groups, key=order)}
+
+
+def aggregate(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and std over curves on a common step grid: (grid, mean, std, count).
+
+    Each curve is interpolated linearly within its own step range and missing beyond it, so a
+    partial run contributes only as far as it got.
+    """
+    curves = [(x, y) for x, y in curves if len(x)]
+    if not curves:
+        empty = np.zeros(0)
+        return empty, empty, empty, empty
+    grid = np.unique(np.concatenate([x for x, _ in curves]))
+    if len(grid) > MAX_GRID_POINTS:
+        grid = np.linspace(grid[0], grid[-1], MAX_GRID_POINTS)
+    stacked = np.full((len(curves), len(grid)), np.nan)
+    for row, (x, y) in enumerate(curves):
+        inside = (grid >= x[0]) & (grid <= x[-1])
+        stacked[row, inside] = np.interp(grid[inside], x, y)
+    count = np.sum(~np.isnan(stacked), axis=0)
+    keep = count > 0
+    stacked, grid, count = stacked[:, keep], grid[keep], count[keep]
+    mean = np.nanmean(stacked, axis=0)
+    std = np.nanstd(stacked, axis=0)
+    return grid, mean, std, count
+
+
+def method_style(method: str) -> tuple[str, str]:
+    """(label, matplotlib colour) of a method; unknown methods are grey under their own name."""
+    return METHOD_STYLE.get(method, (method, "tab:gray"))
