@@ -23,6 +23,7 @@ from pathlib import Path
 
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
+from vid2act_cli.compose.teacher_add import default_teacher_name
 from vid2act_cli.experiments import HOME_ENV, Job, run_jobs
 
 SOURCES = ("button-press-topdown", "drawer-close")
@@ -61,11 +62,6 @@ def _sets(values: tuple[str, ...]) -> list[str]:
     return [item for value in values for item in ("--set", value)]
 
 
-def teacher_name(source: str) -> str:
-    """Registry name of a demo source teacher."""
-    return source.replace("-", "_")
-
-
 @dataclass
 class DemoPlan:
     """The demo's stages as jobs, and where they write."""
@@ -87,14 +83,14 @@ def plan_demo(out: Path, device: str = "cpu") -> DemoPlan:
     env = {HOME_ENV: str(home)}
     teacher_jobs = []
     for source in SOURCES:
-        name = teacher_name(source)
+        name = default_teacher_name(source)
         argv = ["teachers", "add", f"metaworld:{source}", "--name", name, "--episodes", str(SOURCE_EPISODES),
                 "--steps", str(PRETRAIN_STEPS), "--preset", PRESET, "--device", device,
                 *_sets(COMMON_OVERRIDES + PRETRAIN_OVERRIDES)]
         teacher_jobs.append(Job("teacher", f"teacher {name}: collect {SOURCE_EPISODES} expert episodes, pretrain {PRETRAIN_STEPS} steps",
                                 tuple(argv), home / "teachers" / name / "config.json", env=env))
     transfer_jobs, evaluate_jobs, run_dirs = [], [], []
-    teachers = ",".join(teacher_name(source) for source in SOURCES)
+    teachers = ",".join(default_teacher_name(source) for source in SOURCES)
     for method, flags in (("vid2act", ["--teachers", teachers]), ("dreamer", ["--no-distill"])):
         logdir = out / "runs" / f"{TARGET}-{method}-0"
         run_dirs.append(logdir)

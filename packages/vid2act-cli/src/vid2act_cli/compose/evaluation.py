@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from vid2act_core.checkpoint import load_checkpoint
+from vid2act_core.fileio import atomic_write_text
 from vid2act_core.loop import evaluate, seed_everything
 
 from vid2act_cli.compose.devices import configure_threads, resolve_device
@@ -80,8 +81,6 @@ def evaluate_run(
         video_path.write_bytes(encode_gif(np.asarray(frames)))
         result["video"] = str(video_path)
     path = run_dir / f"evaluation_{result['mode']}.json"
-    temp = path.with_suffix(".json.tmp")
-    temp.write_text(json.dumps(result, indent=2) + "\n")
-    temp.replace(path)
+    atomic_write_text(path, json.dumps(result, indent=2) + "\n")
     result["file"] = str(path)
     return result

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from vid2act_core.fileio import combined_sha256
 
 PRETRAIN_KEYS: tuple[str, ...] = ("image", "action", "is_first")
 """What Eq. 2 reads from a dataset (rewards are never used)."""
@@ -37,13 +38,6 @@ class PretrainData:
     @property
     def qualified_task(self) -> str:
         return f"{self.domain}:{self.task}"
-
-
-def combined_sha256(shas: Sequence[str]) -> str:
-    """One dataset's sha256 as is; several: sha256 of their sorted concatenation."""
-    if len(shas) == 1:
-        return shas[0]
-    return hashlib.sha256("".join(sorted(shas)).encode()).hexdigest()
 
 
 def _pretrain_episode(episode: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

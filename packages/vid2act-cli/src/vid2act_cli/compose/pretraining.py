@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from vid2act_core.config import Config
+from vid2act_core.fileio import atomic_write_text
 from vid2act_core.distributed import DistributedContext, distributed_session
 from vid2act_core.pretrain import PretrainSummary, TeacherPretrainer
 
@@ -220,5 +221,5 @@ def _register(
         dataset_sha256=data.dataset_sha256, overwrite=plan == "replace",
     )
     record = {"name": name, "train_steps": summary.step, "dataset_sha256": data.dataset_sha256}
-    (trainer.run_dir / REGISTERED_MARKER).write_text(json.dumps(record) + "\n")
+    atomic_write_text(trainer.run_dir / REGISTERED_MARKER, json.dumps(record) + "\n")
     return info

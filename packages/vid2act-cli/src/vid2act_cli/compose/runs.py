@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -12,14 +11,12 @@ from typing import Any
 import yaml
 
 from vid2act_core.config import Config, config_from_dict
+from vid2act_core.fileio import atomic_write_text
 from vid2act_core.loop import LoopState
+from vid2act_core.naming import slugify
 
 RUN_CONFIG = "config.yaml"
 DONE_MARKER = "DONE"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
 def resolve_run_dir(logdir: str | Path | None, root: str | Path, task: str, method: str, seed: int) -> tuple[Path, bool]:
@@ -33,7 +30,7 @@ def resolve_run_dir(logdir: str | Path | None, root: str | Path, task: str, meth
         path = Path(logdir)
         return path, (path / RUN_CONFIG).exists()
     root = Path(root)
-    prefix = f"{_slug(task)}-{method}-{seed}-"
+    prefix = f"{slugify(task)}-{method}-{seed}-"
     candidates = sorted(p for p in root.glob(prefix + "*") if (p / RUN_CONFIG).exists()) if root.exists() else []
     unfinished = [p for p in candidates if not (p / DONE_MARKER).exists()]
     if unfinished:
@@ -47,9 +44,7 @@ def save_run_config(run_dir: Path, config: Config, extra: dict[str, Any] | None 
     data = config.to_dict()
     if extra:
         data["run"] = extra
-    temp = run_dir / f".{RUN_CONFIG}.tmp"
-    temp.write_text(yaml.safe_dump(data, sort_keys=False))
-    temp.replace(run_dir / RUN_CONFIG)
+    atomic_write_text(run_dir / RUN_CONFIG, yaml.safe_dump(data, sort_keys=False))
 
 
 def load_run_config(run_dir: str | Path) -> tuple[Config, dict[str, Any]]:
@@ -78,4 +73,4 @@ def config_differences(saved: Config, requested: Config, ignore: tuple[str, ...]
 
 def mark_done(run_dir: Path, state: LoopState) -> None:
     """Mark a run finished; the marker holds its final counters."""
-    (run_dir / DONE_MARKER).write_text(json.dumps(dataclasses.asdict(state)) + "\n")
+    atomic_write_text(run_dir / DONE_MARKER, json.dumps(dataclasses.asdict(state)) + "\n")

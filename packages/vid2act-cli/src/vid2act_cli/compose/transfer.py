@@ -10,18 +10,18 @@ from typing import Any
 import torch
 
 from vid2act_core.agent import DreamerAgent
+from vid2act_core.compat import ARCHITECTURE_FIELDS, LATENT_BEHAVIOUR_FIELDS
 from vid2act_core.config import Config
+from vid2act_core.fileio import atomic_write_text
 from vid2act_core.loop import LoopState
+from vid2act_core.naming import method_label
+from vid2act_core.transfer import UNIFORM_SELECTION
 
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.logger import read_metrics
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.compose.runs import load_run_config, resolve_run_dir
 from vid2act_cli.compose.training import AgentFactory, canonical_task, run_online
-
-METHODS = ("vid2act", "dreamer", "uniform", "noguide", "init")
-"""Run-directory labels: full method, --no-distill, --uniform-weights, --no-guidance, --init-from."""
-
 
 @dataclass
 class TransferPlan:
@@ -31,19 +31,6 @@ class TransferPlan:
     teacher_names: list[str] = field(default_factory=list)
     source_data: dict[str, Path] = field(default_factory=dict)
     init_from: str | None = None
-
-
-def method_label(config: Config, init_from: str | None) -> str:
-    """The run-directory label of the method `config` and --init-from select (one of METHODS)."""
-    if init_from:
-        return "init"
-    if not config.transfer.distill:
-        return "dreamer"
-    if config.transfer.uniform_weights:
-        return "uniform"
-    if not config.transfer.guidance:
-        return "noguide"
-    return "vid2act"
 
 
 def parse_source_data(entries: list[str]) -> dict[str, Path]:
@@ -134,7 +121,7 @@ def apply_init_architecture(config: Config, init_from: str) -> None:
     from vid2act_teachers.registry import TeacherRegistry
 
     _, teacher_config, _ = TeacherRegistry().load(init_from, device="cpu", frozen=True)
-    for key in ("latent", "stoch", "classes", "deter", "hidden", "cnn_depth", "min_std", "unimix"):
+    for key in ARCHITECTURE_FIELDS + LATENT_BEHAVIOUR_FIELDS:
         setattr(config.world_model, key, getattr(teacher_config.world_model, key))
 
 
@@ -162,9 +149,7 @@ def run_transfer(
         config, run_dir, device, plan.method, agent_factory=build_agent_factory(plan, reporter), reporter=reporter, run_info=info
     )
     summary = summarise_transfer(run_dir, plan.teacher_names)
-    temp = run_dir / ".transfer_summary.json.tmp"
-    temp.write_text(json.dumps(summary, indent=2) + "\n")
-    temp.replace(run_dir / "transfer_summary.json")
+    atomic_write_text(run_dir / "transfer_summary.json", json.dumps(summary, indent=2) + "\n")
     return state, agent, summary
 
 
@@ -180,7 +165,9 @@ def summarise_transfer(run_dir: Path, teacher_names: list[str]) -> dict[str, Any
         tail = weight_rows[-max(1, len(weight_rows) // 4):]
         weights = {name: sum(r[f"losses/weight/{name}"] for r in tail) / len(tail) for name in teacher_names}
         summary["final_mean_weight"] = weights
-        summary["dominant_teacher"] = max(weights, key=weights.get)
+        # Under the uniform ablation no teacher dominates (tied weights, k drawn at random).
+        uniform = any(f"charts/selected/{UNIFORM_SELECTION}" in r for r in records)
+        summary["dominant_teacher"] = UNIFORM_SELECTION if uniform else max(weights, key=weights.get)
     if selected_rows:
         tail = selected_rows[-max(1, len(selected_rows) // 4):]
         summary["final_selected_share"] = {
