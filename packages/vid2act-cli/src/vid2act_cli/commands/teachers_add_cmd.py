@@ -15,7 +15,8 @@ def add_command(
     name: str = typer.Option(None, "--name", help="Teacher name [default: the task with ':' and '-' as '_']."),
     episodes: int = typer.Option(None, "--episodes", "-n", help="Episodes to collect [default: 10 with a scripted expert, 50 with a trained agent]."),
     policy: str = typer.Option("expert", "--policy", help="expert (scripted, or an agent trained first where the domain has none), random, or a `vid2act train` RUN_DIR."),
-    expert_steps: int = typer.Option(None, "--expert-steps", help="Env steps to train the expert agent where there is no scripted expert [default: the preset's train.steps]."),
+    expert: str = typer.Option("state", "--expert", help="Expert where the domain has no scripted one: state (SAC from state, DMC; cached under $VID2ACT_HOME/experts/) or dreamer (pixel DreamerV2 agent)."),
+    expert_steps: int = typer.Option(None, "--expert-steps", help="Expert budget: agent steps of the state expert (default per task, see docs/experts.md), env steps of a dreamer expert (default: the preset's train.steps)."),
     steps: int = typer.Option(None, "--steps", help="Pretraining gradient steps [default: the preset's pretrain.steps]."),
     preset: str = typer.Option("small", "--preset", help="paper-dmc, paper-metaworld, small or tiny."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
@@ -39,7 +40,7 @@ def add_command(
         config.pretrain.steps = steps
     request = AddTeacherRequest(
         task=task, config=config, device=device, name=name, episodes=episodes, policy=policy,
-        expert_steps=expert_steps, data=list(data) or None,
+        expert_steps=expert_steps, data=list(data) or None, expert=expert,
     )
     try:
         info = add_teacher(request, RichReporter(progress))

@@ -2,8 +2,9 @@
 
 Stages (each skipped when already done, each continued where an interruption left it):
 
-a. expert: the domain's scripted expert (Meta-World, plugins that ship one); where a domain has
-   none (DMC, as in the paper, whose DMC data came from trained agents) a DreamerV2 agent is
+a. expert: the domain's scripted expert (Meta-World, plugins that ship one); for DMC the cached
+   SAC state expert (`compose.state_expert`, trained on state when missing; the dataset records its
+   sha256); with `--expert dreamer`, or for other domains without one, a DreamerV2 agent is
    trained with `vid2act train`'s loop in `$VID2ACT_HOME/experts/<task>-<seed>/` (kept for reuse);
    `--policy RUN_DIR` uses an agent from an existing `vid2act train` run, `--policy random` random
    actions.
@@ -29,6 +30,7 @@ from vid2act_cli.compose.agent_expert import ensure_trained_expert, load_agent_p
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.pretraining import pretrain_teacher
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
+from vid2act_cli.compose.state_expert import EXPERT_KINDS, STATE_EXPERT, STATE_EXPERT_DOMAINS, ensure_state_expert
 
 RANDOM_POLICY = "random"
 EXPERT_POLICY = "expert"
@@ -104,6 +106,8 @@ class AddTeacherRequest:
     policy: str = EXPERT_POLICY
     expert_steps: int | None = None
     data: list[Path] | None = None
+    expert: str = STATE_EXPERT
+    """Where a domain has no scripted expert: "state" (SAC from state, DMC) or "dreamer" (pixel agent)."""
 
 
 def add_teacher(request: AddTeacherRequest, reporter: Reporter | None = None) -> Any:
@@ -156,13 +160,24 @@ def _ensure_dataset(
         "camera": int(config.env.camera) if config.env.camera is not None and str(config.env.camera).isdigit() else config.env.camera,
     }
     policy = request.policy
+    if request.expert not in EXPERT_KINDS:
+        raise ValueError(f"--expert must be one of {', '.join(EXPERT_KINDS)}, got {request.expert!r}")
     make_policy: Callable[[int, int], Any]
+    state_expert_meta = None
     if policy == RANDOM_POLICY:
         kind = "random actions"
         make_policy = lambda action_dim, seed: RandomPolicy(action_dim, seed=seed)  # noqa: E731
     elif policy == EXPERT_POLICY and domain.make_expert is not None:
         kind = f"the scripted {spec.domain} expert"
         make_policy = lambda action_dim, seed: expert_policy(registry, spec)  # noqa: E731
+    elif policy == EXPERT_POLICY and request.expert == STATE_EXPERT and spec.domain in STATE_EXPERT_DOMAINS:
+        state_policy, state_expert_meta = ensure_state_expert(spec, request.expert_steps, home, reporter)
+        action_repeat = env_settings["action_repeat"] or spec.action_repeat
+        if action_repeat != state_expert_meta.expert_config.action_repeat:
+            raise ValueError(f"env.action_repeat {action_repeat} differs from the state expert's "
+                             f"{state_expert_meta.expert_config.action_repeat}; use --expert dreamer or the default")
+        kind = f"the state expert {state_policy.name}"
+        make_policy = lambda action_dim, seed: state_policy  # noqa: E731
     else:
         if policy == EXPERT_POLICY:
             expert_steps = request.expert_steps if request.expert_steps is not None else config.train.steps
@@ -181,7 +196,7 @@ def _ensure_dataset(
         env_settings.update(image_size=agent_config.env.image_size, action_repeat=agent_config.env.action_repeat,
                             camera=agent_config.env.camera)
         make_policy = lambda action_dim, seed: agent_policy  # noqa: E731
-    if policy != EXPERT_POLICY or domain.make_expert is not None:
+    if policy != EXPERT_POLICY or domain.make_expert is not None:  # the trained experts report themselves
         reporter.say(f"[1/4] expert: {kind}")
     scripted = policy == EXPERT_POLICY and domain.make_expert is not None
     episodes = request.episodes if request.episodes is not None else (
@@ -199,6 +214,11 @@ def _ensure_dataset(
     with reporter.progress("collect", (episodes - existing) * _agent_steps(spec, env_settings)) as bar:
         collect_missing_episodes(registry, spec, make_policy, episodes, path, config.seed, env_settings,
                                  lambda obs: bar.advance())
+    if state_expert_meta is not None:
+        from vid2act_envs.mixed_collection import annotate_dataset
+        from vid2act_teachers.experts.rollout import expert_annotations
+
+        annotate_dataset(path, expert_annotations(state_expert_meta))
     return path
 
 

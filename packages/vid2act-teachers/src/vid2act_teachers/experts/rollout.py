@@ -27,6 +27,18 @@ def collector_name(expert_name: str, noise: float, random_fraction: float) -> st
     return name if random_fraction == 0.0 else f"{name}+random{random_fraction:g}"
 
 
+def expert_annotations(metadata: ExpertMetadata, noise: float = 0.0, random_fraction: float = 0.0) -> dict[str, Any]:
+    """The `collection.*` attributes a dataset collected by this expert carries."""
+    return {
+        "expert_sha256": metadata.sha256,
+        "expert_algorithm": metadata.algorithm,
+        "expert_agent_steps": metadata.agent_steps,
+        "expert_eval_return": metadata.eval_mean,
+        "action_noise": float(noise),
+        "random_fraction": float(random_fraction),
+    }
+
+
 def collect_expert_dataset(
     registry: EnvironmentFactory,
     task: str,
@@ -70,17 +82,9 @@ def collect_expert_dataset(
             noisy = NoisyPolicy(expert, noise, seed=seed + existing)
             return MixedPolicy(noisy, action_dim, random_fraction, seed=seed + existing + 1, first_episode=existing)
 
-        annotations: dict[str, Any] = {
-            "expert_sha256": metadata.sha256,
-            "expert_algorithm": metadata.algorithm,
-            "expert_agent_steps": metadata.agent_steps,
-            "expert_eval_return": metadata.eval_mean,
-            "action_noise": float(noise),
-            "random_fraction": float(random_fraction),
-        }
         stats = collect_annotated(
             env, make_policy, collector_name(expert.name, noise, random_fraction), episodes, out,
-            annotations, seed=seed, on_episode=on_episode,
+            expert_annotations(metadata, noise, random_fraction), seed=seed, on_episode=on_episode,
         )
     finally:
         env.close()
