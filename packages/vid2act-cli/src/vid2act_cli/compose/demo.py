@@ -4,14 +4,14 @@ Stages, each a list of ordinary `vid2act` commands run as subprocesses (so every
 command's own progress, and each is skipped when finished and resumed when interrupted):
 
 1. teachers: for 2 Meta-World sources, `vid2act teachers add` collects 2 scripted expert episodes
-   (shortened to `EPISODE_STEPS`) and pretrains a small teacher on them, into the demo's own
+   (shortened to the preset's `env.episode_steps`) and pretrains a small teacher on them, into the demo's own
    registry `<out>/home` (never the user's `VID2ACT_HOME`);
 2. transfer: the Meta-World target with Vid2Act and with `--no-distill` (DreamerV2), a short budget;
 3. evaluate: `vid2act evaluate` on both final checkpoints;
 4. report: `vid2act report` into `<out>/report/`.
 
-The budgets use the `small` preset's networks with `--set` overrides (shorter episodes, smaller
-batches, fewer updates): far too short to learn the task; the demo shows the pipeline and its
+Every job runs with the preset stack `small,cpu-demo`: the `small` networks with the `cpu-demo`
+block's budgets (shorter episodes, smaller batches, fewer updates, one torch thread): far too short to learn the task; the demo shows the pipeline and its
 outputs, not the paper's numbers.
 """
 
@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from vid2act_core.config import preset
+
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.compose.teacher_add import default_teacher_name
@@ -28,38 +30,10 @@ from vid2act_cli.experiments import HOME_ENV, Job, run_jobs
 
 SOURCES = ("button-press-topdown", "drawer-close")
 TARGET = "button-press"
-PRESET = "small"
-EPISODE_STEPS = 150
-"""Simulator steps per Meta-World episode in the demo (the paper: 500)."""
+PRESET = "small,cpu-demo"
+"""The `small` networks with the `cpu-demo` block's budgets (vid2act_core.presets)."""
 SOURCE_EPISODES = 2
-PRETRAIN_STEPS = 60
-TRANSFER_STEPS = 900
 EVAL_EPISODES = 2
-
-COMMON_OVERRIDES = (
-    f"env.episode_steps={EPISODE_STEPS}",
-    "train.batch_size=8",
-    "train.batch_length=24",
-    "train.threads=1",
-)
-"""Shared by teachers and students. One torch thread: on a busy 2-core machine two threads made an
-update 20x slower (1.5 s vs 35 s measured), and it costs little on an idle one."""
-PRETRAIN_OVERRIDES = ("pretrain.log_every=10", "pretrain.eval_every=30", "pretrain.checkpoint_every=30")
-TRANSFER_OVERRIDES = (
-    "train.prefill=300",
-    "train.pretrain_updates=10",
-    "train.train_every=10",
-    "train.eval_every=450",
-    "train.eval_episodes=1",
-    "train.log_every=75",
-    "train.checkpoint_every=300",
-    "transfer.vae_batch_size=4",
-    "transfer.vae_batch_length=16",
-)
-
-
-def _sets(values: tuple[str, ...]) -> list[str]:
-    return [item for value in values for item in ("--set", value)]
 
 
 @dataclass
@@ -78,6 +52,8 @@ class DemoPlan:
 
 def plan_demo(out: Path, device: str = "cpu") -> DemoPlan:
     """Every job of the demo in `out` (absolute paths, the demo's own VID2ACT_HOME)."""
+    budgets = preset(PRESET)
+    pretrain_steps, transfer_steps = budgets.pretrain.steps, budgets.train.steps
     out = Path(out).absolute()
     home = out / "home"
     env = {HOME_ENV: str(home)}
@@ -85,23 +61,22 @@ def plan_demo(out: Path, device: str = "cpu") -> DemoPlan:
     for source in SOURCES:
         name = default_teacher_name(source)
         argv = ["teachers", "add", f"metaworld:{source}", "--name", name, "--episodes", str(SOURCE_EPISODES),
-                "--steps", str(PRETRAIN_STEPS), "--preset", PRESET, "--device", device,
-                *_sets(COMMON_OVERRIDES + PRETRAIN_OVERRIDES)]
-        teacher_jobs.append(Job("teacher", f"teacher {name}: collect {SOURCE_EPISODES} expert episodes, pretrain {PRETRAIN_STEPS} steps",
+                "--preset", PRESET, "--device", device]
+        teacher_jobs.append(Job("teacher", f"teacher {name}: collect {SOURCE_EPISODES} expert episodes, pretrain {pretrain_steps} steps",
                                 tuple(argv), home / "teachers" / name / "config.json", env=env))
     transfer_jobs, evaluate_jobs, run_dirs = [], [], []
     teachers = ",".join(default_teacher_name(source) for source in SOURCES)
     for method, flags in (("vid2act", ["--teachers", teachers]), ("dreamer", ["--no-distill"])):
         logdir = out / "runs" / f"{TARGET}-{method}-0"
         run_dirs.append(logdir)
-        argv = ["transfer", "--target", f"metaworld:{TARGET}", *flags, "--preset", PRESET, "--steps", str(TRANSFER_STEPS),
-                "--seed", "0", "--device", device, "--logdir", str(logdir), *_sets(COMMON_OVERRIDES + TRANSFER_OVERRIDES)]
-        transfer_jobs.append(Job("transfer", f"transfer to {TARGET}: {method}, {TRANSFER_STEPS} env steps", tuple(argv),
-                                 logdir / "DONE", TRANSFER_STEPS, env=env))
+        argv = ["transfer", "--target", f"metaworld:{TARGET}", *flags, "--preset", PRESET, "--seed", "0",
+                "--device", device, "--logdir", str(logdir)]
+        transfer_jobs.append(Job("transfer", f"transfer to {TARGET}: {method}, {transfer_steps} env steps", tuple(argv),
+                                 logdir / "DONE", transfer_steps, env=env))
         evaluate_jobs.append(Job(
             "evaluate", f"evaluate {method}: {EVAL_EPISODES} episodes",
             ("evaluate", str(logdir), "--episodes", str(EVAL_EPISODES), "--deterministic", "--video", "--device", device),
-            logdir / "evaluation_deterministic.json", TRANSFER_STEPS, steps_key="env_steps_trained", env=env,
+            logdir / "evaluation_deterministic.json", transfer_steps, steps_key="env_steps_trained", env=env,
         ))
     stages = [("teachers (collect expert episodes + pretrain)", teacher_jobs), ("transfer", transfer_jobs),
               ("evaluate", evaluate_jobs)]
