@@ -1,6 +1,6 @@
 """The plugin module named by this package's entry point (`[project.entry-points.vid2act]`).
 
-It implements all three vid2act hooks:
+It declares the hook API it is written for (`VID2ACT_HOOK_API`) and implements all three hooks:
 
 - `vid2act_register_domains`: the `toy` domain with one task, `reach` (see `toy_env`);
 - `vid2act_register_teachers`: a prebuilt teacher `toy_reach`, shipped as package data under
@@ -17,6 +17,9 @@ from typing import Any, Callable
 
 from vid2act_envs.base import Domain, Env, Policy, TaskSpec
 from vid2act_teachers.hookspecs import hookimpl
+
+VID2ACT_HOOK_API = "1.0"
+"""The vid2act hook API this plugin is written for (a vid2act with another major version refuses it)."""
 
 DOMAIN_NAME = "toy"
 """Prefix of this plugin's qualified task names ("toy:reach")."""

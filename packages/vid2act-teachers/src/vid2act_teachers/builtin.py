@@ -12,11 +12,13 @@ from typing import Callable
 
 from vid2act_envs.base import Domain
 
-from vid2act_teachers.hookspecs import hookimpl
+from vid2act_teachers.hookspecs import HOOK_API_VERSION, hookimpl
 
 
 class DeepMindControlPlugin:
     """Registers the DeepMind Control Suite domain ("dmc": walker_walk, cheetah_run, ...)."""
+
+    VID2ACT_HOOK_API = HOOK_API_VERSION
 
     @hookimpl
     def vid2act_register_domains(self, register: Callable[[Domain], None]) -> None:
@@ -28,6 +30,8 @@ class DeepMindControlPlugin:
 
 class MetaWorldPlugin:
     """Registers the Meta-World v3 domain ("metaworld": door-open, button-press-topdown, ...)."""
+
+    VID2ACT_HOOK_API = HOOK_API_VERSION
 
     @hookimpl
     def vid2act_register_domains(self, register: Callable[[Domain], None]) -> None:

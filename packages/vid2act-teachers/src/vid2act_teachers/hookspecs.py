@@ -1,8 +1,9 @@
 """The vid2act plugin hooks (pluggy project name "vid2act", entry-point group "vid2act").
 
 A plugin is a module (or any object) with functions marked `@hookimpl` whose names match the
-specs below. Each hook receives a callback and calls it once per thing it adds; a hook returns
-nothing. The built-in DMC and Meta-World domains are plugins written the same way
+specs below, and a `VID2ACT_HOOK_API` attribute naming the hook API version it was written for
+(`HOOK_API_VERSION` here). Each hook receives a callback and calls it once per thing it adds; a
+hook returns nothing. The built-in DMC and Meta-World domains are plugins written the same way
 (`vid2act_teachers.builtin`); `docs/plugins.md` walks through a complete external one.
 """
 
@@ -17,6 +18,12 @@ from vid2act_envs.base import Domain
 
 PROJECT_NAME = "vid2act"
 """pluggy project name and setuptools entry-point group of vid2act plugins."""
+
+HOOK_API_VERSION = "1.0"
+"""Version of these hooks, "MAJOR.MINOR": a plugin written for another MAJOR is refused."""
+
+HOOK_API_ATTRIBUTE = "VID2ACT_HOOK_API"
+"""Plugin attribute declaring the hook API version it was written for, e.g. `VID2ACT_HOOK_API = "1.0"`."""
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)

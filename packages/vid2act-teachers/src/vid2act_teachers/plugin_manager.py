@@ -21,6 +21,7 @@ import functools
 import importlib.metadata
 import logging
 import os
+import re
 import traceback
 import types
 from dataclasses import dataclass
@@ -52,6 +53,13 @@ STATUS_LOADED = "loaded"
 STATUS_FAILED = "failed"
 STATUS_BLOCKED = "blocked"
 STATUS_NOT_SELECTED = "not selected"
+STATUS_REFUSED = "refused"
+"""Written for an incompatible hook API (see `hook_api_problem`)."""
+
+STAGE_LOAD = "load"
+STAGE_HOOK_API = "hook API"
+
+_API_VERSION = re.compile(r"^(\d+)(?:\.(\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,9 @@ class PluginRecord:
     name: str
     source: PluginSource
     status: str
-    """STATUS_LOADED, STATUS_FAILED, STATUS_BLOCKED or STATUS_NOT_SELECTED."""
+    """STATUS_LOADED, STATUS_FAILED, STATUS_REFUSED, STATUS_BLOCKED or STATUS_NOT_SELECTED."""
+    hook_api: str | None = None
+    """The hook API version the plugin declares (`VID2ACT_HOOK_API`), None if undeclared or not imported."""
 
 
 @dataclass(frozen=True)
@@ -90,13 +100,15 @@ class PluginFailure:
 
     plugin: str
     stage: str
-    """"load" or the hook name, e.g. "vid2act_register_domains"."""
+    """STAGE_LOAD, STAGE_HOOK_API or the hook name, e.g. "vid2act_register_domains"."""
     error: str
     """One line: exception type, message and the innermost frame."""
 
     def message(self) -> str:
         """The warning line logged for this failure."""
-        where = "to load" if self.stage == "load" else f"in {self.stage}"
+        if self.stage == STAGE_HOOK_API:
+            return f"vid2act plugin {self.plugin!r} refused: {self.error}"
+        where = "to load" if self.stage == STAGE_LOAD else f"in {self.stage}"
         return f"vid2act plugin {self.plugin!r} failed {where}: {self.error}; skipped"
 
 
@@ -117,6 +129,36 @@ def describe_plugin_object(plugin: object) -> str:
     if isinstance(plugin, types.ModuleType):
         return plugin.__name__
     return f"{module}.{name}" if module else name
+
+
+def declared_hook_api(plugin: object) -> str | None:
+    """The plugin's `VID2ACT_HOOK_API` value as a string, or None when it declares none."""
+    declared = getattr(plugin, hookspecs.HOOK_API_ATTRIBUTE, None)
+    return None if declared is None else str(declared)
+
+
+def hook_api_problem(plugin: object) -> str | None:
+    """Why `plugin` cannot be loaded by this hook API (`hookspecs.HOOK_API_VERSION`), or None.
+
+    A plugin declaring the same MAJOR version is accepted, whatever its MINOR (a hook that this
+    version lacks is refused later as an unknown hook). One declaring another MAJOR, or a value
+    that is not "MAJOR" or "MAJOR.MINOR", is refused. An undeclared version is accepted as "1"
+    (plugins written before the hook API carried a version).
+    """
+    declared = declared_hook_api(plugin)
+    if declared is None:
+        return None
+    ours = hookspecs.HOOK_API_VERSION
+    match = _API_VERSION.match(declared.strip())
+    if match is None:
+        return f"{hookspecs.HOOK_API_ATTRIBUTE} = {declared!r} is not a version like {ours!r}"
+    our_major = ours.split(".")[0]
+    if str(int(match.group(1))) != our_major:
+        return (
+            f"built for vid2act hook API {declared}, this vid2act provides {ours} "
+            f"(major versions differ); install a release of the plugin built for hook API {our_major}.x"
+        )
+    return None
 
 
 def parse_plugin_names(value: str | None) -> frozenset[str] | None:
@@ -154,11 +196,16 @@ class Vid2actPluginManager(pluggy.PluginManager):
             logger.warning(failure.message())
         return failure
 
-    def _record(self, name: str, source: PluginSource, status: str) -> None:
-        self.records.append(PluginRecord(name=name, source=source, status=status))
+    def _record(self, name: str, source: PluginSource, status: str, plugin: object = None) -> None:
+        hook_api = declared_hook_api(plugin) if plugin is not None else None
+        self.records.append(PluginRecord(name=name, source=source, status=status, hook_api=hook_api))
 
     def add_plugin(self, plugin: object, name: str, source: PluginSource | None = None) -> bool:
-        """Register `plugin` under `name`; return whether it loaded (blocked and invalid ones do not)."""
+        """Register `plugin` under `name`; return whether it loaded.
+
+        Blocked plugins, plugins written for an incompatible hook API (`hook_api_problem`) and
+        invalid ones (a used name, an unknown hook) are recorded and not loaded.
+        """
         source = source or PluginSource(SOURCE_REGISTERED, describe_plugin_object(plugin))
         if name in self.blocked_names:
             self._record(name, source, STATUS_BLOCKED)
@@ -166,23 +213,28 @@ class Vid2actPluginManager(pluggy.PluginManager):
         owner = next((r for r in self.records if r.name == name and r.status == STATUS_LOADED), None)
         if owner is not None or self.has_plugin(name):
             where = owner.source.describe() if owner else "another plugin"
-            self.report_failure(name, "load", f"the plugin name {name!r} is already used by {where}")
-            self._record(name, source, STATUS_FAILED)
+            self.report_failure(name, STAGE_LOAD, f"the plugin name {name!r} is already used by {where}")
+            self._record(name, source, STATUS_FAILED, plugin)
+            return False
+        api_problem = hook_api_problem(plugin)
+        if api_problem is not None:
+            self.report_failure(name, STAGE_HOOK_API, api_problem)
+            self._record(name, source, STATUS_REFUSED, plugin)
             return False
         try:
             self.register(plugin, name=name)
         except Exception as error:  # pluggy validation: hook arguments not in the spec, ...
-            self.report_failure(name, "load", error)
-            self._record(name, source, STATUS_FAILED)
+            self.report_failure(name, STAGE_LOAD, error)
+            self._record(name, source, STATUS_FAILED, plugin)
             return False
         unknown = sorted(caller.name for caller in self.get_hookcallers(plugin) or [] if not caller.has_spec())
         if unknown:
             self.unregister(plugin)
             known = ", ".join(sorted(self._hook_names()))
-            self.report_failure(name, "load", f"unknown hook {', '.join(unknown)} (vid2act hooks: {known})")
-            self._record(name, source, STATUS_FAILED)
+            self.report_failure(name, STAGE_LOAD, f"unknown hook {', '.join(unknown)} (vid2act hooks: {known})")
+            self._record(name, source, STATUS_FAILED, plugin)
             return False
-        self._record(name, source, STATUS_LOADED)
+        self._record(name, source, STATUS_LOADED, plugin)
         return True
 
     def load_entry_points(self, allow: Collection[str] | None = None) -> None:
@@ -206,7 +258,7 @@ class Vid2actPluginManager(pluggy.PluginManager):
             try:
                 plugin = entry_point.load()
             except Exception as error:
-                self.report_failure(entry_point.name, "load", error)
+                self.report_failure(entry_point.name, STAGE_LOAD, error)
                 self._record(entry_point.name, source, STATUS_FAILED)
                 continue
             self.add_plugin(plugin, entry_point.name, source)

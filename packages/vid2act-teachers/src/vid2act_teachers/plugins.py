@@ -29,14 +29,17 @@ from vid2act_teachers.plugin_manager import (
     STATUS_FAILED,
     STATUS_LOADED,
     STATUS_NOT_SELECTED,
+    STATUS_REFUSED,
     PluginFailure,
     PluginRecord,
     PluginSource,
     Vid2actPluginManager,
     build_plugin_manager,
     clear_plugin_manager_cache,
+    declared_hook_api,
     describe_plugin_object,
     get_plugin_manager,
+    hook_api_problem,
     parse_plugin_names,
 )
 
@@ -68,7 +71,10 @@ class PluginInfo:
     commands: tuple[str, ...] = ()
     """CLI commands and groups it added in the last `register_cli_commands` call."""
     errors: tuple[str, ...] = ()
-    """One line per failure or conflict."""
+    """One line per failure, refusal or conflict."""
+    hook_api: str | None = None
+    """Hook API version the plugin declares (`VID2ACT_HOOK_API`); None when undeclared."""
+
 
 @dataclass
 class _Collected:
@@ -180,7 +186,7 @@ def registered_teachers(pm: Vid2actPluginManager | None = None) -> dict[str, Pat
 
 
 def plugin_report(pm: Vid2actPluginManager | None = None) -> list[PluginInfo]:
-    """One `PluginInfo` per plugin seen (loaded, failed, blocked or not selected), built-ins first.
+    """One `PluginInfo` per plugin seen (loaded, failed, refused, blocked or not selected), built-ins first.
 
     Runs the domain and teacher hooks to list what each plugin registers (conflicts appear as
     errors, nothing raises); commands come from the last `register_cli_commands` call.
@@ -192,7 +198,8 @@ def plugin_report(pm: Vid2actPluginManager | None = None) -> list[PluginInfo]:
     recorded = {record.name for record in records if record.status == STATUS_LOADED}
     for name, plugin in pm.list_name_plugin():  # plugins put in with pluggy's own register()
         if plugin is not None and name not in recorded:
-            records.append(PluginRecord(name, PluginSource(SOURCE_REGISTERED, describe_plugin_object(plugin)), STATUS_LOADED))
+            source = PluginSource(SOURCE_REGISTERED, describe_plugin_object(plugin))
+            records.append(PluginRecord(name, source, STATUS_LOADED, declared_hook_api(plugin)))
 
     def names_from(collected: _Collected, plugin_name: str) -> tuple[str, ...]:
         return tuple(name for name, (owner, _) in collected.items.items() if owner == plugin_name)
@@ -212,6 +219,7 @@ def plugin_report(pm: Vid2actPluginManager | None = None) -> list[PluginInfo]:
                 teachers=names_from(teachers, record.name) if loaded else (),
                 commands=pm.command_registrations.get(record.name, ()) if loaded else (),
                 errors=tuple(dict.fromkeys(errors)),
+                hook_api=record.hook_api,
             )
         )
     return report
@@ -228,6 +236,7 @@ __all__ = [
     "STATUS_FAILED",
     "STATUS_LOADED",
     "STATUS_NOT_SELECTED",
+    "STATUS_REFUSED",
     "PluginConflictError",
     "PluginError",
     "PluginFailure",
@@ -239,6 +248,7 @@ __all__ = [
     "clear_plugin_manager_cache",
     "domain_registry",
     "get_plugin_manager",
+    "hook_api_problem",
     "parse_plugin_names",
     "plugin_report",
     "registered_teachers",

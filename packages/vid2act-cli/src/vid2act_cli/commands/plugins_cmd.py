@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
                     "distribution": info.source.distribution,
                     "version": info.source.version,
                     "status": info.status,
+                    "hook_api": info.hook_api,
                     "domains": list(info.domains),
                     "teachers": list(info.teachers),
                     "commands": list(info.commands),
