@@ -26,7 +26,7 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def _add_teacher(name: str, task: str, home: Path) -> None:
+def add_tiny_teacher(name: str, task: str, home: Path) -> None:
     """A registered (untrained) tiny teacher and its dataset in `home`, as `vid2act teachers add` would leave them."""
     from vid2act_core.config import preset
     from vid2act_core.world_model import WorldModel
@@ -49,8 +49,8 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A Vid2Act transfer run (2 teachers) and a --no-distill run on cartpole_balance, trained side by side."""
     root = tmp_path_factory.mktemp("report_runs")
     home = root / "home"
-    _add_teacher("swingup_src", "cartpole_swingup", home)
-    _add_teacher("balance_src", "cartpole_balance", home)
+    add_tiny_teacher("swingup_src", "cartpole_swingup", home)
+    add_tiny_teacher("balance_src", "cartpole_balance", home)
     vid2act, dreamer = root / "vid2act", root / "dreamer"
     processes = [
         subprocess.Popen(TRANSFER + ["--teachers", "swingup_src,balance_src", "--logdir", str(vid2act)], env=_env(home),
@@ -142,3 +142,18 @@ def test_a_directory_that_is_not_a_run_is_one_line_error(two_runs: tuple[Path, P
     assert missing.returncode == 2 and "nowhere" in missing.stderr and "Traceback" not in missing.stderr
     with pytest.raises(NotARunError, match="not_a_run"):
         load_run(empty)
+
+
+def test_an_experiment_directory_stands_for_its_started_runs(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    vid2act, dreamer = two_runs
+    experiment = tmp_path / "experiment"
+    shutil.copytree(vid2act, experiment / "runs" / "cartpole_balance-vid2act-0")
+    shutil.copytree(dreamer, experiment / "runs" / "cartpole_balance-dreamer-0")
+    (experiment / "runs" / "cartpole_balance-dreamer-1").mkdir()  # submitted, not started
+    report = build_report([experiment], tmp_path / "out")
+    assert {(row["method"], row["seeds"]) for row in report.rows} == {("vid2act", 1), ("dreamer", 1)}
+    assert any("cartpole_balance-dreamer-1" in note and "not started" in note for note in report.notes)
+    empty = tmp_path / "empty_experiment"
+    (empty / "runs").mkdir(parents=True)
+    with pytest.raises(NotARunError, match="empty_experiment.*without a started run"):
+        build_report([empty], tmp_path / "out2")
