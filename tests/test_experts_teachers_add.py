@@ -11,6 +11,9 @@ from experts_fakes import write_fake_expert
 from vid2act_core.config import preset
 from vid2act_envs.dataset import open_dataset
 from vid2act_envs.mixed_collection import dataset_annotations
+from typer.testing import CliRunner
+
+from vid2act_cli.commands.app import app
 from vid2act_cli.compose.reporter import PlainReporter
 from vid2act_cli.compose.teacher_add import AddTeacherRequest, add_teacher
 
@@ -35,6 +38,11 @@ def test_teachers_add_collects_with_the_cached_state_expert(capsys: pytest.Captu
         assert len(data) == 1 and data.attrs.collector == f"sac-expert:cartpole_balance:{meta.sha256[:12]}"
     assert dataset_annotations(dataset)["expert_sha256"] == meta.sha256
     assert info.name == "cartpole_balance"
+    assert info.source_expert == {"sha256": meta.sha256, "algorithm": "sac", "agent_steps": 10, "eval_return": 1.0}
+    listing = CliRunner(env={"COLUMNS": "220"}).invoke(app, ["teachers", "list"])
+    assert listing.exit_code == 0, listing.output
+    row = next(line for line in listing.output.splitlines() if "cartpole_balance" in line)
+    assert "dmc:cartpole_balance" in row and "│ 1.0 " in row
 
 
 def test_teachers_add_rejects_an_unknown_expert_kind() -> None:

@@ -22,7 +22,9 @@ from __future__ import annotations
 import builtins
 import difflib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -189,12 +191,14 @@ class TeacherRegistry:
         train_steps: int,
         dataset_sha256: str,
         overwrite: bool = False,
+        source_expert: Mapping[str, Any] | None = None,
     ) -> TeacherInfo:
         """Save a trained world model as teacher `name` (refuses an existing name unless `overwrite`).
 
         `config` must be the config the model was built from (its world_model section and
         env.image_size); the model's action size comes from `world_model.action_dim`. A model
         wrapped by DataParallel, DistributedDataParallel or torch.compile is saved unwrapped.
+        `source_expert` (optional) describes the expert that collected the dataset (shown by `list`).
         """
         validate_name(name)
         if not isinstance(world_model, torch.nn.Module):
@@ -225,6 +229,7 @@ class TeacherRegistry:
             action_dim=action_dim,
             train_steps=train_steps,
             dataset_sha256=dataset_hash,
+            source_expert=source_expert,
         )
         return self._commit(name, tensors, metadata, overwrite)
 

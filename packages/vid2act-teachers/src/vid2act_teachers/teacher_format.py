@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,6 +57,9 @@ REQUIRED_METADATA_KEYS: tuple[str, ...] = tuple(
 
 NAME_METADATA_KEY = META_PREFIX + "name"
 """Optional header key: the name the teacher was saved under (used when importing)."""
+SOURCE_EXPERT_KEY = META_PREFIX + "source_expert"
+"""Optional header key: JSON object naming the expert that collected the teacher's dataset
+(sha256, algorithm, agent_steps, eval_return), written when every dataset records the same one."""
 
 _INTEGER_KEYS = ("format_version", "image_size", "action_dim", "train_steps")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
@@ -106,6 +110,8 @@ class TeacherInfo:
     """The teacher's directory (for source "file": the file)."""
     weights_sha256: str
     """sha256 of model.safetensors, as recorded in config.json."""
+    source_expert: dict[str, Any] | None = None
+    """The expert that collected the dataset (see SOURCE_EXPERT_KEY), None when not recorded."""
 
     @property
     def qualified_task(self) -> str:
@@ -182,10 +188,13 @@ def build_metadata(
     action_dim: int,
     train_steps: int,
     dataset_sha256: str,
+    source_expert: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """The header metadata of a new teacher file (every required key, plus its name)."""
+    """The header metadata of a new teacher file (every required key, its name, the source expert if given)."""
     image_size = int(config.env.image_size)
+    expert = {SOURCE_EXPERT_KEY: json.dumps(dict(source_expert), sort_keys=True)} if source_expert else {}
     return {
+        **expert,
         "vid2act.format_version": str(FORMAT_VERSION),
         NAME_METADATA_KEY: name,
         "vid2act.domain": domain,
@@ -207,7 +216,7 @@ def metadata_json_value(key: str, value: str) -> Any:
     short = key[len(META_PREFIX) :]
     if short in _INTEGER_KEYS:
         return int(value)
-    if short == "obs_shape":
+    if short in ("obs_shape", "source_expert"):
         return json.loads(value)
     return value
 
@@ -267,6 +276,18 @@ def _open_header(name: str, file: Path, what: str) -> tuple[dict[str, str], dict
     return metadata, shapes, dtypes
 
 
+def _source_expert(name: str, metadata: dict[str, str]) -> dict[str, Any] | None:
+    if SOURCE_EXPERT_KEY not in metadata:
+        return None
+    try:
+        value = json.loads(metadata[SOURCE_EXPERT_KEY])
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise teacher_error(name, f"metadata {SOURCE_EXPERT_KEY} is not a JSON object: {metadata[SOURCE_EXPERT_KEY][:80]!r}")
+    return value
+
+
 def read_teacher_file(name: str, file: Path, what: str = MODEL_FILE) -> TeacherFile:
     """Open a teacher file's header (no tensor data read) and check its metadata and config.
 
@@ -311,5 +332,6 @@ def read_teacher_file(name: str, file: Path, what: str = MODEL_FILE) -> TeacherF
         "obs_shape": obs_shape,
         "model_hash": stated_hash,
         **{key: metadata[META_PREFIX + key] for key in ("domain", "task", "dataset_sha256", "library_version", "created")},
+        "source_expert": _source_expert(name, metadata),
     }
     return TeacherFile(metadata=metadata, shapes=shapes, dtypes=dtypes, config=config, header_fields=header_fields)

@@ -48,7 +48,7 @@ def list_command() -> None:
         return
     table = Table(title=f"vid2act teachers ({registry.teachers_dir})")
     table.add_column("name", no_wrap=True)
-    for header in ("domain:task", "image", "actions", "steps", "source", "size"):
+    for header in ("domain:task", "image", "actions", "steps", "expert return", "source", "size"):
         table.add_column(header, overflow="fold")
     unreadable = 0
     for name in names:
@@ -56,7 +56,7 @@ def list_command() -> None:
             info = registry.info(name)
         except TeacherError as error:
             unreadable += 1
-            table.add_row(name, "-", "-", "-", "-", "-", f"unreadable: {error}", style="red")
+            table.add_row(name, "-", "-", "-", "-", "-", "-", f"unreadable: {error}", style="red")
             continue
         table.add_row(
             info.name,
@@ -64,6 +64,7 @@ def list_command() -> None:
             f"{info.image_size}x{info.image_size}",
             str(info.action_dim),
             str(info.train_steps),
+            f"{info.source_expert['eval_return']:.1f}" if info.source_expert and "eval_return" in info.source_expert else "-",
             info.source,
             _format_bytes(teacher_size_bytes(info)),
         )

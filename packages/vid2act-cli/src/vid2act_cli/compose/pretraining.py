@@ -216,9 +216,11 @@ def _register(
     if plan == "skip":
         reporter.say(f"teacher {name!r} is already registered with this data and {summary.step} steps")
         return existing
+    from vid2act_teachers.experts.rollout import source_expert_of
+
     info = TeacherRegistry(include_plugins=False).add(
         name, trainer.world_model, trainer.config, domain=data.domain, task=data.task, train_steps=summary.step,
-        dataset_sha256=data.dataset_sha256, overwrite=plan == "replace",
+        dataset_sha256=data.dataset_sha256, overwrite=plan == "replace", source_expert=source_expert_of(data.paths),
     )
     record = {"name": name, "train_steps": summary.step, "dataset_sha256": data.dataset_sha256}
     atomic_write_text(trainer.run_dir / REGISTERED_MARKER, json.dumps(record) + "\n")

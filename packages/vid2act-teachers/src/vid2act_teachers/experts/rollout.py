@@ -89,3 +89,29 @@ def collect_expert_dataset(
     finally:
         env.close()
     return stats, metadata
+
+
+def source_expert_of(paths: list[Path]) -> dict[str, Any] | None:
+    """The expert recorded by every dataset in `paths` (for the teacher's metadata), else None.
+
+    None when a dataset records no expert or the datasets record different ones.
+    """
+    from vid2act_envs.mixed_collection import dataset_annotations
+
+    found = {expert_identity(dataset_annotations(path)) for path in paths}
+    if len(found) != 1 or None in found:
+        return None
+    sha256, algorithm, agent_steps, eval_return = found.pop()  # type: ignore[misc]
+    return {"sha256": sha256, "algorithm": algorithm, "agent_steps": agent_steps, "eval_return": eval_return}
+
+
+def expert_identity(annotations: dict[str, Any]) -> tuple[str, str, int, float] | None:
+    """(sha256, algorithm, agent steps, eval return) of a dataset's expert annotations, None if absent."""
+    if "expert_sha256" not in annotations:
+        return None
+    return (
+        str(annotations["expert_sha256"]),
+        str(annotations.get("expert_algorithm", "")),
+        int(annotations.get("expert_agent_steps", 0)),
+        float(annotations.get("expert_eval_return", float("nan"))),
+    )
