@@ -49,7 +49,7 @@ def train_command(
 
     def report(done: int, asked: int, recent: float | None) -> None:
         shown = "n/a" if recent is None else f"{recent:.1f}"
-        typer.echo(f"[expert {task}] step {done}/{asked}  mean return (last episodes) {shown}", err=True)
+        typer.echo(f"[expert {task}] step {done}/{asked}  training return (last 5 episodes) {shown}", err=True)
 
     try:
         result = train_expert(task, _home(), steps=total, seed=seed, config=config, force=force, on_progress=report)

@@ -47,9 +47,11 @@ REPLAY_FILE = "replay.pkl"
 PROGRESS_FILE = "progress.json"
 PROGRESS_EVERY = 1_000
 """Agent steps between progress reports."""
+RECENT_EPISODES = 5
+"""Training episodes averaged in a progress report (exploring, so below the evaluation return)."""
 
 ProgressFn = Callable[[int, int, float | None], None]
-"""on_progress(agent steps done, agent steps asked for, mean return of the last 10 episodes)."""
+"""on_progress(agent steps done, agent steps asked for, mean return of the last RECENT_EPISODES training episodes)."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def _progress_callback(total: int, on_progress: ProgressFn | None) -> Any:
     class _Progress(BaseCallback):
         def _on_step(self) -> bool:
             if on_progress is not None and self.num_timesteps % PROGRESS_EVERY == 0:
-                returns = [info["r"] for info in self.model.ep_info_buffer]
+                returns = [info["r"] for info in list(self.model.ep_info_buffer)[-RECENT_EPISODES:]]
                 on_progress(self.num_timesteps, total, float(np.mean(returns)) if returns else None)
             return True
 
