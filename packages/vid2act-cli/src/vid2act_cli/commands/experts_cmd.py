@@ -6,12 +6,13 @@ from pathlib import Path
 
 import typer
 
+from vid2act_cli.commands.errors import EXIT_FAILURE, cli_errors, fail
+
 experts_app = typer.Typer(help="State-based DeepMind Control experts: train, list, evaluate, collect pixel datasets.", no_args_is_help=True)
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"error: {' '.join(str(message).split())}", err=True)
-    raise typer.Exit(1)
+    fail(" ".join(str(message).split()), EXIT_FAILURE)
 
 
 def _home() -> Path:
@@ -20,7 +21,6 @@ def _home() -> Path:
     return vid2act_home()
 
 
-@experts_app.command("train")
 def train_command(
     task: str = typer.Argument(..., help="DeepMind Control task, e.g. walker_walk."),
     steps: int = typer.Option(None, "--steps", help="Agent steps (x2 simulator steps); default per task, see docs/experts.md."),
@@ -66,7 +66,6 @@ def train_command(
     )
 
 
-@experts_app.command("list")
 def list_command() -> None:
     """List the experts cached under $VID2ACT_HOME/experts/ with their evaluation return."""
     from rich.console import Console
@@ -86,7 +85,6 @@ def list_command() -> None:
     Console().print(table)
 
 
-@experts_app.command("evaluate")
 def evaluate_command(
     task: str = typer.Argument(..., help="Task whose cached expert to evaluate."),
     episodes: int = typer.Option(10, "--episodes"),
@@ -107,7 +105,6 @@ def evaluate_command(
     typer.echo(f"{task}: return {np.mean(returns):.1f} ± {np.std(returns):.1f} over {episodes} episodes (sha256 {meta.sha256[:12]})")
 
 
-@experts_app.command("collect")
 def collect_command(
     task: str = typer.Argument(..., help="Task whose cached expert to roll out with rendering."),
     episodes: int = typer.Option(50, "--episodes"),
@@ -139,6 +136,11 @@ def collect_command(
     except KeyError as error:
         _fail(f"task {task!r}: {error.args[0] if error.args else error}")
     typer.echo(f"{path}: +{stats.episodes} episodes ({stats.steps} steps), mean return {stats.mean_return:.1f}, expert sha256 {meta.sha256[:12]}")
+
+
+for _name, _command in (("train", train_command), ("list", list_command), ("evaluate", evaluate_command),
+                       ("collect", collect_command)):
+    experts_app.command(_name)(cli_errors(_command))
 
 
 def register(app: typer.Typer) -> None:

@@ -15,7 +15,7 @@ message naming the file.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,6 @@ class ExpertMetadata:
     """sha256 of policy.safetensors: the expert's identity, recorded in datasets it produced."""
     created: str
     format_version: int = FORMAT_VERSION
-    notes: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -87,15 +86,14 @@ def _read_metadata(path: Path) -> ExpertMetadata:
     if not isinstance(values, dict):
         raise ExpertError(f"{path}: expert metadata must be a JSON object")
     known = set(ExpertMetadata.__dataclass_fields__)
-    missing = sorted(name for name, spec in ExpertMetadata.__dataclass_fields__.items()
-                     if name not in values and name not in ("format_version", "notes"))
+    missing = sorted(name for name in known if name not in values and name != "format_version")
     if missing:
         raise ExpertError(f"{path}: missing field(s) {', '.join(missing)}")
     if values.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
         raise ExpertError(f"{path}: format_version {values['format_version']!r} unsupported (this library reads {FORMAT_VERSION})")
     try:
         metadata = ExpertMetadata(**{key: value for key, value in values.items() if key in known})
-        metadata.expert_config  # noqa: B018 - validates the stored config
+        ExpertConfig.from_dict(metadata.config)
     except (TypeError, ValueError) as error:
         raise ExpertError(f"{path}: invalid expert metadata ({' '.join(str(error).split())})") from None
     return metadata
