@@ -49,7 +49,7 @@ CHECKPOINT_NAME = "checkpoints/latest.pt"
 """Where a pretraining run keeps its checkpoint, relative to the run directory."""
 
 class PretrainLogger(Protocol):
-    """Where metrics and videos go (`vid2act_cli.logger.RunLogger` fits)."""
+    """Where metrics and videos go (`vid2act_cli.compose.logger.RunLogger` fits)."""
 
     def scalars(self, values: dict[str, float], step: int) -> None: ...
 
