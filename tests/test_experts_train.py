@@ -90,3 +90,22 @@ def test_state_env_reports_time_limit_as_truncation() -> None:
     finally:
         env.close()
     assert flags[:4] == [(False, False)] * 4 and flags[4] == (False, True)
+
+
+def test_state_env_observation_is_the_pixel_envs_state_vector() -> None:
+    from vid2act_envs.dmc import dmc_task_spec, make_dmc_env
+    from vid2act_envs.dmc_state import DMCStateEnv
+
+    state_env = DMCStateEnv("walker_walk", seed=0)
+    pixel_env = make_dmc_env(dmc_task_spec("walker_walk"), seed=0, render=False)
+    try:
+        state, _ = state_env.reset(seed=7)
+        obs = pixel_env.reset(seed=7)
+        assert np.array_equal(state, obs["state"])
+        action = np.linspace(-1.0, 1.0, 6, dtype=np.float32)
+        state, reward, *_ = state_env.step(action)
+        obs = pixel_env.step(action)
+        assert np.array_equal(state, obs["state"]) and reward == pytest.approx(float(obs["reward"]))
+    finally:
+        state_env.close()
+        pixel_env.close()
