@@ -27,7 +27,7 @@ from vid2act_cli.compose.reporter import NoBar, ProgressBar, Reporter, plain_if_
 from vid2act_cli.compose.runs import RUN_CONFIG, config_differences, load_run_config, save_run_config
 
 
-def _pretrain_progress(bar: ProgressBar, total_steps: int) -> Callable[[int, dict[str, float]], None]:
+def pretrain_progress(bar: ProgressBar, total_steps: int) -> Callable[[int, dict[str, float]], None]:
     """The pretrainer's progress callback: gradient steps on the bar, latest losses and speed beside it."""
 
     def callback(step: int, summary: dict[str, float]) -> None:
@@ -186,7 +186,7 @@ def pretrain_teacher(
         bars = reporter.progress(f"pretrain {name}", config.pretrain.steps) if main else nullcontext(NoBar())
         try:
             with bars as bar:
-                trainer.progress = _pretrain_progress(bar, config.pretrain.steps) if main else None
+                trainer.progress = pretrain_progress(bar, config.pretrain.steps) if main else None
                 summary = trainer.run()
         finally:
             if logger is not None:

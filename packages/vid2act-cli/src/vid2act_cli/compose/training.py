@@ -47,7 +47,7 @@ def canonical_task(config: Config, seed: int) -> str:
         probe.close()
 
 
-def _loop_progress(bar: ProgressBar, total_steps: int) -> Callable[[LoopState, dict[str, float]], None]:
+def loop_progress(bar: ProgressBar, total_steps: int) -> Callable[[LoopState, dict[str, float]], None]:
     """The training loop's progress callback: env steps on the bar, latest return, eval and speed beside it."""
 
     def callback(state: LoopState, summary: dict[str, float]) -> None:
@@ -107,7 +107,7 @@ def run_online(
             reporter.say(f"resuming {run_dir} at {trainer.state.env_steps} env steps, {trainer.state.updates} updates, "
                          f"{replay.num_episodes} episodes in the replay")
         with reporter.progress(f"{method} {config.env.task}", config.train.steps) as bar:
-            trainer.progress = _loop_progress(bar, config.train.steps)
+            trainer.progress = loop_progress(bar, config.train.steps)
             state = trainer.run()
     finally:
         logger.close()
