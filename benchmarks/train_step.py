@@ -22,7 +22,7 @@ import time
 
 def measure(
     preset_name: str, teachers: int, batch_size: int, length: int, updates: int, device_name: str, threads: int,
-    precision: int = 32, compiled: bool = False,
+    precision: int = 32, compiled: bool = False, selection: str = "per_step",
 ) -> dict:
     import resource
 
@@ -39,6 +39,7 @@ def measure(
     config = preset(preset_name)
     config.train.batch_size, config.train.batch_length = batch_size, length
     config.train.precision, config.train.compile = precision, compiled
+    config.transfer.imagination_selection = selection
     action_dim = 6
     ensemble, sources = None, None
     if teachers:
@@ -111,12 +112,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", type=int, choices=(32, 16), default=32, help="16: bf16 autocast (CUDA only)")
     parser.add_argument("--compile", action="store_true", help="torch.compile encoder, decoder and GRU cell")
+    parser.add_argument("--selection-teachers", type=int, default=4,
+                        help="teachers for the per-step vs per-rollout task-selection line (0: skip it)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        preset_name, teachers = args.one.split(":")
+        preset_name, teachers, selection = (args.one.split(":") + ["per_step"])[:3]
         print(json.dumps(measure(preset_name, int(teachers), args.batch, args.length, args.updates, args.device, args.threads,
-                                 args.precision, args.compile)))
+                                 args.precision, args.compile, selection)))
         return
     on_cuda = args.device.startswith("cuda")
     if on_cuda:
@@ -130,13 +133,16 @@ def main() -> None:
     header = f"{'preset':<10} {'teachers':>8} {'batch':>6} {'WM upd/s':>9} {'AC upd/s':>9} {'upd/s':>7} {'vs none':>8} {peak_label:>8}"
     print(header)
     print("-" * len(header))
+    def run_one(spec: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, __file__, "--one", spec, "--batch", str(args.batch),
+                   "--length", str(args.length), "--updates", str(args.updates), "--device", args.device,
+                   "--threads", str(args.threads), "--precision", str(args.precision)] + (["--compile"] if args.compile else [])
+        return subprocess.run(command, capture_output=True, text=True)
+
     for preset_name in args.presets.split(","):
         baseline = None
         for teachers in [int(count) for count in args.teachers.split(",")]:
-            command = [sys.executable, __file__, "--one", f"{preset_name}:{teachers}", "--batch", str(args.batch),
-                       "--length", str(args.length), "--updates", str(args.updates), "--device", args.device,
-                       "--threads", str(args.threads), "--precision", str(args.precision)] + (["--compile"] if args.compile else [])
-            completed = subprocess.run(command, capture_output=True, text=True)
+            completed = run_one(f"{preset_name}:{teachers}")
             if completed.returncode != 0:
                 print(f"{preset_name:<10} {teachers:>8} failed: {completed.stderr.strip().splitlines()[-1]}")
                 continue
@@ -146,6 +152,20 @@ def main() -> None:
             ratio = f"{baseline / row['updates_per_s']:.2f}x" if baseline else "-"
             print(f"{preset_name:<10} {teachers:>8} {row['batch']:>6} {row['world_model_updates_per_s']:>9.2f} "
                   f"{row['actor_critic_updates_per_s']:>9.2f} {row['updates_per_s']:>7.2f} {ratio:>8} {row['peak_mb']:>8.0f}", flush=True)
+    if args.selection_teachers:
+        # Algorithm 1 re-selects the task at every imagined step (teachers imagine alongside the student).
+        for preset_name in args.presets.split(","):
+            rates = {}
+            for selection in ("per_step", "per_rollout"):
+                completed = run_one(f"{preset_name}:{args.selection_teachers}:{selection}")
+                if completed.returncode != 0:
+                    print(f"{preset_name} {selection} failed: {completed.stderr.strip().splitlines()[-1]}")
+                    break
+                rates[selection] = json.loads(completed.stdout.strip().splitlines()[-1])["updates_per_s"]
+            else:
+                overhead = rates["per_rollout"] / rates["per_step"] - 1
+                print(f"{preset_name}: task selection with {args.selection_teachers} teachers: per-step {rates['per_step']:.2f} upd/s, "
+                      f"per-rollout {rates['per_rollout']:.2f} upd/s; per-step costs {100 * overhead:+.1f}% per update", flush=True)
 
 
 if __name__ == "__main__":
