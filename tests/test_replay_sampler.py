@@ -1,4 +1,8 @@
-"""SequenceSampler: batch shapes and dtypes, windows inside one episode, uniform over windows."""
+"""SequenceSampler: batch shapes and dtypes, windows inside episodes long enough for them, uniform over windows.
+
+Windows of episodes shorter than the window (which continue into the next episode) are tested in
+tests/test_short_episodes_sampler.py.
+"""
 
 from __future__ import annotations
 
@@ -32,16 +36,16 @@ def test_batch_shapes_and_dtypes() -> None:
     assert batch["teacher_feat"].dtype == np.float16 and batch["is_first"].dtype == bool
 
 
-def test_windows_never_cross_episodes_and_are_consecutive() -> None:
+def test_windows_of_long_enough_episodes_stay_inside_and_are_consecutive() -> None:
     episodes = labelled_episodes([7, 3, 15, 9, 6])
     sampler = SequenceSampler(episodes, rng=1)
     batch = sampler.sample(2000, 6)
     labels = batch["label"]
-    assert (labels[:, :, 0] == labels[:, :1, 0]).all(), "a window mixes two episodes"
-    assert (np.diff(labels[:, :, 1], axis=1) == 1).all(), "steps inside a window are not consecutive"
-    assert not (labels[:, :, 0] == 1).any(), "the 3-step episode is shorter than the window"
+    from_long = labels[:, 0, 0] != 1  # episode 1 (3 steps) is shorter than the window
+    assert (labels[from_long, :, 0] == labels[from_long, :1, 0]).all(), "a window mixes two episodes"
+    assert (np.diff(labels[from_long, :, 1], axis=1) == 1).all(), "steps inside a window are not consecutive"
     # Every other array comes from the same place as the label.
-    for row in range(0, 2000, 97):
+    for row in np.flatnonzero(from_long)[::97]:
         episode_index, start = labels[row, 0]
         np.testing.assert_array_equal(batch["image"][row], episodes[episode_index]["image"][start : start + 6])
         np.testing.assert_array_equal(batch["teacher_feat"][row], episodes[episode_index]["teacher_feat"][start : start + 6])
@@ -80,14 +84,16 @@ def test_seeded_generator_reproduces_batches() -> None:
 
 def test_window_as_long_as_an_episode_takes_it_whole() -> None:
     episodes = labelled_episodes([4, 9])
-    labels = SequenceSampler(episodes, rng=0).sample(50, 9)["label"]
-    assert (labels[:, :, 0] == 1).all()
-    assert (labels[:, 0, 1] == 0).all()
+    labels = SequenceSampler(episodes, rng=0).sample(200, 9)["label"]
+    whole = labels[:, 0, 0] == 1
+    assert whole.any()
+    assert (labels[whole, :, 0] == 1).all()
+    assert (labels[whole, 0, 1] == 0).all()
 
 
-def test_no_episode_long_enough_raises() -> None:
-    sampler = SequenceSampler(labelled_episodes([4, 6]))
-    with pytest.raises(ValueError, match="no episode has at least 7 steps"):
+def test_fewer_steps_than_one_window_raises() -> None:
+    sampler = SequenceSampler(labelled_episodes([4, 2]))
+    with pytest.raises(ValueError, match="hold 6 steps in total, fewer than one window of 7"):
         sampler.sample(2, 7)
 
 
@@ -116,12 +122,18 @@ def test_large_collection_index() -> None:
     # ~1e6 frames in 2000 episodes of varying length (tiny frames to keep memory small).
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 1000, size=2000)
-    episodes = [{"frame_id": np.arange(length, dtype=np.int32) + offset} for length, offset in zip(lengths, np.cumsum(lengths) - lengths)]
+    episodes = [
+        {"frame_id": np.arange(length, dtype=np.int32) + offset, "is_first": np.arange(length) == 0}
+        for length, offset in zip(lengths, np.cumsum(lengths) - lengths)
+    ]
     sampler = SequenceSampler(episodes, rng=0)
     assert sampler.num_steps == int(lengths.sum())
-    assert sampler.num_windows(50) == int(np.maximum(lengths - 49, 0).sum())
+    assert sampler.num_windows(50) == int(np.where(lengths >= 50, lengths - 49, lengths).sum())
+    # frame_id numbers the steps of all episodes in order, so windows read consecutive ids, and
+    # one that starts in an episode of at least 50 steps ends in it.
     batch = sampler.sample(256, 50)["frame_id"]
     assert (np.diff(batch, axis=1) == 1).all()
     episode_of_first = np.searchsorted(np.cumsum(lengths), batch[:, 0], side="right")
     episode_of_last = np.searchsorted(np.cumsum(lengths), batch[:, -1], side="right")
-    np.testing.assert_array_equal(episode_of_first, episode_of_last)
+    starts_long = lengths[episode_of_first] >= 50
+    np.testing.assert_array_equal(episode_of_first[starts_long], episode_of_last[starts_long])

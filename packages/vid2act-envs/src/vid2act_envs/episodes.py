@@ -5,6 +5,12 @@ An episode is a dict of arrays with time first (docs/architecture.md, "Episode a
 led to `image[t]` and `action[0]` is zeros; optional `reward` (T,) float32, the flags
 `EPISODE_FLAG_KEYS` (T,) bool, and any numeric per-step array with leading length T (for example
 `state` or float16 `teacher_feat`). Every error is one line naming the source and the field.
+
+The flags, where present, must tell one episode's story (docs/data-format.md): `is_first` only at
+step 0; `is_last` and `is_terminal` at most at the final step; `is_terminal` (the task ended, no
+future value: discount 0) implies `is_last`, while `is_last` without `is_terminal` is a time-limit
+or otherwise truncated ending (the future still has value). A one-step episode (the reset
+observation alone, holding no transition) is valid; samplers read it as a boundary.
 """
 
 from __future__ import annotations
@@ -88,6 +94,31 @@ def check_field_values(key: str, values: np.ndarray, source: str) -> None:
             raise EpisodeError(f"{source}/action: values in [{low:.4g}, {high:.4g}], outside [-1, 1]")
 
 
+def check_episode_flags(flags: Mapping[str, np.ndarray], length: int, source: str) -> None:
+    """Check that the boolean flags present in `flags` describe one episode of `length` steps."""
+    is_first = flags.get("is_first")
+    if is_first is not None:
+        if not bool(is_first[0]):
+            raise EpisodeError(f"{source}/is_first: step 0 is False; an episode starts at step 0 (its reset observation)")
+        later = np.flatnonzero(is_first[1:])
+        if later.size:
+            raise EpisodeError(
+                f"{source}/is_first: True at step {int(later[0]) + 1}; one episode per group, split it there"
+            )
+    for key in ("is_last", "is_terminal"):
+        values = flags.get(key)
+        if values is not None:
+            early = np.flatnonzero(values[:-1])
+            if early.size:
+                raise EpisodeError(
+                    f"{source}/{key}: True at step {int(early[0])} before the final step {length - 1}; "
+                    "an episode ends at its final step"
+                )
+    is_last, is_terminal = flags.get("is_last"), flags.get("is_terminal")
+    if is_last is not None and is_terminal is not None and bool(is_terminal[-1]) and not bool(is_last[-1]):
+        raise EpisodeError(f"{source}/is_last: False at the final step, which is_terminal marks as the episode's end")
+
+
 def _canonical(key: str, array: np.ndarray, source: str) -> np.ndarray:
     """`array` in the convention's dtype for `key` (lossless conversions only for images)."""
     if key == "image" and array.dtype != np.uint8:
@@ -123,5 +154,6 @@ def validate_episode(
     for key, array in episode.items():
         check_field_layout(key, array.dtype, array.shape, length, source, image_size, action_dim)
         check_field_values(key, array, source)
+    check_episode_flags(episode, length, source)
     return episode
 

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from vid2act_envs.dataset.format import EPISODES_GROUP, FINAL_NAME_RE, DatasetAttrs, DatasetError, as_dataset_error, one_line, read_attrs
-from vid2act_envs.episodes import REQUIRED_KEYS, check_field_layout, check_field_values
+from vid2act_envs.episodes import EPISODE_FLAG_KEYS, REQUIRED_KEYS, check_episode_flags, check_field_layout, check_field_values
 from vid2act_envs.sampler import SequenceSampler
 
 
@@ -111,7 +111,8 @@ def open_dataset(path: Path | str) -> EpisodeDataset:
     Checks: the file exists and is readable HDF5; format_version and the other attributes; the
     committed episode groups exist; required fields; dtypes; shapes (image T x H x W x 3 with the
     file's image size, every field of length T, action size = action_dim); actions finite and in
-    [-1, 1]; rewards finite; every episode has the same fields.
+    [-1, 1]; rewards finite; flags consistent (`is_first` only at step 0, `is_last`/`is_terminal`
+    only at the final step, `is_terminal` with `is_last`); every episode has the same fields.
     """
     file_path = Path(path)
     where = str(path)
@@ -169,6 +170,8 @@ def open_dataset(path: Path | str) -> EpisodeDataset:
                         check_field_values(key, dataset[()], episode_where)
             if length < 1:
                 raise DatasetError(f"{episode_where}/image: episode has no steps")
+            with as_dataset_error():
+                check_episode_flags({key: group[key][()] for key in keys if key in EPISODE_FLAG_KEYS}, length, episode_where)
             lengths[index] = length
     except DatasetError:
         file.close()
