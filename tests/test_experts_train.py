@@ -53,6 +53,13 @@ def test_more_steps_continue_from_the_checkpoint(tmp_path: Path) -> None:
     assert not more.reused and more.resumed_from == 100
     assert more.metadata.agent_steps == 200 and more.metadata.sha256 != first.metadata.sha256
     assert more.metadata.train_seconds >= first.metadata.train_seconds
+    # The checkpoint's actor (what `experts evaluate --checkpoint` runs) is the stored expert's.
+    actor, progress = train_module.checkpoint_actor(more.directory)
+    policy, _ = load_expert(more.directory)
+    state = np.linspace(-1.0, 1.0, 5, dtype=np.float32)
+    with torch.no_grad():
+        from_checkpoint = actor(torch.from_numpy(state)[None])[0].numpy()
+    assert progress["agent_steps"] == 200 and np.allclose(from_checkpoint, policy.act(state), atol=1e-6)
 
 
 def test_checkpoint_of_other_settings_is_refused_in_one_line(tmp_path: Path) -> None:

@@ -72,13 +72,16 @@ def list_command() -> None:
     from rich.table import Table
 
     from vid2act_teachers.experts import list_experts
+    from vid2act_teachers.experts.train import checkpoint_progress
 
     table = Table("expert", "algorithm", "agent steps", "eval return", "train min", "sha256")
     for directory, meta, problem in list_experts(_home()):
         if problem is not None:
             table.add_row(directory.name, "-", "-", f"[red]{problem}[/red]", "-", "-")
         elif meta is None:
-            table.add_row(directory.name, "sac", "training (checkpoint)", "-", "-", "-")
+            progress = checkpoint_progress(directory) or {}
+            table.add_row(directory.name, "sac", f"{progress.get('agent_steps', 0)} (training)", "-",
+                          f"{progress.get('train_seconds', 0.0) / 60:.1f}", "-")
         else:
             table.add_row(directory.name, meta.algorithm, str(meta.agent_steps),
                           f"{meta.eval_mean:.1f} ± {meta.eval_std:.1f}", f"{meta.train_seconds / 60:.1f}", meta.sha256[:12])
@@ -89,20 +92,30 @@ def evaluate_command(
     task: str = typer.Argument(..., help="Task whose cached expert to evaluate."),
     episodes: int = typer.Option(10, "--episodes"),
     seed: int = typer.Option(0, "--seed", help="Which seed's expert."),
+    checkpoint: bool = typer.Option(False, "--checkpoint", help="Evaluate the latest training checkpoint (an unfinished training)."),
 ) -> None:
     """Evaluate a cached expert from state (deterministic actions), print mean ± std return."""
     import numpy as np
+    import torch
 
     from vid2act_teachers.experts import ExpertError, expert_dir, load_expert
     from vid2act_teachers.experts.evaluate import evaluate_state_policy
+    from vid2act_teachers.experts.train import checkpoint_actor
 
+    torch.set_num_threads(1)
+    directory = expert_dir(_home(), task, seed)
     try:
-        policy, meta = load_expert(expert_dir(_home(), task, seed))
-        returns = evaluate_state_policy(task, policy.act, episodes=episodes, seed=seed,
-                                        action_repeat=meta.expert_config.action_repeat)
+        if checkpoint:
+            actor, progress = checkpoint_actor(directory)
+            act = lambda state: actor(torch.as_tensor(state, dtype=torch.float32)[None])[0].detach().numpy()  # noqa: E731
+            action_repeat, what = int(progress["config"]["action_repeat"]), f"checkpoint at {progress['agent_steps']} agent steps"
+        else:
+            policy, meta = load_expert(directory)
+            act, action_repeat, what = policy.act, meta.expert_config.action_repeat, f"sha256 {meta.sha256[:12]}"
+        returns = evaluate_state_policy(task, act, episodes=episodes, seed=seed, action_repeat=action_repeat)
     except (ExpertError, ValueError) as error:
         _fail(str(error))
-    typer.echo(f"{task}: return {np.mean(returns):.1f} ± {np.std(returns):.1f} over {episodes} episodes (sha256 {meta.sha256[:12]})")
+    typer.echo(f"{task}: return {np.mean(returns):.1f} ± {np.std(returns):.1f} over {episodes} episodes ({what})")
 
 
 def collect_command(

@@ -221,3 +221,33 @@ def train_expert(
     )
     metadata = write_expert(directory, weights, metadata)
     return TrainResult(metadata=metadata, directory=directory, reused=False, resumed_from=resumed_from)
+
+
+def checkpoint_progress(directory: Path) -> dict[str, Any] | None:
+    """progress.json of an expert's training checkpoint (agent_steps, train_seconds, config), None if absent."""
+    path = Path(directory) / CHECKPOINT_DIR / PROGRESS_FILE
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ExpertError(f"{path}: unreadable checkpoint progress ({' '.join(str(error).split())})") from None
+
+
+def checkpoint_actor(directory: Path) -> tuple[Any, dict[str, Any]]:
+    """The deterministic actor of an unfinished training's latest checkpoint, and its progress.
+
+    Loads SB3's model.zip (the policy weights only; our own file, written by `_save_checkpoint`).
+    """
+    from stable_baselines3 import SAC
+
+    progress = checkpoint_progress(directory)
+    if progress is None:
+        raise ExpertError(f"{Path(directory) / CHECKPOINT_DIR}: no training checkpoint here")
+    config = ExpertConfig.from_dict(progress["config"])
+    model_path = Path(directory) / CHECKPOINT_DIR / MODEL_FILE
+    try:
+        model = SAC.load(model_path, device="cpu")
+    except Exception as error:  # zipfile, pickle or torch errors of a damaged file
+        raise ExpertError(f"{model_path}: unreadable checkpoint ({type(error).__name__})") from None
+    return build_actor(actor_weights_from_sb3(model), config.hidden_sizes), progress
