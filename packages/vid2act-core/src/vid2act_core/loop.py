@@ -3,7 +3,12 @@
 It knows nothing of simulators, storage formats or TensorBoard: an environment is anything with
 `reset(seed)` / `step(action)` returning observation dicts (vid2act_envs.base), the replay anything
 with `add_step` / `sample` / `num_steps`, the logger anything with `scalars` / `video`.
-Checkpoints are taken at episode boundaries, so the replay on disk and the checkpoint agree.
+
+Resume rule (docs/testing.md, "Resume"): a checkpoint is taken at an episode boundary, or at the end
+of a run, where the unfinished episode is saved with it and counted as a finished (truncated) one.
+On resume, episodes the replay stored after the checkpoint (a killed session's) are moved aside
+(`ReplayLike.quarantine_from`), so the episode counter, the environment reset seeds (derived from
+it) and the replay agree, and a resumed run repeats exactly what the interrupted one would have done.
 """
 
 from __future__ import annotations
@@ -47,6 +52,10 @@ class ReplayLike(Protocol):
     def add_step(self, transition: dict[str, Any]) -> None: ...
 
     def sample(self, batch_size: int, length: int, rng: np.random.Generator) -> dict[str, np.ndarray]: ...
+
+    def save_partial(self) -> None: ...
+
+    def quarantine_from(self, first_sequence: int) -> list[Path]: ...
 
 
 class LoggerLike(Protocol):
@@ -177,9 +186,22 @@ class OnlineTrainer:
         self.state = LoopState()
         self.rng = np.random.default_rng(config.seed)
         self.checkpoint_path = self.run_dir / "checkpoints" / "latest.pt"
+        self.quarantined: list[Path] = []
+        """Replay files moved aside by the last `try_resume` (episodes newer than the checkpoint)."""
 
     # ----- checkpoints -------------------------------------------------------------------------
-    def save(self) -> None:
+    def save(self, episode_in_progress: bool = False) -> None:
+        """Checkpoint agent, counters and RNGs; the replay's unfinished episode is saved first.
+
+        episode_in_progress: the run stops mid-episode (its end). That episode is over for this run:
+        the replay keeps it as a truncated episode and the episode counter includes it, so a resumed
+        run starts the next episode with a fresh seed.
+        """
+        if episode_in_progress:
+            self.state.episodes += 1
+        # The partial episode goes to disk before the checkpoint that counts it: a kill in between
+        # leaves an episode newer than the (older) checkpoint, which resuming quarantines.
+        self.replay.save_partial()
         payload = {
             "agent": self.agent.checkpoint(),
             "loop": dataclasses.asdict(self.state),
@@ -192,7 +214,11 @@ class OnlineTrainer:
         save_atomic(payload, self.checkpoint_path)
 
     def try_resume(self) -> bool:
-        """Restore agent, counters and RNGs from the run directory's checkpoint, if there is one."""
+        """Restore agent, counters and RNGs from the run directory's checkpoint, if there is one.
+
+        Episodes the replay holds beyond the checkpoint's episode counter are moved aside; their
+        files are listed in `self.quarantined`.
+        """
         if not self.checkpoint_path.exists():
             return False
         payload = load_checkpoint(self.checkpoint_path, self.agent.device)
@@ -200,6 +226,7 @@ class OnlineTrainer:
         self.state = LoopState(**payload["loop"])
         rng_state = {key: payload[f"{key}_rng"] for key in ("numpy", "torch", "python", "cuda") if f"{key}_rng" in payload}
         restore_rng_state(self.rng, rng_state, self.agent.device)
+        self.quarantined = self.replay.quarantine_from(self.state.episodes)
         return True
 
     # ----- pieces ------------------------------------------------------------------------------
@@ -307,5 +334,6 @@ class OnlineTrainer:
                 state.next_log = state.env_steps + train.log_every
             if self.progress is not None:
                 self.progress(state, summary)
-        self.save()
+        # After any step an episode is in progress (the loop never stops on a reset).
+        self.save(episode_in_progress=episode_length > 0)
         return state

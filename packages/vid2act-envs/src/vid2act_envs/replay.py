@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections import deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -25,6 +26,8 @@ from vid2act_envs.sampler import SequenceSampler
 _EPISODE_FILE_RE = re.compile(r"^ep-(\d{8})-(\d+)\.npz$")
 _PARTIAL_FILE_NAME = "partial.npz"
 _PARTIAL_SEQUENCE_KEY = "__sequence__"
+QUARANTINE_DIR_NAME = "quarantine"
+"""Sub-folder of a replay directory that receives episodes newer than a resumed checkpoint."""
 
 
 def _write_npz_atomically(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
@@ -67,6 +70,11 @@ class Replay:
 
     Capacity: when `capacity_steps` is set, the oldest episodes (and their files) are evicted
     while the stored steps exceed it; the newest episode is always kept.
+
+    Sequence numbers: the n-th episode ever stored (evicted ones included) has sequence n, so for
+    a replay filled by one training run the sequence is the run's episode index. Resuming from a
+    checkpoint taken after `E` episodes, `quarantine_from(E)` moves the episodes stored after that
+    checkpoint aside (docs/testing.md, "Resume").
     """
 
     def __init__(
@@ -81,6 +89,7 @@ class Replay:
         self.capacity_steps = capacity_steps
         self._episodes: deque[dict[str, np.ndarray]] = deque()
         self._episode_files: deque[Path | None] = deque()
+        self._episode_sequences: deque[int] = deque()
         self._num_steps = 0
         self._next_sequence = 0
         self._current_steps: list[dict[str, np.ndarray]] = []
@@ -186,13 +195,14 @@ class Replay:
         if self.directory is not None and persist:
             path = self.directory / f"ep-{self._next_sequence:08d}-{len(episode['image'])}.npz"
             _write_npz_atomically(path, episode)
+        self._append(episode, path, self._next_sequence)
         self._next_sequence += 1
-        self._append(episode, path)
         return episode
 
-    def _append(self, episode: dict[str, np.ndarray], path: Path | None) -> None:
+    def _append(self, episode: dict[str, np.ndarray], path: Path | None, sequence: int) -> None:
         self._episodes.append(episode)
         self._episode_files.append(path)
+        self._episode_sequences.append(sequence)
         self._num_steps += len(episode["image"])
         self._sampler = None
         self._evict()
@@ -203,6 +213,7 @@ class Replay:
         while self._num_steps > self.capacity_steps and len(self._episodes) > 1:
             evicted = self._episodes.popleft()
             evicted_path = self._episode_files.popleft()
+            self._episode_sequences.popleft()
             self._num_steps -= len(evicted["image"])
             self.num_evicted_episodes += 1
             if evicted_path is not None:
@@ -256,7 +267,7 @@ class Replay:
         for sequence, path in indexed_files:
             episode = validate_episode(_read_npz(path), str(path))
             self._next_sequence = sequence + 1
-            self._append(episode, path)
+            self._append(episode, path, sequence)
         partial_path = self.directory / _PARTIAL_FILE_NAME
         if partial_path.exists():
             arrays = _read_npz(partial_path)
@@ -269,6 +280,47 @@ class Replay:
                 episode["is_last"][-1] = True
                 self._store(episode)
             partial_path.unlink(missing_ok=True)
+
+    def quarantine_from(self, first_sequence: int) -> list[Path]:
+        """Move every stored episode with sequence >= `first_sequence` out of the replay.
+
+        For resuming: a checkpoint taken after `first_sequence` episodes does not know the episodes
+        stored after it (its counters, environment seeds and RNG states predate them), so they leave
+        memory and sampling, their files move to `<directory>/quarantine/resume-<n>/` (kept for
+        inspection, never read back), the unfinished episode is dropped, and the next episode stored
+        gets sequence `first_sequence`. Returns the moved files' new paths (empty when none).
+        """
+        if first_sequence < 0:
+            raise ValueError(f"quarantine_from: first_sequence must be >= 0, got {first_sequence}")
+        self.discard_current()
+        moved: list[Path] = []
+        target: Path | None = None
+        while self._episode_sequences and self._episode_sequences[-1] >= first_sequence:
+            episode = self._episodes.pop()
+            path = self._episode_files.pop()
+            self._episode_sequences.pop()
+            self._num_steps -= len(episode["image"])
+            if path is None or not path.exists():
+                continue
+            if target is None:
+                target = self._new_quarantine_folder()
+            destination = target / path.name
+            shutil.move(str(path), destination)
+            moved.append(destination)
+        self._next_sequence = first_sequence
+        self._sampler = None
+        return sorted(moved)
+
+    def _new_quarantine_folder(self) -> Path:
+        assert self.directory is not None
+        root = self.directory / QUARANTINE_DIR_NAME
+        root.mkdir(exist_ok=True)
+        index = 0
+        while (root / f"resume-{index:03d}").exists():
+            index += 1
+        folder = root / f"resume-{index:03d}"
+        folder.mkdir()
+        return folder
 
     # -------------------------------------------------------------------------------- sampling
     def sampler(self) -> SequenceSampler:
