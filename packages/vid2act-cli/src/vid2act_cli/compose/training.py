@@ -17,6 +17,7 @@ from vid2act_cli.compose.reporter import ProgressBar, Reporter, plain_if_none
 from vid2act_cli.compose.runs import (
     DONE_MARKER, config_differences, load_run_config, mark_done, resolve_run_dir, save_run_config,
 )
+from vid2act_cli.compose.task_settings import apply_task_settings
 
 AgentFactory = Callable[[Config, int, torch.device], DreamerAgent]
 
@@ -36,6 +37,13 @@ def make_task_env(config: Config, seed: int, render: bool = True):
         config.env.task, seed=seed, image_size=config.env.image_size, render=render,
         action_repeat=config.env.action_repeat, episode_steps=config.env.episode_steps, camera=camera,
     )
+
+
+def task_spec(config: Config) -> Any:
+    """The TaskSpec of `config.env.task` from every registered domain (plugins too)."""
+    from vid2act_teachers.plugins import domain_registry
+
+    return domain_registry().resolve(config.env.task)
 
 
 def canonical_task(config: Config, seed: int) -> str:
@@ -78,6 +86,8 @@ def run_online(
 
     reporter = plain_if_none(reporter)
     run_dir = Path(run_dir)
+    for note in apply_task_settings(config, task_spec(config)):
+        reporter.say(note)
     if (run_dir / "config.yaml").exists():
         saved, _ = load_run_config(run_dir)
         differences = config_differences(saved, config, ignore=RESUMABLE_CHANGES)
@@ -106,6 +116,9 @@ def run_online(
         if trainer.try_resume():
             reporter.say(f"resuming {run_dir} at {trainer.state.env_steps} env steps, {trainer.state.updates} updates, "
                          f"{replay.num_episodes} episodes in the replay")
+            if trainer.quarantined:
+                reporter.say(f"note: {len(trainer.quarantined)} episodes stored after the checkpoint were moved to "
+                             f"{trainer.quarantined[0].parent} (the resumed run collects them again)")
         with reporter.progress(f"{method} {config.env.task}", config.train.steps) as bar:
             trainer.progress = loop_progress(bar, config.train.steps)
             state = trainer.run()
