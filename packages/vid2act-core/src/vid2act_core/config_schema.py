@@ -48,7 +48,10 @@ class WorldModelConfig:
     use_reward_head: bool = True
     """Teachers are trained without rewards (Eq. 2); students and DreamerV2 with them (Eq. 5)."""
     use_cont_head: bool = False
-    """Predict episode continuation (only useful for tasks that terminate early)."""
+    """Predict episode continuation (only useful for tasks that terminate early); see auto_cont_head."""
+    auto_cont_head: bool = True
+    """Switch use_cont_head on when the task can terminate (its TaskSpec.can_terminate, declared by
+    the domain); the run prints that it did. False keeps use_cont_head as set."""
     kl_balance: float = 0.8
     """Fraction of the KL gradient sent to the prior (DreamerV2's KL balancing)."""
     free_nats: float = 1.0

@@ -65,6 +65,7 @@ def teacher_config(config: Config) -> Config:
     teacher = copy.deepcopy(config)
     teacher.world_model.use_reward_head = False
     teacher.world_model.use_cont_head = False
+    teacher.world_model.auto_cont_head = False
     return teacher
 
 

@@ -74,7 +74,9 @@ class WorldModel(nn.Module):
         """Eq. 2 (image + beta KL), plus the reward (Eq. 5) and continuation terms when the heads exist.
 
         batch: image (B, T, H, W, 3) uint8, action (B, T, A), is_first (B, T) bool,
-        reward (B, T) float and is_terminal (B, T) bool when the heads need them.
+        reward (B, T) float and is_terminal (B, T) bool when the heads need them. The
+        continuation target is 1 - is_terminal: a terminal step (the task ended, discount 0) is 0,
+        a step that only ends the episode by the time limit (is_last alone) still continues.
         """
         config = self.config
         output = self.observe(batch)
@@ -106,7 +108,8 @@ class WorldModel(nn.Module):
         """Filter `context` frames, then predict the rest from actions alone.
 
         Returns (truth, prediction), both uint8 (B, T, H, W, 3); prediction's first `context`
-        frames are reconstructions.
+        frames are reconstructions. Where a later frame starts a new episode (`is_first`, in windows
+        of short episodes) the prediction restarts from the reset state, as filtering does.
         """
         observed = {key: value[:, :context] for key, value in batch.items()}
         output = self.observe(observed, sample=False)
@@ -114,7 +117,8 @@ class WorldModel(nn.Module):
         features = [self.rssm.feature(output.posts)]
         imagined = []
         for t in range(context, batch["action"].shape[1]):
-            state = self.rssm.img_step(state, batch["action"][:, t], sample=False)
+            state, action = self.rssm.reset_where_first(state, batch["action"][:, t], batch["is_first"][:, t])
+            state = self.rssm.img_step(state, action, sample=False)
             imagined.append(self.rssm.feature(state))
         if imagined:
             features.append(torch.stack(imagined, 1))

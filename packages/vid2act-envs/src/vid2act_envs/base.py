@@ -39,6 +39,11 @@ class TaskSpec:
     """Camera name or id used for the image observation."""
     has_success: bool
     """Whether the task reports a success flag (Meta-World yes, DMC no)."""
+    can_terminate: bool = False
+    """Whether an episode can end before the time limit with `is_terminal` (the task is over, no
+    future reward: a fall, a crash). The domain declares it in the TaskSpecs it returns; runs on such
+    a task switch the world model's continuation head on (`world_model.auto_cont_head`). DMC and
+    Meta-World tasks end only by the time limit (False)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property

@@ -14,7 +14,8 @@ PRETRAIN_KEYS: tuple[str, ...] = ("image", "action", "is_first")
 """What Eq. 2 reads from a dataset (rewards are never used)."""
 
 HOLD_OUT_MIN_EPISODES = 3
-"""With at least this many episodes, the last one long enough is held out for the open-loop evaluation."""
+"""With at least this many episodes, some are held out for the open-loop evaluation: the last one at
+least train.batch_length long, or (with episodes shorter than that) the last few that together are."""
 
 
 @dataclass
@@ -47,6 +48,32 @@ def _pretrain_episode(episode: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         is_first = np.zeros(length, bool)
         is_first[0] = True
     return {"image": episode["image"], "action": episode["action"], "is_first": np.asarray(is_first, bool)}
+
+
+def _hold_out(
+    episodes: list[dict[str, np.ndarray]], lengths: list[int], batch_length: int
+) -> tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
+    """(training episodes, held-out episodes); nothing is held out unless both keep a full window."""
+    if len(episodes) < HOLD_OUT_MIN_EPISODES:
+        return episodes, []
+    long_enough = [index for index, length in enumerate(lengths) if length >= batch_length]
+    if len(long_enough) >= 2:
+        held = [long_enough[-1]]
+    else:
+        # Short episodes: the fewest trailing ones that fill a window (windows continue into the
+        # next episode, vid2act_envs.sampler); the rest must still fill one and outnumber them.
+        held, steps = [], 0
+        for index in reversed(range(len(episodes))):
+            if steps >= batch_length:
+                break
+            held.append(index)
+            steps += lengths[index]
+        remaining_steps = sum(lengths) - steps
+        if steps < batch_length or remaining_steps < batch_length or len(held) * 2 > len(episodes):
+            return episodes, []
+    held_set = set(held)
+    kept = [episode for index, episode in enumerate(episodes) if index not in held_set]
+    return kept, [episodes[index] for index in sorted(held)]
 
 
 def load_pretrain_data(data_paths: Sequence[str | Path], batch_length: int) -> PretrainData:
@@ -92,15 +119,17 @@ def load_pretrain_data(data_paths: Sequence[str | Path], batch_length: int) -> P
     if height != width:
         raise ValueError(f"{first[0]}: image_size {height}x{width}: teachers need square images")
     lengths = [len(episode["image"]) for episode in episodes]
-    if max(lengths) < batch_length:
+    if sum(lengths) < batch_length:
         raise ValueError(
-            f"{', '.join(map(str, paths))}: the longest episode has {max(lengths)} steps, fewer than "
-            f"train.batch_length={batch_length}; collect longer episodes or lower train.batch_length"
+            f"{', '.join(map(str, paths))}: the {len(lengths)} episode(s) hold {sum(lengths)} steps in total, fewer "
+            f"than one window of train.batch_length={batch_length}; collect more episodes or lower train.batch_length"
         )
-    eval_episodes: list[dict[str, np.ndarray]] = []
-    long_enough = [index for index, length in enumerate(lengths) if length >= batch_length]
-    if len(episodes) >= HOLD_OUT_MIN_EPISODES and len(long_enough) >= 2:
-        eval_episodes = [episodes.pop(long_enough[-1])]
+    if max(lengths) < 2:
+        raise ValueError(
+            f"{', '.join(map(str, paths))}: every episode has a single step (its reset observation): "
+            "no transition to learn from"
+        )
+    episodes, eval_episodes = _hold_out(episodes, lengths, batch_length)
     return PretrainData(
         paths=paths, domain=attrs.domain, task=attrs.task, action_dim=attrs.action_dim, image_size=height,
         action_repeat=attrs.action_repeat, camera=attrs.camera, collector=attrs.collector,
