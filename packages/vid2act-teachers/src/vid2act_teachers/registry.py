@@ -6,7 +6,9 @@
 - `teacher_storage`: where teachers live (`$VID2ACT_HOME/teachers/<name>/`), per-name locks,
   atomic directory writes;
 - `teacher_exchange`: export to and import from one self-contained .safetensors file;
-- `teacher_verify`: tensors against the stated architecture, config.json against the header.
+- `teacher_verify`: tensors against the stated architecture, config.json against the header;
+- `teacher_replay_set`: the action-replay set stored beside the weights (what transfer's
+  action-replay model needs, so guidance works without the source dataset).
 
 Safety: loading never unpickles (safetensors only). Every problem is a `TeacherError` whose
 message is one line naming the teacher and what is wrong; a failed write leaves every other
@@ -14,7 +16,8 @@ teacher untouched.
 
 Teachers shipped by plugins (`vid2act_teachers.plugins.registered_teachers()`) appear in
 `names`, `list`, `info`, `load` and `verify` with source "plugin:<plugin>"; they are read-only.
-A teacher added to the local registry under the same name shadows the plugin's.
+A teacher added to the local registry under the same name shadows the plugin's; that is
+reported (`shadowing_message`) when it is added and by `vid2act teachers list`.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from vid2act_core.config import Config
 from vid2act_core.fileio import sha256_file
 from vid2act_core.world_model import WorldModel
 
-from vid2act_teachers.teacher_exchange import check_export_target, read_export, write_export
+from vid2act_teachers.teacher_exchange import check_export_target, read_export, write_export, write_plugin_directory
 from vid2act_teachers.teacher_format import (
     CONFIG_FILE,
     FORMAT_VERSION,
@@ -49,8 +52,16 @@ from vid2act_teachers.teacher_format import (
     check_compatible,
     read_config_json,
     read_teacher_file,
+    shadowing_message,
     teacher_error,
     validate_name,
+)
+from vid2act_teachers.teacher_replay_set import (
+    REPLAY_SET_FILE,
+    ReplaySet,
+    check_fits_teacher,
+    read_replay_set_file,
+    weights_digest,
 )
 from vid2act_teachers.teacher_storage import HOME_ENV, LOCK_TIMEOUT_S, TeacherStore, vid2act_home
 from vid2act_teachers.teacher_verify import (
@@ -127,7 +138,8 @@ class TeacherRegistry:
         directory, source = self._locate(name)
         teacher_file = read_teacher_file(name, directory / MODEL_FILE)
         stored = read_config_json(name, directory)
-        return teacher_file.info(name, source, directory, stored["weights_sha256"]), teacher_file
+        info = teacher_file.info(name, source, directory, stored["weights_sha256"], stored.get("replay_set"))
+        return info, teacher_file
 
     def info(self, name: str) -> TeacherInfo:
         """Metadata of one teacher (reads its header and config.json, not its tensors)."""
@@ -173,11 +185,24 @@ class TeacherRegistry:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _commit(self, name: str, tensors: dict[str, torch.Tensor], metadata: dict[str, str], overwrite: bool) -> TeacherInfo:
+    def shadowed(self) -> builtins.list[tuple[str, str]]:
+        """(name, plugin) of every local teacher that hides a plugin-shipped teacher of the same name."""
+        local = set(self.store.names())
+        return sorted((name, plugin) for name, (plugin, _) in self._plugin_teachers().items() if name in local)
+
+    def _commit(
+        self,
+        name: str,
+        tensors: dict[str, torch.Tensor],
+        metadata: dict[str, str],
+        overwrite: bool,
+        replay_set: ReplaySet | None = None,
+    ) -> TeacherInfo:
         """Write a checked teacher into `teachers/<name>` atomically, under the name's lock."""
-        if name in self._plugin_teachers() and not self.store.directory(name).is_dir():
-            logger.info("teacher %r shadows the plugin-shipped teacher of the same name", name)
-        self.store.write(name, tensors, metadata, overwrite)
+        plugin = self._plugin_teachers().get(name)
+        if plugin is not None:
+            logger.warning(shadowing_message(name, plugin[0]))
+        self.store.write(name, tensors, metadata, overwrite, replay_set)
         return self.info(name)
 
     def add(
@@ -192,6 +217,7 @@ class TeacherRegistry:
         dataset_sha256: str,
         overwrite: bool = False,
         source_expert: Mapping[str, Any] | None = None,
+        replay_set: ReplaySet | None = None,
     ) -> TeacherInfo:
         """Save a trained world model as teacher `name` (refuses an existing name unless `overwrite`).
 
@@ -199,6 +225,7 @@ class TeacherRegistry:
         env.image_size); the model's action size comes from `world_model.action_dim`. A model
         wrapped by DataParallel, DistributedDataParallel or torch.compile is saved unwrapped.
         `source_expert` (optional) describes the expert that collected the dataset (shown by `list`).
+        `replay_set` (`teacher_replay_set.make_replay_set`, computed with these weights) is stored beside them.
         """
         validate_name(name)
         if not isinstance(world_model, torch.nn.Module):
@@ -221,6 +248,8 @@ class TeacherRegistry:
             raise teacher_error(name, f"dataset_sha256 must be 64 hex digits, got {dataset_sha256!r}")
         tensors = {key: value.detach().to("cpu").contiguous().clone() for key, value in world_model.state_dict().items()}
         check_state_dict(name, tensors, config, action_dim)
+        if replay_set is not None:
+            check_fits_teacher(name, replay_set, world_model.feature_size, action_dim, weights_digest(tensors), "the action-replay set")
         metadata = build_metadata(
             name,
             config,
@@ -231,7 +260,35 @@ class TeacherRegistry:
             dataset_sha256=dataset_hash,
             source_expert=source_expert,
         )
-        return self._commit(name, tensors, metadata, overwrite)
+        return self._commit(name, tensors, metadata, overwrite, replay_set)
+
+    # -- the action-replay set -------------------------------------------------------------
+
+    def load_replay_set(self, name: str) -> ReplaySet | None:
+        """Teacher `name`'s action-replay set (checked against config.json and its weights), None when it has none."""
+        return self._checked_replay_set(name, *self._load_checked(name))
+
+    def _checked_replay_set(
+        self, name: str, model: WorldModel, info: TeacherInfo, teacher_file: TeacherFile, tensors: dict[str, torch.Tensor]
+    ) -> ReplaySet | None:
+        if info.replay_set is None:
+            return None
+        replay_set = read_replay_set_file(name, info.path, info.replay_set)
+        check_fits_teacher(name, replay_set, model.feature_size, teacher_file.action_dim, weights_digest(tensors), REPLAY_SET_FILE)
+        return replay_set
+
+    def attach_replay_set(self, name: str, replay_set: ReplaySet) -> TeacherInfo:
+        """Store (or replace) the action-replay set of local teacher `name`; its weights stay as they are."""
+        model, info, teacher_file, tensors = self._load_checked(name)
+        if info.is_plugin:
+            raise teacher_error(
+                name,
+                f"is shipped by plugin {info.source[len(PLUGIN_SOURCE_PREFIX):]!r} and read-only; import a copy under another "
+                "name (`vid2act teachers export`, then `vid2act teachers import FILE --name NEW`) and attach data to that",
+            )
+        check_fits_teacher(name, replay_set, model.feature_size, info.action_dim, weights_digest(tensors), "the action-replay set")
+        self.store.write(name, tensors, dict(teacher_file.metadata), True, replay_set)
+        return self.info(name)
 
     def remove(self, name: str) -> None:
         """Delete a local teacher (plugin-shipped teachers cannot be removed)."""
@@ -254,22 +311,31 @@ class TeacherRegistry:
         """Write teacher `name` as one self-contained .safetensors file (weights, config and every
         metadata key in the header); the teacher is fully checked first. Returns the file's path."""
         file = check_export_target(name, file, overwrite)
-        _, info, _, tensors = self._load_checked(name)
-        return write_export(info, tensors, file)
+        loaded = self._load_checked(name)
+        _, info, teacher_file, tensors = loaded
+        return write_export(info, tensors, file, dict(teacher_file.metadata), self._checked_replay_set(name, *loaded))
+
+    def export_for_plugin(self, name: str, directory: Path, overwrite: bool = False) -> Path:
+        """Write teacher `name`, fully checked, as `directory/<name>/` in the layout a plugin ships
+        (model.safetensors, config.json, replay_set.safetensors when it has one). Returns that directory."""
+        self.verify_one(name)
+        return write_plugin_directory(self.info(name), Path(directory).expanduser() / name, overwrite)
 
     def import_file(self, file: Path, name: str | None = None, overwrite: bool = False) -> TeacherInfo:
         """Add the teacher in an exported .safetensors file (named `name`, else the name stored in
         it, else the file's stem). The file is fully checked before anything is written."""
         imported = read_export(file, name)
-        return self._commit(imported.name, imported.tensors, imported.metadata, overwrite)
+        return self._commit(imported.name, imported.tensors, imported.metadata, overwrite, imported.replay_set)
 
     # -- checking --------------------------------------------------------------------------
 
     def verify_one(self, name: str) -> None:
         """Fully check one teacher; raise TeacherError describing the first problem."""
-        _, info, teacher_file, tensors = self._load_checked(name)
+        loaded = self._load_checked(name)
+        _, info, teacher_file, tensors = loaded
         require_finite(name, tensors)
         check_config_json_agrees(name, read_config_json(name, info.path), teacher_file)
+        self._checked_replay_set(name, *loaded)
 
     def verify(self, name: str | None = None) -> builtins.list[tuple[str, bool, str]]:
         """Check one teacher (or all): (name, ok, "ok" or the problem) for each.
@@ -309,6 +375,7 @@ __all__ = [
     "TeacherRegistry",
     "check_compatible",
     "sha256_of_file",
+    "shadowing_message",
     "teacher_size_bytes",
     "validate_name",
     "vid2act_home",

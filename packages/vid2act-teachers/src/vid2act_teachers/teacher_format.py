@@ -112,6 +112,9 @@ class TeacherInfo:
     """sha256 of model.safetensors, as recorded in config.json."""
     source_expert: dict[str, Any] | None = None
     """The expert that collected the dataset (see SOURCE_EXPERT_KEY), None when not recorded."""
+    replay_set: dict[str, Any] | None = None
+    """config.json's summary of the teacher's action-replay set (file, sha256, pairs, ...), None when it has none
+    (`vid2act_teachers.teacher_replay_set`)."""
 
     @property
     def qualified_task(self) -> str:
@@ -150,9 +153,13 @@ class TeacherFile:
     def image_size(self) -> int:
         return int(self.header_fields["image_size"])
 
-    def info(self, name: str, source: str, path: Path, weights_sha256: str) -> TeacherInfo:
+    def info(
+        self, name: str, source: str, path: Path, weights_sha256: str, replay_set: dict[str, Any] | None = None
+    ) -> TeacherInfo:
         """The `TeacherInfo` of this header for a teacher `name` found at `path`."""
-        return TeacherInfo(name=name, source=source, path=path, weights_sha256=weights_sha256, **self.header_fields)
+        return TeacherInfo(
+            name=name, source=source, path=path, weights_sha256=weights_sha256, replay_set=replay_set, **self.header_fields
+        )
 
 
 def validate_name(name: str) -> str:
@@ -163,6 +170,16 @@ def validate_name(name: str) -> str:
             " (at most 128 characters)"
         )
     return name
+
+
+def shadowing_message(name: str, plugin: str) -> str:
+    """One line: local teacher `name` hides plugin `plugin`'s, and how to use either."""
+    return (
+        f"teacher {name!r} in the local registry hides the teacher of the same name shipped by plugin {plugin!r}; "
+        f"the local one is used. To keep both, rename yours (`vid2act teachers export {name} F.safetensors`, "
+        f"`vid2act teachers import F.safetensors --name NEW`, `vid2act teachers remove {name}`); "
+        f"removing it makes {name!r} the plugin's again"
+    )
 
 
 def check_compatible(info: TeacherInfo, image_size: int) -> None:
@@ -221,12 +238,15 @@ def metadata_json_value(key: str, value: str) -> Any:
     return value
 
 
-def config_json_document(name: str, metadata: dict[str, str], weights_sha256: str) -> dict[str, Any]:
-    """The content of a registered teacher's config.json."""
+def config_json_document(
+    name: str, metadata: dict[str, str], weights_sha256: str, replay_set: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The content of a registered teacher's config.json (`replay_set`: the action-replay set's summary, if any)."""
     return {
         "format_version": FORMAT_VERSION,
         "name": name,
         "weights_sha256": weights_sha256,
+        **({"replay_set": replay_set} if replay_set is not None else {}),
         "info": {
             key[len(META_PREFIX) :]: metadata_json_value(key, value)
             for key, value in metadata.items()
@@ -247,6 +267,8 @@ def read_config_json(name: str, directory: Path) -> dict[str, Any]:
         raise teacher_error(name, f"{CONFIG_FILE} is not valid JSON ({error})") from None
     if not isinstance(data, dict) or not isinstance(data.get("weights_sha256"), str):
         raise teacher_error(name, f"{CONFIG_FILE} lacks weights_sha256")
+    if "replay_set" in data and not (isinstance(data["replay_set"], dict) and isinstance(data["replay_set"].get("sha256"), str)):
+        raise teacher_error(name, f"{CONFIG_FILE}'s replay_set entry is not an object with a sha256")
     return data
 
 

@@ -4,6 +4,7 @@ Layout under `$VID2ACT_HOME` (default `~/.cache/vid2act`, or `$XDG_CACHE_HOME/vi
 
     teachers/<name>/model.safetensors   weights; header `__metadata__` holds the vid2act.* keys
     teachers/<name>/config.json         the same config and metadata, plus the weights' sha256
+    teachers/<name>/replay_set.safetensors   the action-replay set (optional; `teacher_replay_set`)
     teachers/.<name>.lock               per-name lock file (fcntl.flock) taken by every write
 
 Every write builds the teacher directory in a temporary directory inside `teachers/` and renames
@@ -37,6 +38,7 @@ from vid2act_teachers.teacher_format import (
     config_json_document,
     teacher_error,
 )
+from vid2act_teachers.teacher_replay_set import ReplaySet, write_replay_set
 
 HOME_ENV = "VID2ACT_HOME"
 """Environment variable naming the vid2act home directory (teachers/, datasets/)."""
@@ -114,8 +116,16 @@ class TeacherStore:
     def _retired_path(self, name: str) -> Path:
         return self.teachers_dir / f".old{_TEMP_SEPARATOR}{name}{_TEMP_SEPARATOR}{uuid.uuid4().hex[:8]}"
 
-    def write(self, name: str, tensors: dict[str, torch.Tensor], metadata: dict[str, str], overwrite: bool) -> Path:
-        """Write `teachers/<name>` (weights with `metadata` in the header, and config.json) atomically.
+    def write(
+        self,
+        name: str,
+        tensors: dict[str, torch.Tensor],
+        metadata: dict[str, str],
+        overwrite: bool,
+        replay_set: ReplaySet | None = None,
+    ) -> Path:
+        """Write `teachers/<name>` (weights with `metadata` in the header, the action-replay set if
+        given, and config.json) atomically.
 
         Refuses an existing name unless `overwrite`. Returns the teacher's directory.
         """
@@ -129,7 +139,8 @@ class TeacherStore:
                 model_file = staging / MODEL_FILE
                 with atomic_path(model_file) as partial:
                     save_file(tensors, str(partial), metadata=metadata)
-                document = config_json_document(name, metadata, sha256_file(model_file))
+                summary = replay_set.summary(write_replay_set(staging, replay_set)) if replay_set is not None else None
+                document = config_json_document(name, metadata, sha256_file(model_file), summary)
                 atomic_write_text(staging / CONFIG_FILE, json.dumps(document, indent=2, sort_keys=False) + "\n")
                 staging.chmod(0o755)
                 if final.exists():
