@@ -63,17 +63,20 @@ class DreamerAgent(nn.Module):
         return None
 
     def acting_condition(
-        self, post: State, prior: State, obs: dict[str, torch.Tensor], policy_state: PolicyState
+        self, post: State, prior: State, obs: dict[str, torch.Tensor], policy_state: PolicyState, mode: ActMode = "explore"
     ) -> tuple[torch.Tensor | None, dict[str, Any]]:
-        """The actor's extra input when acting, and entries to add to the policy state. Default: none."""
+        """The actor's extra input when acting (deterministic in `eval` mode), and entries to add to the policy state. Default: none."""
         return None, {}
 
     def transition_extras(self, policy_state: PolicyState) -> dict[str, Any]:
         """Per-step arrays stored in the replay beside the frame (teacher features). Default: none."""
         return {}
 
-    def acting_metrics(self) -> dict[str, float]:
-        """Statistics gathered while acting since the last call (teacher selection). Default: none."""
+    def acting_metrics(self, phase: str = "train") -> dict[str, float]:
+        """Statistics gathered while acting since the last call (teacher selection). Default: none.
+
+        phase: `train` (explore mode: the training interaction) or `eval` (eval and stochastic modes).
+        """
         return {}
 
     def after_update(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -172,7 +175,7 @@ class DreamerAgent(nn.Module):
         post, prior = self.world_model.rssm.obs_step(
             policy_state["latent"], policy_state["action"], embed, obs["is_first"], sample=mode != "eval"
         )
-        condition, extra_state = self.acting_condition(post, prior, obs, policy_state)
+        condition, extra_state = self.acting_condition(post, prior, obs, policy_state, mode)
         dist = self.actor_critic.actor(self.world_model.rssm.feature(post), condition)
         action = dist.mode() if mode == "eval" else dist.sample()
         new_state = dict(policy_state)

@@ -98,6 +98,22 @@ def system_info() -> dict[str, str]:
     }
 
 
+EVALUATION_STREAMS = {"training": 1, "command": 2}
+"""Evaluation seed streams: the loop's periodic evaluations and `vid2act evaluate` (its default seed)."""
+
+
+def evaluation_seed(run_seed: int, index: int, stream: str = "training") -> int:
+    """Reset seed of the first episode of evaluation `index` of the run seeded `run_seed` (episode i uses it + i).
+
+    A hash of (run seed, stream, index), below 2**31 so that `+ i` stays a valid simulator seed: two
+    seeds of a grid never evaluate on the same episodes, and the same run seed always does.
+    """
+    if stream not in EVALUATION_STREAMS:
+        raise ValueError(f"evaluation seed stream {stream!r} is not one of {', '.join(EVALUATION_STREAMS)}")
+    entropy = [run_seed % 2**32, EVALUATION_STREAMS[stream], index]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0]) % 2**31
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -245,13 +261,16 @@ class OnlineTrainer:
         values: dict[str, float] = {}
         record = train.video_every == 0 or self.state.env_steps % max(train.video_every, 1) < train.eval_every
         for mode, label in (("eval", "deterministic"), ("stochastic", "stochastic")):
+            self.agent.acting_metrics("eval")  # only this evaluation's selections are counted below
             stats, frames = evaluate(
-                self.agent, self.eval_env, train.eval_episodes, mode, seed=10_000 + self.state.episodes,
-                record_first=record and mode == "eval",
+                self.agent, self.eval_env, train.eval_episodes, mode,
+                seed=evaluation_seed(self.config.seed, self.state.episodes), record_first=record and mode == "eval",
             )
             for key, value in stats.items():
                 if key != "success" or self.has_success:
                     values[f"eval/{key}_{label}"] = value
+            for key, value in self.agent.acting_metrics("eval").items():
+                values[f"eval/{key}_{label}"] = value
             if frames is not None:
                 self.logger.video("eval/policy", frames, self.state.env_steps)
         if self.replay.num_steps >= train.batch_length:
@@ -323,7 +342,7 @@ class OnlineTrainer:
                 now = time.time()
                 elapsed = max(now - last_time, 1e-9)
                 values = metrics.flush()
-                values.update({f"charts/{key}": value for key, value in self.agent.acting_metrics().items()})
+                values.update({f"charts/{key}": value for key, value in self.agent.acting_metrics("train").items()})
                 values["charts/env_steps_per_second"] = (state.env_steps - last_env_steps) / elapsed
                 values["charts/updates_per_second"] = (state.updates - last_updates) / elapsed
                 values["charts/updates"] = float(state.updates)

@@ -18,7 +18,9 @@ def register(app: typer.Typer) -> None:
         deterministic: bool = typer.Option(True, "--deterministic/--stochastic", help="Actor mode (deterministic) or sampled actions."),
         video: bool = typer.Option(False, "--video", help="Also write a GIF of the first episode under RUN_DIR/videos/."),
         device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
-        seed: int = typer.Option(12345, "--seed", help="Seed of the evaluation episodes."),
+        seed: int | None = typer.Option(
+            None, "--seed", help="Reset seed of the first evaluation episode (episode i uses SEED + i). Default: derived from the run's training seed."
+        ),
     ) -> None:
         """Evaluate a run's latest checkpoint; writes evaluation_<mode>.json beside the run."""
         from vid2act_cli.compose.evaluation import evaluate_run

@@ -12,7 +12,7 @@ import torch
 
 from vid2act_core.checkpoint import load_checkpoint
 from vid2act_core.fileio import atomic_write_text
-from vid2act_core.loop import evaluate, seed_everything
+from vid2act_core.loop import evaluate, evaluation_seed, seed_everything
 
 from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.logger import encode_gif
@@ -45,28 +45,40 @@ def load_run_agent(run_dir: Path, device: torch.device):
 
 def evaluate_run(
     run_dir: str | Path, episodes: int, mode: str = "eval", video: bool = False, device: str | torch.device = "cpu",
-    seed: int = 12345,
+    seed: int | None = None,
 ) -> dict[str, Any]:
-    """Evaluate `episodes` episodes; write `evaluation.json` (and a GIF with `video`) into the run directory."""
+    """Evaluate `episodes` episodes; write `evaluation_<mode>.json` (and a GIF with `video`) into the run directory.
+
+    seed: reset seed of the first episode (episode i uses seed + i). Default: derived from the run's
+    training seed (`evaluation_seed(config.seed, 0, "command")`), so a run is always evaluated on the
+    same episodes and two training seeds on different ones.
+    """
     run_dir = Path(run_dir)
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
     device = resolve_device(device)
     agent, config, info, payload = load_run_agent(run_dir, device)
     configure_threads(config)
+    if seed is None:
+        seed = evaluation_seed(config.seed, 0, "command")
+    if seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {seed}")
     seed_everything(seed)
     env = make_task_env(config, seed=seed)
     started = time.time()
+    agent.acting_metrics("eval")
     try:
         stats, frames = evaluate(agent, env, episodes, mode, seed=seed, record_first=video)
     finally:
         env.close()
+    selected = agent.acting_metrics("eval")
     result: dict[str, Any] = {
         "run": str(run_dir),
         "task": config.env.task,
         "method": info.get("method"),
         "mode": "deterministic" if mode == "eval" else "stochastic",
         "episodes": episodes,
+        "seed": seed,
         "env_steps_trained": int(payload["loop"]["env_steps"]),
         "return_mean": stats["return"],
         "return_std": stats["return_std"],
@@ -75,6 +87,8 @@ def evaluate_run(
     }
     if env.spec.has_success:
         result["success_rate"] = stats["success"]
+    if selected:
+        result["selected_share"] = {key.removeprefix("selected/"): share for key, share in selected.items()}
     if frames is not None:
         video_path = run_dir / "videos" / f"evaluate_{result['mode']}_{result['env_steps_trained']:08d}.gif"
         video_path.parent.mkdir(exist_ok=True)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vid2act_core.actor_critic import ConditionFn
-from vid2act_core.agent import DreamerAgent, PolicyState
+from vid2act_core.agent import ActMode, DreamerAgent, PolicyState
 from vid2act_core.config import Config
 from vid2act_core.rssm import RSSM, State
 from vid2act_core.teachers import TeacherEnsemble, fit_actions
@@ -35,6 +35,8 @@ TEACHER_FEATURE_KEY = "teacher_feat"
 """Replay key of the teachers' one-step predictions (priors), (T, N, F_teacher) float16."""
 TEACHER_POSTERIOR_KEY = "teacher_post"
 """Replay key of the teachers' posterior states, (T, N, F_teacher) float16: where per-step selection starts imagining."""
+ACTING_PHASES = ("train", "eval")
+"""Phases whose teacher selections are counted apart: explore-mode acting, and eval/stochastic acting."""
 UNIFORM_SELECTION = "uniform"
 """The selection metric's name under the uniform-weights ablation (no teacher is selected)."""
 
@@ -64,7 +66,10 @@ class TransferAgent(DreamerAgent):
         self._pending = {"teachers": teachers if self.teachers_enabled else None, "sources": sources if self.guidance_enabled else None}
         cond_dim = transfer.guidance_dim if self.guidance_enabled else 0
         super().__init__(config, action_dim, device, cond_dim=cond_dim)
-        self.selected_counts = torch.zeros(self.num_teachers, dtype=torch.long, device=self.device)
+        # Selections counted apart for the training interaction (explore) and evaluation (eval, stochastic).
+        self.selected_counts = {
+            phase: torch.zeros(self.num_teachers, dtype=torch.long, device=self.device) for phase in ACTING_PHASES
+        }
         self.selector = TaskSelector(self.num_teachers, transfer.uniform_weights, self.device, config.seed)
         self._last_guidance: ImaginationGuidance | None = None
         if self.guidance_enabled:
@@ -169,10 +174,10 @@ class TransferAgent(DreamerAgent):
 
     # ----- acting (Algorithm 1, lines 22-24) ---------------------------------------------------
     def acting_condition(
-        self, post: State, prior: State, obs: dict[str, torch.Tensor], policy_state: PolicyState
+        self, post: State, prior: State, obs: dict[str, torch.Tensor], policy_state: PolicyState, mode: ActMode = "explore"
     ) -> tuple[torch.Tensor | None, dict[str, Any]]:
         if self._teachers is None:
-            return super().acting_condition(post, prior, obs, policy_state)
+            return super().acting_condition(post, prior, obs, policy_state, mode)
         batch_size = obs["image"].shape[0]
         teacher_state = policy_state.get("teacher_state")
         if teacher_state is None:
@@ -181,7 +186,7 @@ class TransferAgent(DreamerAgent):
         teacher_features = RSSM.feature(teacher_prior).transpose(0, 1)  # (B, N, F)
         weights = self.distillation.weights(teacher_features, self.world_model.rssm.mean_feature(prior))
         selected = self.selector.select(weights)
-        self.selected_counts += torch.bincount(selected, minlength=self.num_teachers)
+        self.selected_counts["train" if mode == "explore" else "eval"] += torch.bincount(selected, minlength=self.num_teachers)
         extra = {
             "teacher_state": teacher_post,
             "teacher_features": teacher_features,
@@ -191,7 +196,8 @@ class TransferAgent(DreamerAgent):
         }
         if not self.guidance_enabled:
             return None, extra
-        guidance = self.vae.guidance(self.world_model.rssm.feature(post), self.selector.labels(selected))
+        # Deterministic evaluation uses G's mean (z = 0), like the latent mean and the actor's mode.
+        guidance = self.vae.guidance(self.world_model.rssm.feature(post), self.selector.labels(selected), sample=mode != "eval")
         return guidance, extra
 
     def transition_extras(self, policy_state: PolicyState) -> dict[str, Any]:
@@ -202,15 +208,17 @@ class TransferAgent(DreamerAgent):
             TEACHER_POSTERIOR_KEY: policy_state["teacher_posterior_features"][0].to(torch.float16).cpu().numpy(),
         }
 
-    def acting_metrics(self) -> dict[str, float]:
-        """Share of acting steps that selected each teacher since the last call.
+    def acting_metrics(self, phase: str = "train") -> dict[str, float]:
+        """Share of acting steps of `phase` (train: explore mode; eval: eval and stochastic) that selected each teacher since the last call.
 
         Under the uniform ablation no teacher is selected (k is a uniform draw): `selected/uniform` = 1.
         """
         if self._teachers is None:
             return {}
-        counts = self.selected_counts.cpu().double()
-        self.selected_counts.zero_()
+        if phase not in ACTING_PHASES:
+            raise ValueError(f"acting phase {phase!r} is not one of {', '.join(ACTING_PHASES)}")
+        counts = self.selected_counts[phase].cpu().double()
+        self.selected_counts[phase].zero_()
         total = counts.sum().item()
         if total == 0:
             return {}
