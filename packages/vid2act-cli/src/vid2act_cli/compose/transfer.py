@@ -133,7 +133,12 @@ def run_transfer(
     reporter: Reporter | None = None,
 ) -> tuple[LoopState, DreamerAgent, dict[str, Any]]:
     """Train the student online in `run_dir` (resuming), then write `transfer_summary.json`."""
+    from vid2act_teachers.registry import TeacherRegistry
+
+    from vid2act_cli.compose.teacher_pins import PINS_KEY, check_teacher_pins, teacher_pins
+
     run_dir = Path(run_dir)
+    pins = teacher_pins(plan.teacher_names + ([plan.init_from] if plan.init_from else []), TeacherRegistry())
     if (run_dir / "config.yaml").exists():
         _, saved_info = load_run_config(run_dir)
         saved_teachers = saved_info.get("teachers", [])
@@ -142,9 +147,11 @@ def run_transfer(
                 f"{run_dir}: this run was started with teachers {saved_teachers}, not {plan.teacher_names}; "
                 "its replay stores those teachers' states: use another --logdir"
             )
+        check_teacher_pins(run_dir, saved_info.get(PINS_KEY), pins)
     if plan.init_from:
         apply_init_architecture(config, plan.init_from)
-    info = {"teachers": plan.teacher_names, "init_from": plan.init_from, "source_data": {k: str(v) for k, v in plan.source_data.items()}}
+    info = {"teachers": plan.teacher_names, "init_from": plan.init_from, "source_data": {k: str(v) for k, v in plan.source_data.items()},
+            PINS_KEY: pins}
     state, agent = run_online(
         config, run_dir, device, plan.method, agent_factory=build_agent_factory(plan, reporter), reporter=reporter, run_info=info
     )
