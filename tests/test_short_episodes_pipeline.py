@@ -109,3 +109,20 @@ def test_collect_pretrain_and_transfer_on_episodes_shorter_than_the_window(
     assert len(stored) >= 5
     with np.load(stored[0]) as episode:
         assert len(episode["image"]) < BATCH_LENGTH and episode["is_terminal"][-1]
+
+
+def test_pretraining_data_of_short_episodes_holds_out_trailing_ones(tmp_path: Path) -> None:
+    from pretrain_helpers import write_synthetic_dataset
+
+    from vid2act_cli.compose.pretrain_data import load_pretrain_data
+
+    path = write_synthetic_dataset(tmp_path / "short.h5", episodes=6, steps=9)
+    data = load_pretrain_data([path], BATCH_LENGTH)
+    assert [len(episode["image"]) for episode in data.train_episodes] == [9] * 4
+    assert [len(episode["image"]) for episode in data.eval_episodes] == [9, 9]  # 18 steps fill a window of 16
+    few = write_synthetic_dataset(tmp_path / "few.h5", episodes=1, steps=9)
+    with pytest.raises(ValueError, match=r"few.h5: the 1 episode\(s\) hold 9 steps in total, fewer than one window of train.batch_length=16; collect more"):
+        load_pretrain_data([few], BATCH_LENGTH)
+    single = write_synthetic_dataset(tmp_path / "single.h5", episodes=20, steps=1)
+    with pytest.raises(ValueError, match=r"single.h5: every episode has a single step"):
+        load_pretrain_data([single], BATCH_LENGTH)
