@@ -11,7 +11,9 @@ One file per dataset::
     /episodes/000001      ...
 
 Arrays follow the episode convention of docs/architecture.md: `action[t]` led to `image[t]`,
-`action[0]` is zeros.
+`action[0]` is zeros. docs/data-format.md is the full specification (attributes, dtypes, flags,
+episodes shorter than the training window), written for third parties who write files without
+this package.
 
 Crash safety: `EpisodeWriter` prepares (and, for gzip, compresses) a whole episode in memory,
 writes it under a temporary group name (`episodes/partial-NNNNNN`), flushes, renames the group to
