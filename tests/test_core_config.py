@@ -14,11 +14,24 @@ def test_presets_carry_the_published_settings() -> None:
     assert (dmc.world_model.stoch, dmc.world_model.deter, dmc.world_model.cnn_depth) == (50, 200, 32)
     assert (dmc.world_model.kl_balance, dmc.world_model.free_nats) == (0.8, 1.0)
     assert (dmc.train.batch_size, dmc.train.batch_length, dmc.train.train_every) == (50, 50, 5)
-    assert (dmc.actor_critic.horizon, dmc.actor_critic.discount, dmc.actor_critic.lambda_) == (15, 0.99, 0.95)
+    assert (dmc.actor_critic.discount, dmc.actor_critic.lambda_) == (0.99, 0.95)
     metaworld = preset("paper-metaworld")
     assert (metaworld.env.action_repeat, metaworld.env.episode_steps, metaworld.train.steps) == (1, 500, 300_000)
     assert metaworld.train.prefill == 5000 and metaworld.train.eval_every == 6000
     assert set(PRESETS) == {"paper-dmc", "paper-metaworld", "small", "tiny"}
+
+
+def test_paper_presets_follow_the_paper_text() -> None:
+    dmc = preset("paper-dmc")  # section 5.3
+    assert (dmc.train.steps, dmc.train.batch_size, dmc.actor_critic.horizon) == (400_000, 50, 50)
+    assert (dmc.env.image_size, dmc.transfer.alpha, dmc.world_model.kl_scale, dmc.pretrain.steps) == (64, 1.0, 1.0, 200_000)
+    # 400K environment steps are 200K policy steps at the DMC action repeat of 2.
+    assert dmc.env.action_repeat is None and dmc.env.episode_steps is None  # the domain's: DMC 2 and 1000
+    published = preset("paper-dmc,published-horizon")
+    assert published.actor_critic.horizon == 15 and published.train == dmc.train and published.preset == "paper-dmc,published-horizon"
+    metaworld = preset("paper-metaworld")  # section 5.2; batch and horizon unstated there: the published code's
+    assert (metaworld.train.steps, metaworld.train.eval_episodes, metaworld.pretrain.steps) == (300_000, 10, 200_000)
+    assert (metaworld.env.action_repeat, metaworld.env.episode_steps, metaworld.actor_critic.horizon) == (1, 500, 15)
 
 
 def test_overrides_are_typed(tmp_path: Path) -> None:
