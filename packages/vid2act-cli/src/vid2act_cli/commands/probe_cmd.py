@@ -1,0 +1,85 @@
+"""`vid2act probe`: the offline dynamics-transfer probe (does distillation improve the student's predictions?)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vid2act_cli.commands.errors import cli_errors
+
+
+def _names(text: str, option: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise ValueError(f"{option} {text!r}: expected comma-separated names")
+    return names
+
+
+def _numbers(text: str, option: str) -> list[int]:
+    try:
+        return [int(value) for value in _names(text, option)]
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: expected comma-separated integers") from None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("probe")
+    @cli_errors
+    def probe_command(
+        pair: str = typer.Option(None, "--pair", help="A named target/teachers pair: dmc-walker, dmc-hopper, metaworld-button, metaworld-door."),
+        target_data: Path = typer.Option(None, "--target-data", help="Target HDF5 dataset (default with --pair: $VID2ACT_HOME/datasets/<target>.h5)."),
+        teachers: str = typer.Option(None, "--teachers", help="Registry teachers, comma-separated (default: the pair's)."),
+        related: str = typer.Option(None, "--related", help="Which teacher is the related source (default: the pair's)."),
+        out: Path = typer.Option(None, "--out", "-o", help="Probe folder (default: runs/probe-<pair or dataset>); an existing one is continued."),
+        train_episodes: int = typer.Option(5, "--train-episodes", help="The student trains on the dataset's first N episodes."),
+        eval_episodes: int = typer.Option(3, "--eval-episodes", help="Held-out episodes (the dataset's last N) for the errors."),
+        updates: int = typer.Option(150, "--updates", help="World-model updates per cell."),
+        batch_size: int = typer.Option(8, "--batch-size", help="Windows per update."),
+        batch_length: int = typer.Option(32, "--batch-length", help="Steps per window."),
+        log_every: int = typer.Option(10, "--log-every", help="Updates per point of the W curves."),
+        seeds: int = typer.Option(3, "--seeds", help="Seeds per configuration and order."),
+        configs: str = typer.Option("none,all,related,unrelated,uniform", "--configs", help="Configurations to run."),
+        scorers: str = typer.Option("paper,mlp,similarity", "--scorers", help="Task-weight scorers for `all` (the first also for unrelated, uniform)."),
+        heads: str = typer.Option("shared", "--heads", help="f_distill kinds for `all`: shared, per_teacher."),
+        orders: str = typer.Option("given,rotated", "--orders", help="Teacher orders: given, rotated."),
+        context: int = typer.Option(5, "--context", help="Observed frames before open-loop prediction."),
+        horizons: str = typer.Option("15,45", "--horizons", help="Predicted steps over which errors are averaged."),
+        windows: int = typer.Option(8, "--windows-per-episode", help="Evaluation windows per held-out episode."),
+        preset: str = typer.Option("small", "--preset", help="The student's preset stack."),
+        config_file: Path = typer.Option(None, "--config", help="YAML file of config overrides."),
+        overrides: list[str] = typer.Option([], "--set", help="Override one config key, e.g. --set transfer.alpha=0.5."),
+        device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
+        max_cells: int = typer.Option(None, "--max-cells", help="Run at most N unfinished cells, then stop (re-run for the rest)."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ) -> None:
+        """Train student world models offline on a few target episodes with and without distillation; compare their predictions."""
+        from vid2act_core.config import load_config
+        from vid2act_core.probe import ProbeSchedule
+        from vid2act_teachers.registry import vid2act_home
+
+        from vid2act_cli.commands.console import RichReporter
+        from vid2act_cli.compose.probe import ProbeRequest, run_probe
+        from vid2act_cli.compose.probe_data import default_target_data, resolve_pair
+
+        chosen = resolve_pair(pair) if pair else None
+        if chosen is None and (target_data is None or teachers is None or related is None):
+            raise ValueError("--target-data, --teachers and --related are needed without --pair")
+        data = target_data if target_data is not None else default_target_data(chosen, vid2act_home())  # type: ignore[arg-type]
+        request = ProbeRequest(
+            target_data=data,
+            teachers=_names(teachers, "--teachers") if teachers else list(chosen.teachers),  # type: ignore[union-attr]
+            related=related if related else chosen.related,  # type: ignore[union-attr]
+            config=load_config(preset, config_file, list(overrides)),
+            out=out if out is not None else Path("runs") / f"probe-{pair or data.stem}",
+            schedule=ProbeSchedule(updates, batch_size, batch_length, log_every),
+            train_episodes=train_episodes, eval_episodes=eval_episodes, seeds=seeds,
+            configs=_names(configs, "--configs"), scorers=_names(scorers, "--scorers"), heads=_names(heads, "--heads"),
+            orders=_names(orders, "--orders"), context=context, horizons=_numbers(horizons, "--horizons"),
+            windows_per_episode=windows, device=device, max_cells=max_cells,
+        )
+        outcome = run_probe(request, RichReporter(progress))
+        if outcome.table_text:
+            typer.echo(outcome.table_text)
+        typer.echo(f"{len(outcome.ran)} cells run now, {len(outcome.skipped)} were done, {len(outcome.remaining)} left; "
+                   f"table {outcome.table}, plots {', '.join(str(path) for path in outcome.plots)}")
