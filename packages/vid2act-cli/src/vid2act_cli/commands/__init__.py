@@ -13,6 +13,7 @@ from vid2act_cli.commands import (
     experts_cmd,
     plugins_cmd,
     pretrain_cmd,
+    probe_cmd,
     report_cmd,
     teachers_add_cmd,
     teachers_cmd,
@@ -32,6 +33,7 @@ COMMAND_MODULES: list[ModuleType] = [
     evaluate_cmd,
     report_cmd,
     experiment_cmd,
+    probe_cmd,
     demo_cmd,
     plugins_cmd,
 ]
