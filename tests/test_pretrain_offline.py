@@ -111,11 +111,14 @@ def test_missing_data_file_is_one_line_error(tmp_path: Path) -> None:
     assert result.output.strip() == f"error: {missing}: file not found"
 
 
-def test_episodes_shorter_than_the_batch_length_are_refused(tmp_path: Path) -> None:
-    short = write_synthetic_dataset(tmp_path / "short.h5", steps=6)
+def test_datasets_with_fewer_steps_than_one_window_are_refused(tmp_path: Path) -> None:
+    # Episodes shorter than the window are fine (tests/test_short_episodes_pipeline.py); 2 x 4 steps
+    # cannot fill one window of train.batch_length=10.
+    short = write_synthetic_dataset(tmp_path / "short.h5", steps=4)
     result = runner.invoke(app, ["pretrain", "--data", str(short), "--name", "short", "--preset", "tiny",
                                  "--device", "cpu", "--logdir", str(tmp_path / "run")])
     assert result.exit_code == 2
+    assert "hold 8 steps in total" in result.output
     assert "train.batch_length=10" in result.output and str(short) in result.output
 
 
