@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     @app.command("pretrain")
     @cli_errors
     def pretrain_command(
-        data: list[Path] = typer.Option(..., "--data", help="HDF5 dataset of the source task (repeat for several files of the same task)."),
+        data: list[Path] = typer.Option(..., "--data", help="HDF5 dataset of the source task (repeat for several files of the same task; with --multitask, of several tasks)."),
         name: str = typer.Option(..., "--name", help="Name to register the teacher under."),
         preset: str = typer.Option("small", "--preset", help="paper-dmc, paper-metaworld, small or tiny."),
         steps: int = typer.Option(None, "--steps", help="Gradient steps (overrides the preset's pretrain.steps)."),
@@ -31,6 +31,11 @@ def register(app: typer.Typer) -> None:
         overrides: list[str] = typer.Option([], "--set", help="Override one config key, e.g. --set train.batch_size=32."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace a registered teacher of the same name."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+        multitask: bool = typer.Option(
+            False, "--multitask", help="Pretrain ONE model on datasets of several tasks (actions zero-padded to the largest size): "
+            "the pretrained-DreamerV2 baseline for --init-from; registered as kind multitask, never a transfer teacher.",
+        ),
+        replay_set_mb: float = typer.Option(4.0, "--replay-set-mb", help="Size budget (MiB) of the action-replay set stored with the teacher."),
     ) -> None:
         """Pretrain a teacher world model (image reconstruction + KL, no rewards) and register it; re-running resumes."""
         from vid2act_core.config import load_config
@@ -45,9 +50,10 @@ def register(app: typer.Typer) -> None:
                 raise ValueError(f"--steps must be >= 1, got {steps}")
             config.pretrain.steps = steps
         run_dir = logdir if logdir is not None else Path("runs") / f"pretrain-{name}"
-        info = pretrain_teacher(data, name, config, run_dir, device, RichReporter(progress), overwrite=overwrite)
+        info = pretrain_teacher(data, name, config, run_dir, device, RichReporter(progress), overwrite=overwrite, multitask=multitask,
+                               replay_set_mb=replay_set_mb)
         if info is not None:
             typer.echo(
-                f"registered teacher {info.name} ({info.qualified_task}, {info.train_steps} steps, "
+                f"registered {'multitask model' if info.kind == 'multitask' else 'teacher'} {info.name} ({info.qualified_task}, {info.train_steps} steps, "
                 f"dataset {info.dataset_sha256[:12]}) -> {info.path}"
             )

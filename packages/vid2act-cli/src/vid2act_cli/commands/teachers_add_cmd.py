@@ -24,6 +24,7 @@ def add_command(
     seed: int = typer.Option(0, "--seed", help="Random seed (collection, expert training, pretraining)."),
     overrides: list[str] = typer.Option([], "--set", help="Override one config key, e.g. --set env.episode_steps=100."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    replay_set_mb: float = typer.Option(4.0, "--replay-set-mb", help="Size budget (MiB) of the action-replay set stored with the teacher."),
 ) -> None:
     """Collect expert episodes (if needed), pretrain a teacher on them and register it; re-running resumes."""
     from vid2act_core.config import load_config
@@ -40,7 +41,7 @@ def add_command(
         config.pretrain.steps = steps
     request = AddTeacherRequest(
         task=task, config=config, device=device, name=name, episodes=episodes, policy=policy,
-        expert_steps=expert_steps, data=list(data) or None, expert=expert,
+        expert_steps=expert_steps, data=list(data) or None, expert=expert, replay_set_mb=replay_set_mb,
     )
     try:
         info = add_teacher(request, RichReporter(progress))

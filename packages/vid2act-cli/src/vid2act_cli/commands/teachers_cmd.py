@@ -1,4 +1,4 @@
-"""`vid2act teachers ...`: list, show, remove, export, import and verify registry teachers.
+"""`vid2act teachers ...`: list, show, remove, export, import, verify and attach-data.
 
 The sub-app is the module attribute `teachers_app`, so other command modules can add to it
 (`@teachers_app.command("add")`). Every command is a thin wrapper over
@@ -48,7 +48,7 @@ def list_command() -> None:
         return
     table = Table(title=f"vid2act teachers ({registry.teachers_dir})")
     table.add_column("name", no_wrap=True)
-    for header in ("domain:task", "image", "actions", "steps", "expert return", "source", "size"):
+    for header in ("kind", "domain:task", "image", "actions", "steps", "expert return", "source", "size"):
         table.add_column(header, overflow="fold")
     unreadable = 0
     for name in names:
@@ -56,10 +56,11 @@ def list_command() -> None:
             info = registry.info(name)
         except TeacherError as error:
             unreadable += 1
-            table.add_row(name, "-", "-", "-", "-", "-", "-", f"unreadable: {error}", style="red")
+            table.add_row(name, "-", "-", "-", "-", "-", "-", "-", f"unreadable: {error}", style="red")
             continue
         table.add_row(
             info.name,
+            info.kind,
             info.qualified_task,
             f"{info.image_size}x{info.image_size}",
             str(info.action_dim),
@@ -71,6 +72,23 @@ def list_command() -> None:
     console.print(table)
     if unreadable:
         console.print(f"{unreadable} teacher(s) unreadable; run `vid2act teachers verify` for details.", markup=False)
+    _print_notes(registry, console)
+
+
+def _print_notes(registry: object, console: object) -> None:
+    """Warn about local teachers hiding plugin ones and teachers without an action-replay set."""
+    from vid2act_teachers.registry import TeacherError, shadowing_message
+    from vid2act_teachers.teacher_replay_set import missing_set_message
+
+    for name, plugin in registry.shadowed():  # type: ignore[attr-defined]
+        console.print(f"warning: {shadowing_message(name, plugin)}", markup=False, soft_wrap=True)  # type: ignore[attr-defined]
+    for name in registry.names():  # type: ignore[attr-defined]
+        try:
+            lacking = registry.info(name).replay_set is None  # type: ignore[attr-defined]
+        except TeacherError:
+            continue
+        if lacking:
+            console.print(f"note: {missing_set_message(name)}", markup=False, soft_wrap=True)  # type: ignore[attr-defined]
 
 
 @teachers_app.command("show")
@@ -126,14 +144,37 @@ def remove_command(
 @cli_errors
 def export_command(
     name: str = typer.Argument(..., help="Teacher name."),
-    file: Path = typer.Argument(..., help="Output .safetensors file (weights, config and metadata in one file)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace FILE if it exists."),
+    file: Path = typer.Argument(None, help="Output .safetensors file (weights, action-replay set, config and metadata in one file)."),
+    for_plugin: Path = typer.Option(None, "--for-plugin", help="Instead of FILE: write DIR/NAME/ as a plugin ships it (register that directory in vid2act_register_teachers)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace FILE (or DIR/NAME) if it exists."),
 ) -> None:
-    """Write one teacher as a single self-contained .safetensors file."""
+    """Write one teacher as a single self-contained .safetensors file, or as a plugin's teacher directory."""
     from vid2act_teachers.registry import TeacherRegistry
 
+    if (file is None) == (for_plugin is None):
+        raise ValueError("teachers export: give either FILE or --for-plugin DIR")
+    if for_plugin is not None:
+        written = TeacherRegistry().export_for_plugin(name, for_plugin, overwrite=overwrite)
+        typer.echo(f"exported teacher {name} for a plugin to {written} ({', '.join(sorted(p.name for p in written.iterdir()))})")
+        return
     written = TeacherRegistry().export(name, file, overwrite=overwrite)
     typer.echo(f"exported teacher {name} to {written}")
+
+
+@teachers_app.command("attach-data")
+@cli_errors
+def attach_data_command(
+    name: str = typer.Argument(..., help="Teacher name (a local teacher)."),
+    data: list[Path] = typer.Option(..., "--data", help="The teacher's source dataset, HDF5 (repeatable)."),
+    replay_set_mb: float = typer.Option(4.0, "--replay-set-mb", help="Size budget (MiB) of the action-replay set."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
+) -> None:
+    """Store a teacher's action-replay set computed on its source data (for teachers registered without one)."""
+    from vid2act_cli.commands.console import RichReporter
+    from vid2act_cli.compose.replay_sets import AttachDataRequest, attach_data
+
+    info = attach_data(AttachDataRequest(name=name, data=list(data), budget_mb=replay_set_mb, device=device), RichReporter(False))
+    typer.echo(f"teacher {info.name}: action-replay set of {info.replay_set['pairs']} pairs stored in {info.path}")
 
 
 @teachers_app.command("import")
@@ -158,8 +199,10 @@ def verify_command(name: str | None = typer.Argument(None, help="Teacher name (d
     from rich.table import Table
 
     from vid2act_teachers.registry import TeacherRegistry
+    from vid2act_teachers.teacher_replay_set import missing_set_message
 
-    results = TeacherRegistry().verify(name)
+    registry = TeacherRegistry()
+    results = registry.verify(name)
     console = Console()
     if not results:
         console.print("No teachers to verify.")
@@ -171,6 +214,9 @@ def verify_command(name: str | None = typer.Argument(None, help="Teacher name (d
     for teacher, ok, message in results:
         table.add_row(teacher, "ok" if ok else "FAILED", "" if ok else message, style=None if ok else "red")
     console.print(table)
+    for teacher, ok, _ in results:
+        if ok and registry.info(teacher).replay_set is None:
+            console.print(f"note: {missing_set_message(teacher)}", markup=False, soft_wrap=True)
     failed = [teacher for teacher, ok, _ in results if not ok]
     if failed:
         console.print(f"{len(failed)} of {len(results)} teacher(s) failed verification: {', '.join(failed)}", markup=False)

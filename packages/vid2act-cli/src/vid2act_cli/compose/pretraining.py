@@ -23,6 +23,8 @@ from vid2act_core.pretrain import PretrainSummary, TeacherPretrainer
 from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.logger import RunLogger
 from vid2act_cli.compose.pretrain_data import PRETRAIN_KEYS, PretrainData, load_pretrain_data
+from vid2act_cli.compose.pretrain_multitask import load_multitask_data
+from vid2act_cli.compose.replay_sets import build_replay_set, describe_replay_set
 from vid2act_cli.compose.reporter import NoBar, ProgressBar, Reporter, plain_if_none
 from vid2act_cli.compose.runs import RUN_CONFIG, config_differences, load_run_config, save_run_config
 
@@ -132,21 +134,29 @@ def pretrain_teacher(
     device: str | torch.device,
     reporter: Reporter | None = None,
     overwrite: bool = False,
+    multitask: bool = False,
+    replay_set_mb: float | None = None,
 ) -> Any:
     """Pretrain teacher `name` on the datasets (one source task) in `run_dir` and register it.
 
-    Resumes whatever `run_dir` holds. Under torchrun every rank calls this; rank 0 writes the run
+    The teacher is registered with its action-replay set (`compose.replay_sets`) computed on all
+    the data, within `replay_set_mb` MiB (default `DEFAULT_REPLAY_SET_MB`). Resumes whatever `run_dir` holds. Under torchrun every rank calls this; rank 0 writes the run
     directory and registers, the others return None. Returns the registry's TeacherInfo.
     """
     from vid2act_envs.sampler import SequenceSampler
     from vid2act_teachers.registry import validate_name
 
+    from vid2act_teachers.teacher_replay_set import DEFAULT_REPLAY_SET_MB, budget_bytes_from_mb
+
     validate_name(name)
+    replay_set_mb = DEFAULT_REPLAY_SET_MB if replay_set_mb is None else replay_set_mb
+    budget_bytes_from_mb(replay_set_mb)
     reporter = plain_if_none(reporter)
     run_dir = Path(run_dir)
     with distributed_session(resolve_device(device, reporter)) as context:
         main = context.is_main
-        data = load_pretrain_data(data_paths, config.train.batch_length)
+        # --multitask: several tasks into one model (the pretrained-DreamerV2 baseline), never a teacher.
+        data = (load_multitask_data if multitask else load_pretrain_data)(data_paths, config.train.batch_length)
         config.env.task = data.qualified_task
         config.env.image_size = data.image_size
         config.env.action_repeat = data.action_repeat
@@ -159,6 +169,7 @@ def pretrain_teacher(
             if main:
                 reporter.say(f"teacher {name!r} is already registered with this data and {config.pretrain.steps} steps; "
                              "nothing to train (--overwrite retrains it)")
+                already_registered = _ensure_replay_set(already_registered, data, replay_set_mb, context.device, reporter)
             return already_registered
         if main:
             config = _resolve_run_config(config, run_dir, data, reporter)
@@ -194,7 +205,7 @@ def pretrain_teacher(
         if not main:
             return None
         _report(summary, run_dir, reporter)
-        return _register(name, trainer, data, summary, overwrite, reporter)
+        return _register(name, trainer, data, summary, overwrite, reporter, replay_set_mb)
 
 
 def _report(summary: PretrainSummary, run_dir: Path, reporter: Reporter) -> None:
@@ -206,21 +217,44 @@ def _report(summary: PretrainSummary, run_dir: Path, reporter: Reporter) -> None
         reporter.say(f"open-loop error {summary.initial_open_loop_error:.5f} (untrained) -> {summary.final_open_loop_error:.5f}")
 
 
+def _ensure_replay_set(info: Any, data: PretrainData, replay_set_mb: float, device: torch.device, reporter: Reporter) -> Any:
+    """An already registered teacher without an action-replay set gets one computed on `data`."""
+    from vid2act_teachers.registry import TeacherRegistry
+
+    if info is None or info.replay_set is not None or info.kind != "task":
+        return info
+    registry = TeacherRegistry(include_plugins=False)
+    model, _, _ = registry.load(info.name, device="cpu", frozen=True)
+    replay_set = build_replay_set(info.name, model, data.train_episodes + data.eval_episodes,
+                                  dataset_sha256=data.dataset_sha256, budget_mb=replay_set_mb, device=device)
+    reporter.say(f"teacher {info.name!r} had no action-replay set; stored one ({describe_replay_set(replay_set)})")
+    return registry.attach_replay_set(info.name, replay_set)
+
+
 def _register(
-    name: str, trainer: TeacherPretrainer, data: PretrainData, summary: PretrainSummary, overwrite: bool, reporter: Reporter
+    name: str, trainer: TeacherPretrainer, data: PretrainData, summary: PretrainSummary, overwrite: bool, reporter: Reporter,
+    replay_set_mb: float,
 ) -> Any:
-    """Add the trained world model to the registry (or confirm it is already there)."""
+    """Add the trained world model with its action-replay set to the registry (or confirm it is already there)."""
     from vid2act_teachers.registry import TeacherRegistry
 
     plan, existing = _registration_plan(name, data, summary.step, trainer.run_dir, overwrite)
     if plan == "skip":
         reporter.say(f"teacher {name!r} is already registered with this data and {summary.step} steps")
-        return existing
+        return _ensure_replay_set(existing, data, replay_set_mb, next(trainer.world_model.parameters()).device, reporter)
     from vid2act_teachers.experts.rollout import source_expert_of
 
+    replay_set = None
+    if data.kind == "task":  # a multitask model guides no actor: no action-replay set
+        replay_set = build_replay_set(
+            name, trainer.world_model, data.train_episodes + data.eval_episodes, dataset_sha256=data.dataset_sha256,
+            budget_mb=replay_set_mb, device=next(trainer.world_model.parameters()).device,
+        )
+        reporter.say(f"action-replay set: {describe_replay_set(replay_set)}")
     info = TeacherRegistry(include_plugins=False).add(
         name, trainer.world_model, trainer.config, domain=data.domain, task=data.task, train_steps=summary.step,
         dataset_sha256=data.dataset_sha256, overwrite=plan == "replace", source_expert=source_expert_of(data.paths),
+        replay_set=replay_set, kind=data.kind,
     )
     record = {"name": name, "train_steps": summary.step, "dataset_sha256": data.dataset_sha256}
     atomic_write_text(trainer.run_dir / REGISTERED_MARKER, json.dumps(record) + "\n")

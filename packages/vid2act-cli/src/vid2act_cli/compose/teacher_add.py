@@ -108,6 +108,8 @@ class AddTeacherRequest:
     data: list[Path] | None = None
     expert: str = STATE_EXPERT
     """Where a domain has no scripted expert: "state" (SAC from state, DMC) or "dreamer" (pixel agent)."""
+    replay_set_mb: float | None = None
+    """Size budget of the teacher's action-replay set in MiB (None: the default, `DEFAULT_REPLAY_SET_MB`)."""
 
 
 def add_teacher(request: AddTeacherRequest, reporter: Reporter | None = None) -> Any:
@@ -131,7 +133,7 @@ def add_teacher(request: AddTeacherRequest, reporter: Reporter | None = None) ->
         data_paths = [_ensure_dataset(request, registry, spec, config, name, home, device, reporter)]
     reporter.say(f"[3/4] pretraining {name} ({config.pretrain.steps} steps, preset {config.preset})")
     run_dir = home / "pretrain" / name
-    info = pretrain_teacher(data_paths, name, config, run_dir, device, reporter)
+    info = pretrain_teacher(data_paths, name, config, run_dir, device, reporter, replay_set_mb=request.replay_set_mb)
     reporter.say(f"[4/4] registered {info.name}")
     return info
 

@@ -30,7 +30,12 @@ class TransferPlan:
     method: str
     teacher_names: list[str] = field(default_factory=list)
     source_data: dict[str, Path] = field(default_factory=dict)
+    """Teacher -> source dataset read for its action-replay pairs (others use their stored set)."""
     init_from: str | None = None
+    replay_sets: list[str] = field(default_factory=list)
+    """Teachers whose stored action-replay set is used (`compose.replay_sets`)."""
+    notes: list[str] = field(default_factory=list)
+    """Lines to show before training (shadowed plugin teachers, teachers without a stored set)."""
 
 
 def parse_source_data(entries: list[str]) -> dict[str, Path]:
@@ -48,20 +53,24 @@ def plan_transfer(
     config: Config, teachers: str | None, init_from: str | None, source_data: dict[str, Path] | None = None
 ) -> TransferPlan:
     """Resolve teacher names and source datasets; refuse missing, corrupt or incompatible teachers."""
-    from vid2act_teachers.registry import TeacherRegistry, check_compatible, vid2act_home
+    from vid2act_teachers.registry import TeacherRegistry, check_compatible, shadowing_message, vid2act_home
+
+    from vid2act_cli.compose.replay_sets import resolve_guidance_sources
+
+    from vid2act_teachers.teacher_kinds import transfer_teacher_names
 
     registry = TeacherRegistry()
     method = method_label(config, init_from)
     plan = TransferPlan(method=method, init_from=init_from)
     if init_from:
         info = registry.info(init_from)
-        check_compatible(info, config.env.image_size)
+        check_compatible(info, config.env.image_size, as_teacher=False)  # a multitask model is welcome here
         return plan
     if not config.transfer.distill:
         return plan
     if not teachers:
         raise ValueError("--teachers: name at least one teacher (or 'all'); see `vid2act teachers list`")
-    names = registry.names() if teachers.strip() == "all" else [name.strip() for name in teachers.split(",") if name.strip()]
+    names = transfer_teacher_names(registry) if teachers.strip() == "all" else [name.strip() for name in teachers.split(",") if name.strip()]
     if not names:
         raise ValueError("--teachers all: the registry has no teachers; add one with `vid2act teachers add TASK`")
     if len(set(names)) != len(names):
@@ -70,28 +79,22 @@ def plan_transfer(
         info = registry.info(name)
         check_compatible(info, config.env.image_size)
     plan.teacher_names = names
+    plan.notes += [f"warning: {shadowing_message(name, plugin)}" for name, plugin in registry.shadowed() if name in names]
     if config.transfer.guidance:
-        given = dict(source_data or {})
-        unknown = sorted(set(given) - set(names))
-        if unknown:
-            raise ValueError(f"--source-data names {', '.join(unknown)}, which are not among --teachers")
-        for name in names:
-            path = given.get(name, vid2act_home() / "datasets" / f"{name}.h5")
-            if not path.exists():
-                raise ValueError(
-                    f"teacher {name!r}: no source dataset at {path} for the action replay model; "
-                    f"pass --source-data {name}=FILE.h5 or use --no-guidance"
-                )
-            plan.source_data[name] = path
+        sources = resolve_guidance_sources(registry, names, dict(source_data or {}), vid2act_home())
+        plan.source_data, plan.replay_sets = sources.datasets, sources.stored
+        plan.notes += sources.notes
     return plan
 
 
 def build_agent_factory(plan: TransferPlan, reporter: Reporter | None = None) -> AgentFactory:
     """An agent factory for `run_online` that loads the plan's teachers onto the run's device."""
     from vid2act_core.teachers import TeacherEnsemble
-    from vid2act_core.transfer import SourcePairs, TransferAgent, initialise_from_teacher
-    from vid2act_envs.dataset import open_dataset
+    from vid2act_core.transfer import TransferAgent, initialise_from_teacher
     from vid2act_teachers.registry import TeacherRegistry
+
+    from vid2act_cli.compose.init_report import describe_initialisation
+    from vid2act_cli.compose.replay_sets import load_source_pairs
 
     def factory(config: Config, action_dim: int, device: torch.device) -> DreamerAgent:
         registry = TeacherRegistry()
@@ -99,7 +102,7 @@ def build_agent_factory(plan: TransferPlan, reporter: Reporter | None = None) ->
             teacher, _, _ = registry.load(plan.init_from, device="cpu", frozen=True)
             agent = DreamerAgent(config, action_dim, device)
             copied = initialise_from_teacher(agent.world_model, teacher.to(device))
-            plain_if_none(reporter).say(f"initialised {len(copied)} world-model tensors from teacher {plan.init_from!r}")
+            plain_if_none(reporter).say(describe_initialisation(agent.world_model, teacher, copied, plan.init_from))
             return agent
         if not plan.teacher_names:
             return TransferAgent(config, action_dim, device, teachers=None)
@@ -107,10 +110,10 @@ def build_agent_factory(plan: TransferPlan, reporter: Reporter | None = None) ->
         ensemble = TeacherEnsemble([model for model, _, _ in loaded], plan.teacher_names)
         sources = None
         if config.transfer.guidance:
-            sources = []
-            for name, (model, _, _) in zip(plan.teacher_names, loaded):
-                dataset = open_dataset(plan.source_data[name])
-                sources.append(SourcePairs.from_episodes(name, model.to(device), dataset, device))
+            sources = [
+                load_source_pairs(registry, name, model, plan.source_data.get(name), device)
+                for name, (model, _, _) in zip(plan.teacher_names, loaded)
+            ]
         return TransferAgent(config, action_dim, device, ensemble, sources)
 
     return factory
@@ -151,7 +154,7 @@ def run_transfer(
     if plan.init_from:
         apply_init_architecture(config, plan.init_from)
     info = {"teachers": plan.teacher_names, "init_from": plan.init_from, "source_data": {k: str(v) for k, v in plan.source_data.items()},
-            PINS_KEY: pins}
+            "replay_sets": plan.replay_sets, PINS_KEY: pins}
     state, agent = run_online(
         config, run_dir, device, plan.method, agent_factory=build_agent_factory(plan, reporter), reporter=reporter, run_info=info
     )
@@ -205,6 +208,8 @@ def transfer_to_target(
     config.env.task = canonical_task(config, config.seed)
     plan = plan_transfer(config, request.teachers, request.init_from, parse_source_data(list(request.source_data)))
     run_dir, resumed = resolve_run_dir(request.logdir, request.root, config.env.task, plan.method, config.seed)
+    for note in plan.notes:
+        reporter.say(note)
     reporter.echo(f"{'resuming' if resumed else 'new run'}: {run_dir} ({plan.method}, "
                   f"teachers: {', '.join(plan.teacher_names) or 'none'}, device {torch_device})")
     state, _, summary = run_transfer(config, plan, run_dir, torch_device, reporter)
