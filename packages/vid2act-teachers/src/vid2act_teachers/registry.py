@@ -39,6 +39,7 @@ from vid2act_teachers.teacher_exchange import check_export_target, read_export, 
 from vid2act_teachers.teacher_format import (
     CONFIG_FILE,
     FORMAT_VERSION,
+    KIND_TASK,
     MODEL_FILE,
     NAME_METADATA_KEY,
     PLUGIN_SOURCE_PREFIX,
@@ -218,6 +219,7 @@ class TeacherRegistry:
         overwrite: bool = False,
         source_expert: Mapping[str, Any] | None = None,
         replay_set: ReplaySet | None = None,
+        kind: str = KIND_TASK,
     ) -> TeacherInfo:
         """Save a trained world model as teacher `name` (refuses an existing name unless `overwrite`).
 
@@ -226,6 +228,7 @@ class TeacherRegistry:
         wrapped by DataParallel, DistributedDataParallel or torch.compile is saved unwrapped.
         `source_expert` (optional) describes the expert that collected the dataset (shown by `list`).
         `replay_set` (`teacher_replay_set.make_replay_set`, computed with these weights) is stored beside them.
+        `kind`: KIND_TASK, or KIND_MULTITASK for one model of several tasks (--init-from only, never a teacher).
         """
         validate_name(name)
         if not isinstance(world_model, torch.nn.Module):
@@ -259,6 +262,7 @@ class TeacherRegistry:
             train_steps=train_steps,
             dataset_sha256=dataset_hash,
             source_expert=source_expert,
+            kind=kind,
         )
         return self._commit(name, tensors, metadata, overwrite, replay_set)
 

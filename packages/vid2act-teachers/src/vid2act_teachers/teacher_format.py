@@ -61,6 +61,15 @@ SOURCE_EXPERT_KEY = META_PREFIX + "source_expert"
 """Optional header key: JSON object naming the expert that collected the teacher's dataset
 (sha256, algorithm, agent_steps, eval_return), written when every dataset records the same one."""
 
+KIND_KEY = META_PREFIX + "kind"
+"""Optional header key: what the model is, one of `TEACHER_KINDS`; absent means KIND_TASK."""
+KIND_TASK = "task"
+"""A per-task teacher: a world model pretrained on one source task (the paper's F^i)."""
+KIND_MULTITASK = "multitask"
+"""One world model pretrained on several tasks' data (the pretrained-DreamerV2 baseline's
+initialisation, `vid2act pretrain --multitask`); never a transfer teacher."""
+TEACHER_KINDS = (KIND_TASK, KIND_MULTITASK)
+
 _INTEGER_KEYS = ("format_version", "image_size", "action_dim", "train_steps")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
@@ -115,6 +124,8 @@ class TeacherInfo:
     replay_set: dict[str, Any] | None = None
     """config.json's summary of the teacher's action-replay set (file, sha256, pairs, ...), None when it has none
     (`vid2act_teachers.teacher_replay_set`)."""
+    kind: str = KIND_TASK
+    """KIND_TASK (a per-task teacher) or KIND_MULTITASK (several tasks in one model: --init-from only)."""
 
     @property
     def qualified_task(self) -> str:
@@ -182,11 +193,17 @@ def shadowing_message(name: str, plugin: str) -> str:
     )
 
 
-def check_compatible(info: TeacherInfo, image_size: int) -> None:
+def check_compatible(info: TeacherInfo, image_size: int, as_teacher: bool = True) -> None:
     """Raise TeacherError if `info`'s teacher cannot serve a target with `image_size` images.
 
     Action sizes may differ (target actions are zero-padded or truncated to the teacher's).
+    `as_teacher`: it will be a transfer teacher, which a multitask model never is (--init-from is
+    `as_teacher=False`).
     """
+    if as_teacher and info.kind != KIND_TASK:
+        raise teacher_error(
+            info.name, f"is a {info.kind} model ({info.task}), not a per-task teacher; use it with --init-from, not --teachers"
+        )
     if info.format_version > FORMAT_VERSION:
         raise teacher_error(info.name, f"format version {info.format_version} is newer than this library's ({FORMAT_VERSION})")
     if int(info.image_size) != int(image_size):
@@ -206,12 +223,18 @@ def build_metadata(
     train_steps: int,
     dataset_sha256: str,
     source_expert: Mapping[str, Any] | None = None,
+    kind: str = KIND_TASK,
 ) -> dict[str, str]:
-    """The header metadata of a new teacher file (every required key, its name, the source expert if given)."""
+    """The header metadata of a new teacher file (every required key, its name, the source expert if given,
+    its kind unless it is a per-task teacher)."""
+    if kind not in TEACHER_KINDS:
+        raise teacher_error(name, f"kind {kind!r} is not one of {', '.join(TEACHER_KINDS)}")
     image_size = int(config.env.image_size)
     expert = {SOURCE_EXPERT_KEY: json.dumps(dict(source_expert), sort_keys=True)} if source_expert else {}
+    kind_entry = {KIND_KEY: kind} if kind != KIND_TASK else {}
     return {
         **expert,
+        **kind_entry,
         "vid2act.format_version": str(FORMAT_VERSION),
         NAME_METADATA_KEY: name,
         "vid2act.domain": domain,
@@ -349,11 +372,15 @@ def read_teacher_file(name: str, file: Path, what: str = MODEL_FILE) -> TeacherF
         raise teacher_error(name, f"metadata obs_shape {list(obs_shape)} does not match image size {image_size}")
     if numbers["action_dim"] < 1:
         raise teacher_error(name, f"metadata action_dim must be >= 1, got {numbers['action_dim']}")
+    kind = metadata.get(KIND_KEY, KIND_TASK)
+    if kind not in TEACHER_KINDS:
+        raise teacher_error(name, f"metadata {KIND_KEY} is {kind!r}, not one of {', '.join(TEACHER_KINDS)}")
     header_fields = {
         **numbers,
         "obs_shape": obs_shape,
         "model_hash": stated_hash,
         **{key: metadata[META_PREFIX + key] for key in ("domain", "task", "dataset_sha256", "library_version", "created")},
         "source_expert": _source_expert(name, metadata),
+        "kind": kind,
     }
     return TeacherFile(metadata=metadata, shapes=shapes, dtypes=dtypes, config=config, header_fields=header_fields)

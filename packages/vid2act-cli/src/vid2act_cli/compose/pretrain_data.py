@@ -35,6 +35,8 @@ class PretrainData:
     train_episodes: list[dict[str, np.ndarray]]
     eval_episodes: list[dict[str, np.ndarray]]
     """Held-out episodes for the open-loop evaluation (empty: evaluate on training windows)."""
+    kind: str = "task"
+    """"task" (one source task: a teacher) or "multitask" (`compose.pretrain_multitask`)."""
 
     @property
     def qualified_task(self) -> str:
