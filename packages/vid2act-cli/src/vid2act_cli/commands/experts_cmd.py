@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
@@ -47,9 +48,18 @@ def train_command(
         _fail(f"--hidden/config: {error}")
     total = default_steps(task) if steps is None else steps
 
+    started: list[tuple[float, int]] = []
+
     def report(done: int, asked: int, recent: float | None) -> None:
+        now = time.monotonic()
+        if not started:
+            started.append((now, done))
+        (start_time, start_step), rate = started[0], 0.0
+        if now > start_time and done > start_step:
+            rate = (done - start_step) / (now - start_time)
+        eta = f", {rate:.0f} steps/s, {(asked - done) / rate / 60:.0f} min left" if rate else ""
         shown = "n/a" if recent is None else f"{recent:.1f}"
-        typer.echo(f"[expert {task}] step {done}/{asked}  training return (last 5 episodes) {shown}", err=True)
+        typer.echo(f"[expert {task}] step {done}/{asked}  training return (last 5 episodes) {shown}{eta}", err=True)
 
     try:
         result = train_expert(task, _home(), steps=total, seed=seed, config=config, force=force, on_progress=report)
