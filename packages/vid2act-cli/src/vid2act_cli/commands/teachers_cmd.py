@@ -84,7 +84,8 @@ def _print_notes(registry: object, console: object) -> None:
         console.print(f"warning: {shadowing_message(name, plugin)}", markup=False, soft_wrap=True)  # type: ignore[attr-defined]
     for name in registry.names():  # type: ignore[attr-defined]
         try:
-            lacking = registry.info(name).replay_set is None  # type: ignore[attr-defined]
+            info = registry.info(name)  # type: ignore[attr-defined]
+            lacking = info.replay_set is None and info.kind == "task"  # a multitask model needs none
         except TeacherError:
             continue
         if lacking:

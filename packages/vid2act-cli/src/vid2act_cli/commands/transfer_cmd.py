@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         no_distill: bool = typer.Option(False, "--no-distill", help="Baseline: DreamerV2 from scratch (no teachers)."),
         uniform_weights: bool = typer.Option(False, "--uniform-weights", help="Ablation: fixed uniform task weights."),
         no_guidance: bool = typer.Option(False, "--no-guidance", help="Ablation: no action-replay guidance for the actor."),
-        init_from: str = typer.Option(None, "--init-from", help="Baseline: DreamerV2 initialised from this teacher's weights."),
+        init_from: str = typer.Option(None, "--init-from", help="Baseline: DreamerV2 initialised from this teacher's or multitask model's weights (vid2act pretrain --multitask)."),
         source_data: list[str] = typer.Option([], "--source-data", help="TEACHER=FILE.h5: a teacher's source dataset (default $VID2ACT_HOME/datasets/<teacher>.h5)."),
         config_file: Path = typer.Option(None, "--config", help="YAML file of config overrides."),
         overrides: list[str] = typer.Option([], "--set", help="Override one config key, e.g. --set transfer.vae_units=400."),
