@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", "-o", help="Probe folder (default: runs/probe-<pair or dataset>); an existing one is continued."),
         train_episodes: int = typer.Option(5, "--train-episodes", help="The student trains on the dataset's first N episodes."),
         eval_episodes: int = typer.Option(3, "--eval-episodes", help="Held-out episodes (the dataset's last N) for the errors."),
-        updates: int = typer.Option(150, "--updates", help="World-model updates per cell."),
+        updates: int = typer.Option(200, "--updates", help="World-model updates per cell."),
         batch_size: int = typer.Option(8, "--batch-size", help="Windows per update."),
         batch_length: int = typer.Option(32, "--batch-length", help="Steps per window."),
         log_every: int = typer.Option(10, "--log-every", help="Updates per point of the W curves."),

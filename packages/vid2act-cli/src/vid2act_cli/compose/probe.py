@@ -192,13 +192,13 @@ def run_cell(cell: ProbeCell, request: ProbeRequest, inputs: Any, device: torch.
     config = student_config(request.config, cell.variant)
     teachers = ensemble(inputs.teachers, list(cell.columns), config.transfer.action_mapping, device) if cell.columns else None
     names = [inputs.teachers.names[i] for i in cell.columns]
-    started = time.time()
+    started, cpu_started = time.time(), time.process_time()
     student = build_student(config, inputs.split.action_dim, teachers, cell.seed, device)
     sampler = SequenceSampler(inputs.train_episodes, keys=inputs.train_keys)
     history = train_student(student, sampler, request.schedule, np.random.default_rng(cell.seed), device,
                             list(cell.columns) if cell.columns else None, names,
                             on_update=lambda _: bar.advance())
-    trained = time.time()
+    trained, cpu_trained = time.time(), time.process_time()
     student.world_model.eval()
     metrics = open_loop_errors(WorldModelPredictor(student.world_model), inputs.windows, request.context, request.horizons, device)
     curve_updates, curve_weights = history.weight_curve(request.schedule.log_every)
@@ -211,6 +211,8 @@ def run_cell(cell: ProbeCell, request: ProbeRequest, inputs: Any, device: torch.
         "weight_curve": {"updates": curve_updates, "weights": curve_weights},
         "losses": {"updates": history.log_updates, "values": history.log_losses},
         "seconds": {"train": round(trained - started, 2), "evaluate": round(time.time() - trained, 2)},
+        # CPU time of this process: what the cell costs on an otherwise idle core (wall time includes waiting for shared cores).
+        "cpu_seconds": {"train": round(cpu_trained - cpu_started, 2), "evaluate": round(time.process_time() - cpu_trained, 2)},
     }
 
 
