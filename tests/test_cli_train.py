@@ -99,11 +99,14 @@ def test_runs_leave_the_documented_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
-def test_bad_device_and_task_fail_with_one_line(tmp_path: Path) -> None:
+def test_cuda_without_cuda_fails_with_one_line(tmp_path: Path) -> None:
     completed = subprocess.run(TRAIN + ["--steps", "10", "--logdir", str(tmp_path / "r"), "--device", "cuda"],
                                env=_env(), capture_output=True, text=True, timeout=120)
     assert completed.returncode == 2
     assert completed.stderr.strip().splitlines()[-1].startswith("error: --device cuda: CUDA is not available")
+
+
+def test_bad_task_and_setting_fail_with_one_line(tmp_path: Path) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "vid2act_cli.app", "train", "--task", "walker_wlak", "--preset", "tiny", "--device", "cpu"],
         env=_env(), capture_output=True, text=True, timeout=120,

@@ -94,7 +94,17 @@ def test_report_writes_non_empty_pngs_and_an_html_page_that_holds_them(two_runs:
     summary = json.loads((out / "summary.json").read_text())
     rows = {row["method"]: row for row in summary["rows"]}
     assert set(rows) == {"vid2act", "dreamer"}
-    assert rows["vid2act"]["dominant_teacher"] in {"swingup_src", "balance_src"}
+    # The dominant teacher is the one with the largest mean task weight over the last quarter of the
+    # run's logged weights, recomputed here from metrics.jsonl (the two means differ, so a wrong pick fails).
+    records = [json.loads(line) for line in (vid2act / "metrics.jsonl").read_text().splitlines()]
+    weight_rows = [r for r in records if "losses/weight/swingup_src" in r]
+    tail = weight_rows[-max(1, len(weight_rows) // 4):]
+    means = {name: float(np.mean([r[f"losses/weight/{name}"] for r in tail])) for name in ("swingup_src", "balance_src")}
+    assert means["swingup_src"] != means["balance_src"]
+    expected = max(means, key=means.get)
+    assert rows["vid2act"]["dominant_teacher"] == expected
+    assert rows["vid2act"]["dominant_weight"] == pytest.approx(means[expected])
+    assert f"dominant teacher {expected}" in result.stdout
     assert len(rows["dreamer"]["last_eval_return"]) == 1 and rows["dreamer"]["env_steps"] >= 160
 
 
