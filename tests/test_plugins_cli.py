@@ -10,6 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+import vid2act_teachers
 from vid2act_cli.app import app
 
 VID2ACT = Path(sys.executable).parent / "vid2act"
@@ -24,11 +25,17 @@ def run_vid2act(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_vid2act_plugins_lists_builtins_and_the_example() -> None:
     result = run_vid2act("plugins")
     assert result.returncode == 0, result.stderr
-    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.startswith("│")}
+    rows: dict[str, list[str]] = {}  # plugin -> its cells, a plugin's row continuing on lines with an empty first cell
+    for line in result.stdout.splitlines():
+        if line.startswith("│"):
+            cells = [cell.strip() for cell in line.split("│")[1:-1]]
+            if cells[0]:
+                current = cells[0]
+            rows.setdefault(current, []).extend(cell for cell in cells[1:] if cell)
     assert {"dmc", "metaworld", "example"} <= set(rows)
-    assert "builtin" in rows["dmc"] and "dmc" in rows["dmc"].split("│")[5]
-    assert "entry point" in rows["example"] and "vid2act-plugin-example" in rows["example"]
-    assert "toy" in rows["example"] and "toy-info" in rows["example"]
+    assert rows["dmc"] == ["loaded", f"builtin (vid2act-teachers {vid2act_teachers.__version__})", "domains: dmc"]
+    assert "entry point (vid2act-plugin-example 0.2.0)" in rows["example"]
+    assert {"domains: toy", "teachers: toy_reach", "commands: toy-info"} <= set(rows["example"])
 
 
 def test_vid2act_plugins_json_respects_the_disable_variable() -> None:

@@ -44,6 +44,10 @@ class TaskSpec:
     future reward: a fall, a crash). The domain declares it in the TaskSpecs it returns; runs on such
     a task switch the world model's continuation head on (`world_model.auto_cont_head`). DMC and
     Meta-World tasks end only by the time limit (False)."""
+    has_expert: bool = True
+    """Whether the domain's `make_expert` has a scripted expert for this task. Experts are declared
+    per task: a domain may script some tasks and not others (False for those); a domain without
+    `make_expert` has none whatever this says. See `Domain.has_expert`."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -111,5 +115,9 @@ class Domain:
     `render=False` gives black images of the right shape; `fast_render` may size the render
     buffers to the image (`vid2act_envs.rendering`)."""
     make_expert: Callable[[TaskSpec], Policy] | None = None
-    """Scripted expert for a task, if the domain has one."""
+    """Scripted expert for the tasks whose TaskSpec says `has_expert` (None: no task has one)."""
     description: str = ""
+
+    def has_expert(self, spec: TaskSpec) -> bool:
+        """Whether this domain has a scripted expert for `spec`'s task (`make_expert` and `spec.has_expert`)."""
+        return self.make_expert is not None and bool(spec.has_expert)

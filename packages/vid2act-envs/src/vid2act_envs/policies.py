@@ -60,11 +60,11 @@ class DomainLookup(Protocol):
 
 
 def expert_policy(registry: DomainLookup, spec: TaskSpec) -> Policy:
-    """The scripted expert of `spec`'s domain; raises NoExpertError if the domain has none."""
+    """The scripted expert of `spec`'s task; raises NoExpertError if its domain has none for it."""
     domain = registry.domain(spec.domain)
-    if domain.make_expert is None:
+    if not domain.has_expert(spec) or domain.make_expert is None:
         raise NoExpertError(
             f"domain {spec.domain!r} has no scripted expert for {spec.name}; use --policy random "
-            "or a domain that ships experts (e.g. metaworld)"
+            "or a task that ships one (e.g. metaworld's)"
         )
     return domain.make_expert(spec)

@@ -10,9 +10,12 @@ time first, where `action[t]` is the action that led to `image[t]` and `action[0
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
+import zipfile
+import zlib
 from collections import deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -27,6 +30,12 @@ _EPISODE_FILE_RE = re.compile(r"^ep-(\d{8})-(\d+)\.npz$")
 _PARTIAL_FILE_NAME = "partial.npz"
 _PARTIAL_SEQUENCE_KEY = "__sequence__"
 QUARANTINE_DIR_NAME = "quarantine"
+CORRUPT_DIR_NAME = "corrupt"
+"""Sub-folder of `quarantine/` that receives stored episode files found unreadable on resume."""
+_UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error)
+"""What reading a damaged .npz raises (truncated zip, bad CRC, missing or malformed arrays)."""
+
+logger = logging.getLogger("vid2act.replay")
 """Sub-folder of a replay directory that receives episodes newer than a resumed checkpoint."""
 
 
@@ -96,6 +105,8 @@ class Replay:
         self._sampler: SequenceSampler | None = None
         self.num_evicted_episodes = 0
         """Episodes evicted for capacity since this object was created."""
+        self.corrupt_files: list[Path] = []
+        """Where unreadable episode files found on restore were moved (`quarantine/corrupt/`)."""
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._restore()
@@ -265,12 +276,13 @@ class Replay:
             self.num_evicted_episodes += first_kept
             indexed_files = indexed_files[first_kept:]
         for sequence, path in indexed_files:
-            episode = validate_episode(_read_npz(path), str(path))
+            episode = self._read_or_quarantine(path)
             self._next_sequence = sequence + 1
-            self._append(episode, path, sequence)
+            if episode is not None:
+                self._append(episode, path, sequence)
         partial_path = self.directory / _PARTIAL_FILE_NAME
-        if partial_path.exists():
-            arrays = _read_npz(partial_path)
+        arrays = self._read_or_quarantine(partial_path, validate=False) if partial_path.exists() else None
+        if arrays is not None:
             sequence = int(arrays.pop(_PARTIAL_SEQUENCE_KEY, np.asarray(-1)))
             already_stored = sequence in all_sequences
             if not already_stored and len(arrays.get("image", ())) > 0:
@@ -280,6 +292,30 @@ class Replay:
                 episode["is_last"][-1] = True
                 self._store(episode)
             partial_path.unlink(missing_ok=True)
+
+    def _read_or_quarantine(self, path: Path, validate: bool = True) -> dict[str, np.ndarray] | None:
+        """The episode stored in `path`, or None if it is unreadable: then the file is moved (never
+        deleted) to `quarantine/corrupt/`, recorded in `corrupt_files` and a warning names it."""
+        try:
+            arrays = _read_npz(path)
+            return validate_episode(arrays, str(path)) if validate else arrays
+        except _UNREADABLE as error:
+            assert self.directory is not None
+            target = self.directory / QUARANTINE_DIR_NAME / CORRUPT_DIR_NAME
+            target.mkdir(parents=True, exist_ok=True)
+            destination = target / path.name
+            index = 1
+            while destination.exists():
+                destination = target / f"{path.stem}.{index}{path.suffix}"
+                index += 1
+            shutil.move(str(path), destination)
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            self.corrupt_files.append(destination)
+            logger.warning(
+                "replay: %s is unreadable (%s: %s); moved it to %s and resumed without that episode",
+                path, type(error).__name__, reason, destination,
+            )
+            return None
 
     def quarantine_from(self, first_sequence: int) -> list[Path]:
         """Move every stored episode with sequence >= `first_sequence` out of the replay.

@@ -24,7 +24,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate a run's latest checkpoint; writes evaluation_<mode>.json beside the run."""
         from vid2act_cli.compose.evaluation import evaluate_run
+        from vid2act_cli.compose.validation import require_count
 
+        require_count(episodes, "--episodes")
         result = evaluate_run(run_dir, episodes, "eval" if deterministic else "stochastic", video, device, seed)
         line = f"{result['task']} ({result['method']}, {result['env_steps_trained']} env steps, {result['mode']}): return {result['return_mean']:.1f} ± {result['return_std']:.1f}"
         if "success_rate" in result:

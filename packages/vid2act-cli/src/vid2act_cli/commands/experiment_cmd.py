@@ -75,6 +75,11 @@ def register(app: typer.Typer) -> None:
             from vid2act_core.config import preset as load_preset
 
             load_preset(preset)
+        from vid2act_cli.compose.validation import require_count
+
+        require_count(seeds, "--seeds")
+        require_count(jobs, "--jobs")
+        require_count(steps, "--steps")
         grid = None
         if name == "grid" or any(value is not None for value in (targets, methods, teachers, steps)):
             from vid2act_teachers.registry import vid2act_home

@@ -4,12 +4,17 @@ Each plugin's hook receives the app and adds commands or groups to it; this modu
 one plugin at a time (`Vid2actPluginManager.call_each`) and checks what it added. A plugin that
 raises, or adds a command whose name is already taken, is reported by name and its additions are
 removed again, so the app stays usable. What each plugin added is recorded on the manager
-(`command_registrations`) for `vid2act plugins`.
+(`command_registrations`) for `vid2act plugins`. A plugin command that raises when it runs prints
+one `error: plugin NAME, command CMD: ...` line (exit 1), not a traceback (`guard_plugin_command`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
 
 import typer
 
@@ -36,6 +41,45 @@ def command_names(app: typer.Typer) -> list[str]:
     names = [_typer_command_name(info) for info in app.registered_commands]
     names += [_typer_group_name(info) for info in app.registered_groups]
     return names
+
+
+PLUGIN_COMMAND_FAILED = 1
+"""Exit status of a plugin command that raised."""
+
+_CLICK_EXCEPTION = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException")
+_PASS_THROUGH = (typer.Exit, typer.Abort, _CLICK_EXCEPTION, KeyboardInterrupt)
+"""Exceptions a command raises on purpose (exit codes, usage errors): not a plugin failure."""
+
+
+def guard_plugin_command(plugin_name: str, command_name: str, callback: Callable[..., Any]) -> Callable[..., Any]:
+    """`callback` that turns an exception into one line naming the plugin and command, and exit 1."""
+
+    @functools.wraps(callback)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except _PASS_THROUGH:
+            raise
+        except Exception as error:
+            lines = str(error).strip().splitlines()
+            text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+            frames = traceback.extract_tb(error.__traceback__)
+            where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+            print(f"error: plugin {plugin_name!r}, command {command_name!r}: {text}{where}", file=sys.stderr)
+            raise typer.Exit(PLUGIN_COMMAND_FAILED) from None
+
+    return guarded
+
+
+def _guard_all(plugin_name: str, commands: list[Any], groups: list[Any]) -> None:
+    """Guard the callbacks of `commands` and, recursively, of every command inside `groups`."""
+    for info in commands:
+        if info.callback is not None:
+            info.callback = guard_plugin_command(plugin_name, _typer_command_name(info), info.callback)
+    for group in groups:
+        instance = getattr(group, "typer_instance", None)
+        if instance is not None:
+            _guard_all(plugin_name, list(instance.registered_commands), list(instance.registered_groups))
 
 
 def register_cli_commands(app: typer.Typer, pm: Vid2actPluginManager | None = None) -> dict[str, tuple[str, ...]]:
@@ -71,6 +115,7 @@ def register_cli_commands(app: typer.Typer, pm: Vid2actPluginManager | None = No
             del app.registered_commands[sizes[0] :]
             del app.registered_groups[sizes[1] :]
             continue
+        _guard_all(plugin_name, list(new_commands), list(new_groups))
         taken.update(names)
         added_by_plugin[plugin_name] = added_by_plugin.get(plugin_name, ()) + tuple(names)
     pm.command_registrations = added_by_plugin

@@ -6,6 +6,9 @@ import json
 
 import typer
 
+MAX_WIDTH = 80
+"""`vid2act plugins` never prints wider than this (or the terminal, if narrower)."""
+
 
 def register(app: typer.Typer) -> None:
     @app.command("plugins")
@@ -39,25 +42,20 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(rows, indent=2))
             return
 
-        console = Console()
+        # Three columns, what a plugin adds on lines of its own: fits 80 columns without breaking names.
+        console = Console(width=min(Console().width, MAX_WIDTH))
         table = Table(title="vid2act plugins")
         table.add_column("plugin", no_wrap=True)
-        for header in ("source", "package", "status", "domains", "teachers", "commands"):
-            table.add_column(header, overflow="fold")
+        table.add_column("status", no_wrap=True)
+        table.add_column("source / adds", overflow="fold")
         for info in report:
             status = info.status if not info.errors or info.status != "loaded" else "loaded, with errors"
             style = "red" if info.errors else ("dim" if info.status != "loaded" else None)
-            package = f"{info.source.distribution} {info.source.version or ''}".strip() if info.source.distribution else "-"
-            table.add_row(
-                info.name,
-                info.source.kind,
-                package,
-                status,
-                ", ".join(info.domains) or "-",
-                ", ".join(info.teachers) or "-",
-                ", ".join(info.commands) or "-",
-                style=style,
-            )
+            package = " ".join(part for part in (info.source.distribution, info.source.version) if part)
+            package = f" ({package})" if package else ""
+            adds = [f"{label}: {', '.join(names)}" for label, names in
+                    (("domains", info.domains), ("teachers", info.teachers), ("commands", info.commands)) if names]
+            table.add_row(info.name, status, "\n".join([info.source.kind + package, *adds]), style=style)
         console.print(table)
         problems = [error for info in report for error in info.errors]
         if problems:

@@ -28,12 +28,13 @@ def register(app: typer.Typer) -> None:
         from vid2act_core.config import load_config
 
         from vid2act_cli.commands.console import RichReporter
+        from vid2act_cli.compose.validation import require_count
         from vid2act_cli.compose.training import train_task
 
         config = load_config(preset, config_file, list(overrides))
         config.env.task = task
         config.seed = seed
         if steps is not None:
-            config.train.steps = steps
+            config.train.steps = require_count(steps, "--steps")
         state, run_dir = train_task(config, device, logdir, root, RichReporter(progress, bars_on_stderr=False))
         typer.echo(f"done: {state.env_steps} env steps, {state.updates} updates, {state.episodes} episodes -> {run_dir}")

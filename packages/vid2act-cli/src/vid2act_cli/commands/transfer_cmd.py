@@ -35,13 +35,14 @@ def register(app: typer.Typer) -> None:
         from vid2act_core.config import load_config
 
         from vid2act_cli.commands.console import RichReporter
+        from vid2act_cli.compose.validation import require_count
         from vid2act_cli.compose.transfer import TransferRequest, transfer_to_target
 
         config = load_config(preset, config_file, list(overrides))
         config.seed = seed
         config.env.task = target
         if steps is not None:
-            config.train.steps = steps
+            config.train.steps = require_count(steps, "--steps")
         if alpha is not None:
             config.transfer.alpha = alpha
         if no_distill:

@@ -148,7 +148,10 @@ def pretrain_teacher(
 
     from vid2act_teachers.teacher_replay_set import DEFAULT_REPLAY_SET_MB, budget_bytes_from_mb
 
+    from vid2act_cli.compose.validation import check_config_counts
+
     validate_name(name)
+    check_config_counts(config)
     replay_set_mb = DEFAULT_REPLAY_SET_MB if replay_set_mb is None else replay_set_mb
     budget_bytes_from_mb(replay_set_mb)
     reporter = plain_if_none(reporter)

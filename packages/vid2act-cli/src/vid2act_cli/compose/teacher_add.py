@@ -117,6 +117,11 @@ def add_teacher(request: AddTeacherRequest, reporter: Reporter | None = None) ->
     from vid2act_teachers.plugins import domain_registry
     from vid2act_teachers.registry import validate_name, vid2act_home
 
+    from vid2act_cli.compose.validation import check_config_counts, require_count
+
+    check_config_counts(request.config)
+    require_count(request.episodes, "--episodes")
+    require_count(request.expert_steps, "--expert-steps")
     reporter = plain_if_none(reporter)
     device = resolve_device(request.device, reporter)
     config = copy.deepcopy(request.config)
@@ -169,7 +174,7 @@ def _ensure_dataset(
     if policy == RANDOM_POLICY:
         kind = "random actions"
         make_policy = lambda action_dim, seed: RandomPolicy(action_dim, seed=seed)  # noqa: E731
-    elif policy == EXPERT_POLICY and domain.make_expert is not None:
+    elif policy == EXPERT_POLICY and domain.has_expert(spec):
         kind = f"the scripted {spec.domain} expert"
         make_policy = lambda action_dim, seed: expert_policy(registry, spec)  # noqa: E731
     elif policy == EXPERT_POLICY and request.expert == STATE_EXPERT and spec.domain in STATE_EXPERT_DOMAINS:
@@ -185,7 +190,9 @@ def _ensure_dataset(
             expert_steps = request.expert_steps if request.expert_steps is not None else config.train.steps
             if expert_steps < 1:
                 raise ValueError(f"--expert-steps must be >= 1, got {expert_steps}")
-            reporter.say(f"[1/4] expert for {spec.name}")
+            reporter.say(f"[1/4] expert: {spec.name} has no scripted expert; training a DreamerV2 agent on it first "
+                         f"({expert_steps} env steps, --expert-steps), then collecting with it "
+                         "(--policy random or --data FILE.h5 skip this)")
             run_dir = ensure_trained_expert(spec, config, expert_steps, device, home, reporter)
         else:
             run_dir = Path(policy)
@@ -198,9 +205,9 @@ def _ensure_dataset(
         env_settings.update(image_size=agent_config.env.image_size, action_repeat=agent_config.env.action_repeat,
                             camera=agent_config.env.camera)
         make_policy = lambda action_dim, seed: agent_policy  # noqa: E731
-    if policy != EXPERT_POLICY or domain.make_expert is not None:  # the trained experts report themselves
+    if policy != EXPERT_POLICY or domain.has_expert(spec):  # the trained experts report themselves
         reporter.say(f"[1/4] expert: {kind}")
-    scripted = policy == EXPERT_POLICY and domain.make_expert is not None
+    scripted = policy == EXPERT_POLICY and domain.has_expert(spec)
     episodes = request.episodes if request.episodes is not None else (
         SCRIPTED_EXPERT_EPISODES if scripted else AGENT_EXPERT_EPISODES
     )

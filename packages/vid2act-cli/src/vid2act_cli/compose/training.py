@@ -136,6 +136,9 @@ def train_task(
     config: Config, device: str | torch.device, logdir: Path | None, root: Path, reporter: Reporter | None = None
 ) -> tuple[LoopState, Path]:
     """`vid2act train`: DreamerV2 from scratch on `config.env.task` in a new or resumed run directory."""
+    from vid2act_cli.compose.validation import check_config_counts
+
+    check_config_counts(config)
     reporter = plain_if_none(reporter)
     torch_device = resolve_device(device, reporter)
     config.env.task = canonical_task(config, config.seed)

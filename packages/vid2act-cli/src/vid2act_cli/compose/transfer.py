@@ -203,6 +203,9 @@ def transfer_to_target(
     config: Config, request: TransferRequest, reporter: Reporter | None = None
 ) -> tuple[LoopState, Path, dict[str, Any]]:
     """`vid2act transfer`: plan (teachers checked before training), then train the student; returns counters, run dir, summary."""
+    from vid2act_cli.compose.validation import check_config_counts
+
+    check_config_counts(config)
     reporter = plain_if_none(reporter)
     torch_device = resolve_device(request.device, reporter)
     config.env.task = canonical_task(config, config.seed)

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vid2act_core.naming import slugify
+
 from vid2act_cli.compose.runs import DONE_MARKER
+from vid2act_cli.report.grouping import describe_groups
 from vid2act_cli.report.page import final_numbers, page_html
 from vid2act_cli.report.plots import plot_eval, plot_model_loss, plot_open_loop, plot_selected, plot_task_weights, latest_open_loop_gif
 from vid2act_cli.report.runs import RETURN_KEY, SUCCESS_KEY, NotARunError, RunData, expand_run_paths, group_runs, load_run
@@ -43,6 +46,7 @@ def build_report(run_dirs: list[str | Path], out: str | Path) -> Report:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     groups = group_runs(runs)
+    notes.extend(describe_groups(groups))
     for run in runs:
         if not run.series(RETURN_KEY)[0].size and "deterministic" not in run.evaluations:
             notes.append(f"{run.path}: no evaluations yet ({run.last_step} env steps logged)")
@@ -58,7 +62,7 @@ def build_report(run_dirs: list[str | Path], out: str | Path) -> Report:
     for (task, method), group in groups.items():
         with_video = [run for run in group if latest_open_loop_gif(run) is not None]
         if with_video:
-            key = f"open_loop_{task.replace(':', '_')}_{method}"
+            key = f"open_loop_{task.replace(':', '_')}_{slugify(method)}"
             result = plot_open_loop(with_video[0], out / f"{key}.png")
             if result is not None:
                 figures[key] = result

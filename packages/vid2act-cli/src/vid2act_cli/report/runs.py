@@ -1,6 +1,7 @@
 """Runs for a report: read a run directory, find the runs of an experiment directory, group and aggregate.
 
-Runs are grouped by (task, method); curves are averaged over seeds with a band of one standard
+Runs are grouped by their full configuration (`report.grouping`: task, method, teachers and every
+config value but the seed), labelled by what sets them apart within a (task, method); curves are averaged over seeds with a band of one standard
 deviation (the paper's figures: mean and std over 3 seeds), interpolated on a common grid of
 environment steps. A partial run contributes as far as it got.
 """
@@ -18,6 +19,7 @@ import numpy as np
 
 from vid2act_cli.compose.logger import read_metrics
 from vid2act_cli.compose.runs import DONE_MARKER, RUN_CONFIG, load_run_config
+from vid2act_cli.report.grouping import base_method, configuration_labels, run_configuration
 
 RETURN_KEY = "eval/return_deterministic"
 SUCCESS_KEY = "eval/success_deterministic"
@@ -57,6 +59,8 @@ class RunData:
     image_size: int = 64
     done_env_steps: int = 0
     """Env steps recorded in the DONE marker (0 for an unfinished run)."""
+    configuration: dict[str, Any] = field(default_factory=dict)
+    """What defines the run's experiment (`grouping.run_configuration`): runs with equal ones are seeds of one group."""
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of one metric, finite values only, sorted by step; duplicates keep the last."""
@@ -117,6 +121,7 @@ def load_run(path: str | Path) -> RunData:
         path=path, task=str(info.get("task", config.env.task)), method=str(info["method"]), seed=int(config.seed),
         teachers=list(info.get("teachers") or []), records=read_metrics(path), done=(path / DONE_MARKER).exists(),
         summary=summary, evaluations=evaluations, image_size=int(config.env.image_size), done_env_steps=done_env_steps,
+        configuration=run_configuration(config.to_dict(), info),
     )
 
 
@@ -140,16 +145,23 @@ def expand_run_paths(paths: list[str | Path]) -> tuple[list[Path], list[str]]:
 
 
 def group_runs(runs: list[RunData]) -> dict[tuple[str, str], list[RunData]]:
-    """Runs by (task, method), tasks in first-seen order and methods in the paper's order."""
-    groups: dict[tuple[str, str], list[RunData]] = defaultdict(list)
+    """Runs by (task, label): one group per full configuration, the label being the method plus what
+    sets the configuration apart within its (task, method); tasks in first-seen order, methods in the paper's order."""
+    by_method: dict[tuple[str, str], dict[str, list[RunData]]] = defaultdict(dict)
     for run in runs:
-        groups[(run.task, run.method)].append(run)
+        by_method[(run.task, run.method)].setdefault(json.dumps(run.configuration, sort_keys=True, default=str), []).append(run)
+    groups: dict[tuple[str, str], list[RunData]] = {}
+    for (task, method), configurations in by_method.items():
+        members = list(configurations.values())
+        for suffix, group in zip(configuration_labels([group[0].configuration for group in members]), members):
+            groups[(task, method + suffix)] = group
     tasks = list(dict.fromkeys(run.task for run in runs))
 
     def order(key: tuple[str, str]) -> tuple[int, int, str]:
-        task, method = key
+        task, label = key
+        method = base_method(label)
         rank = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
-        return tasks.index(task), rank, method
+        return tasks.index(task), rank, label
 
     return {key: sorted(groups[key], key=lambda run: run.seed) for key in sorted(groups, key=order)}
 
@@ -181,4 +193,8 @@ def aggregate(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, 
 
 def method_style(method: str) -> tuple[str, str]:
     """(label, matplotlib colour) of a method; unknown methods are grey under their own name."""
-    return METHOD_STYLE.get(method, (method, "tab:gray"))
+    base = base_method(method)
+    if base in METHOD_STYLE:
+        label, colour = METHOD_STYLE[base]
+        return label + method[len(base):], colour
+    return method, "tab:gray"
