@@ -148,3 +148,15 @@ def test_export_for_plugin_writes_a_directory_a_plugin_registers(tmp_path: Path)
     pm = build_plugin_manager(entry_points=False)
     pm.add_plugin(ShipsWalker(), "ships")
     assert registered_teachers(pm) == {"shipped_walker": directory.resolve()}
+
+
+def test_every_replay_set_mb_option_defaults_to_the_library_budget() -> None:
+    import inspect
+
+    from vid2act_cli.commands import teachers_add_cmd, teachers_cmd
+    from vid2act_cli.commands.app import app
+
+    pretrain = next(info.callback for info in app.registered_commands if info.name == "pretrain")
+    for function in (teachers_add_cmd.add_command, teachers_cmd.attach_data_command, pretrain):
+        option = inspect.signature(function).parameters["replay_set_mb"].default
+        assert option.default == DEFAULT_REPLAY_SET_MB and "--replay-set-mb" in option.param_decls, function
