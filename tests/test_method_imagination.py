@@ -15,9 +15,11 @@ def _sharp_scorer(agent) -> None:
 
 
 def _rollout_selection(selection: str):
-    agent, ensemble, batch, _ = tiny_transfer(
-        action_sizes=(2, 4, 3), batch_size=4, configure=lambda c: setattr(c.transfer, "imagination_selection", selection)
-    )
+    def configure(config) -> None:
+        config.transfer.imagination_selection = selection
+        config.transfer.scorer = "paper"  # per-frame W (prediction_error has one W per run)
+
+    agent, ensemble, batch, _ = tiny_transfer(action_sizes=(2, 4, 3), batch_size=4, configure=configure)
     _sharp_scorer(agent)
     output = agent.world_model.observe(batch)
     condition = agent.imagination_condition(batch, output)

@@ -111,9 +111,9 @@ def test_guidance_for_another_task_changes_the_action() -> None:
 
 
 def test_imagination_feeds_g_the_one_hot_label_of_the_k_selected_at_each_step() -> None:
-    agent, _, batch, _ = tiny_transfer(action_sizes=(2, 4, 3), batch_size=2)
+    agent, _, batch, _ = tiny_transfer(action_sizes=(2, 4, 3), batch_size=2, configure=lambda c: setattr(c.transfer, "scorer", "paper"))
     with torch.no_grad():
-        agent.distillation.f_weight.weight.mul_(200.0)  # sharp weights: k changes within rollouts
+        agent.distillation.f_weight.weight.mul_(200.0)  # sharp per-frame weights: k changes within rollouts
     seen: list[torch.Tensor] = []
     original = agent.vae.guidance
 

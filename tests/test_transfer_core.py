@@ -15,7 +15,8 @@ from vid2act_core.world_model import WorldModel
 
 def test_weights_are_a_softmax_over_teachers_per_batch_and_time() -> None:
     torch.manual_seed(0)
-    distill = TaskSelectiveDistillation(teacher_size=3, student_size=2, config=TransferConfig(distill_units=8, distill_layers=1))
+    config = TransferConfig(distill_units=8, distill_layers=1, scorer="paper")
+    distill = TaskSelectiveDistillation(teacher_size=3, student_size=2, config=config)
     teachers = torch.randn(4, 5, 3, 3)  # (B, T, N, Ft)
     student = torch.randn(4, 5, 2)
     weights = distill.weights(teachers, student)
@@ -30,7 +31,7 @@ def test_weights_are_a_softmax_over_teachers_per_batch_and_time() -> None:
 
 def test_distillation_loss_is_equation_4() -> None:
     torch.manual_seed(1)
-    distill = TaskSelectiveDistillation(3, 2, TransferConfig(distill_units=8, distill_layers=1, distill_burn_in=0))
+    distill = TaskSelectiveDistillation(3, 2, TransferConfig(distill_units=8, distill_layers=1, distill_burn_in=0, scorer="paper"))
     teachers = torch.randn(2, 4, 3, 3)
     student = torch.randn(2, 4, 2)
     loss, weights, _ = distill.loss(teachers, student)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import yaml
 
+from vid2act_core.baselines.settings import APVConfig, IsoDreamConfig
 from vid2act_core.compat import MODEL_HASH_FIELDS
 from vid2act_core.fileio import sha256_bytes
 
@@ -70,6 +71,8 @@ class WorldModelConfig:
     """Adam epsilon."""
     grad_clip: float = 100.0
     """Global gradient-norm clip."""
+    action_free: bool = False
+    """No action input in the RSSM (APV's action-free video model, registered as kind action-free)."""
 
 
 @dataclass
@@ -136,12 +139,18 @@ class TransferConfig:
     """Source sequences per source task per VAE update."""
     vae_batch_length: int = 16
     """Length of each source sequence for the VAE update."""
-    scorer: Literal["paper", "mlp", "similarity"] = "paper"
-    """f_weight of Eq. 3: paper (linear on concat; its student term cancels), mlp, similarity (docs/method.md)."""
+    scorer: Literal["prediction_error", "paper", "mlp", "similarity"] = "prediction_error"
+    """f_weight of Eq. 3 (docs/method.md): prediction_error (each teacher's one-step prediction error on the
+    target frames, one W per run; the only scorer that passes the selection test), paper (linear on
+    concat; its student term cancels), mlp (MLP on concat), similarity (distance of f_distill(teacher) to the student)."""
     scorer_units: int = 64
     """Hidden units of the mlp scorer."""
     similarity_temperature: float = 0.1
     """Temperature of the similarity scorer (logits = -mean squared distance / temperature)."""
+    prediction_error_temperature: float = 1.0
+    """prediction_error scorer: W = softmax(-log EMA(error) / temperature); 1 gives W proportional to 1 / error."""
+    prediction_error_decay: float = 0.99
+    """prediction_error scorer: EMA decay of the per-teacher error per update (the first update sets it)."""
     distill_heads: Literal["shared", "per_teacher"] = "shared"
     """f_distill: one MLP for all teachers (paper) or one per teacher (batched, stacked weights)."""
     distill_burn_in: int = 5
@@ -238,6 +247,10 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     """Offline teacher pretraining schedule (`vid2act pretrain`, `vid2act teachers add`)."""
+    apv: APVConfig = field(default_factory=APVConfig)
+    """APV fine-tuning and its intrinsic bonus (`--method apv`, docs/baselines.md)."""
+    isodream: IsoDreamConfig = field(default_factory=IsoDreamConfig)
+    """Iso-Dream's inverse dynamics and attention window (`--method isodream`, docs/baselines.md)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain dict (YAML/JSON-ready)."""

@@ -96,7 +96,9 @@ class TransferAgent(DreamerAgent):
         self.teachers = self._teachers
         student_size = self.world_model.feature_size
         transfer = self.config.transfer
-        self.distillation = TaskSelectiveDistillation(self.teachers.feature_size, student_size, transfer, self.teachers.num_teachers)
+        self.distillation = TaskSelectiveDistillation(
+            self.teachers.feature_size, student_size, transfer, self.teachers.num_teachers, self.teachers.deter_size
+        )
         if self.guidance_enabled:
             self.source_action_size = max(source.actions.shape[-1] for source in self._pending["sources"])
             self.vae = ActionVAE(student_size, self.source_action_size, self.teachers.num_teachers, transfer.vae_units, transfer.guidance_dim)
@@ -107,7 +109,9 @@ class TransferAgent(DreamerAgent):
     # ----- dynamics transfer (Eq. 3-5) ---------------------------------------------------------
     def _stored(self, batch: Batch, key: str) -> torch.Tensor:
         if key not in batch:
-            hint = "; use transfer.imagination_selection=per_rollout" if key == TEACHER_POSTERIOR_KEY else ""
+            hint = ""
+            if key == TEACHER_POSTERIOR_KEY:
+                hint = "; transfer.scorer=prediction_error reads it (choose another scorer)" if self.distillation.needs_posteriors else "; use transfer.imagination_selection=per_rollout"
             raise ValueError(f"the replay batch has no {key!r}: it was collected without these teachers{hint}")
         features = batch[key].float()
         if features.shape[-2] != self.num_teachers:
@@ -118,7 +122,10 @@ class TransferAgent(DreamerAgent):
         if self._teachers is None:
             return super().extra_world_model_loss(batch, output)
         student = self.world_model.rssm.mean_feature(output.priors)
-        distill_loss, weights, valid = self.distillation.loss(self._stored(batch, TEACHER_FEATURE_KEY), student, batch.get("is_first"))
+        posteriors = self._stored(batch, TEACHER_POSTERIOR_KEY) if self.distillation.needs_posteriors else None
+        distill_loss, weights, valid = self.distillation.loss(
+            self._stored(batch, TEACHER_FEATURE_KEY), student, batch.get("is_first"), posteriors
+        )
         metrics = {"distill_loss": distill_loss.detach()}
         mask = valid.unsqueeze(-1).to(weights.dtype)
         mean_weights = (weights.detach() * mask).sum((0, 1)) / mask.sum((0, 1)).clamp_min(1.0)

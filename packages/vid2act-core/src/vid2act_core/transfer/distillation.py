@@ -18,13 +18,15 @@ from torch import nn
 
 from vid2act_core.config import TransferConfig
 from vid2act_core.transfer.distill_heads import build_distill_head
-from vid2act_core.transfer.scorers import build_scorer
+from vid2act_core.transfer.scorers import PredictionErrorScorer, build_scorer
 
 
 class TaskSelectiveDistillation(nn.Module):
     """f_distill (teacher state -> student space) and f_weight (the scorer), Eq. 3-4."""
 
-    def __init__(self, teacher_size: int, student_size: int, config: TransferConfig, num_teachers: int = 1) -> None:
+    def __init__(
+        self, teacher_size: int, student_size: int, config: TransferConfig, num_teachers: int = 1, teacher_deter_size: int = 0
+    ) -> None:
         super().__init__()
         if config.distill_burn_in < 0:
             raise ValueError(f"transfer.distill_burn_in: must be >= 0, got {config.distill_burn_in}")
@@ -33,7 +35,15 @@ class TaskSelectiveDistillation(nn.Module):
         self.f_distill = build_distill_head(
             config.distill_heads, num_teachers, teacher_size, student_size, config.distill_units, config.distill_layers
         )
-        self.f_weight = build_scorer(config.scorer, teacher_size, student_size, config.scorer_units, config.similarity_temperature)
+        self.f_weight = build_scorer(
+            config.scorer, teacher_size, student_size, config.scorer_units, config.similarity_temperature,
+            num_teachers, teacher_deter_size, config.prediction_error_temperature, config.prediction_error_decay,
+        )
+
+    @property
+    def needs_posteriors(self) -> bool:
+        """Whether `loss` needs the teachers' posterior states (the `prediction_error` scorer)."""
+        return isinstance(self.f_weight, PredictionErrorScorer) and not self.uniform
 
     def transferable(self, teacher_states: torch.Tensor) -> torch.Tensor:
         """u_t^i = f_distill(s_t^i): (..., N, Ft) -> (..., N, Fs)."""
@@ -64,13 +74,24 @@ class TaskSelectiveDistillation(nn.Module):
         return valid
 
     def loss(
-        self, teacher_states: torch.Tensor, student_states: torch.Tensor, is_first: torch.Tensor | None = None
+        self,
+        teacher_states: torch.Tensor,
+        student_states: torch.Tensor,
+        is_first: torch.Tensor | None = None,
+        teacher_posteriors: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Eq. 4 per frame, sum_i w_i ||e_t - u_t^i||^2, averaged over the valid (batch, time) frames.
 
-        teacher_states (B, T, N, Ft), student_states (B, T, Fs) (the prior means), is_first (B, T) or
-        None. Returns (loss, weights (B, T, N), valid (B, T) bool); computed in fp32.
+        teacher_states (B, T, N, Ft) (the teachers' priors), student_states (B, T, Fs) (the prior
+        means), is_first (B, T) or None, teacher_posteriors (B, T, N, Ft) (needed by the
+        `prediction_error` scorer, whose EMA this call advances in training mode before W is formed).
+        Returns (loss, weights (B, T, N), valid (B, T) bool); computed in fp32.
         """
+        if self.needs_posteriors and self.training:
+            if teacher_posteriors is None:
+                raise ValueError("transfer.scorer=prediction_error needs the teachers' posterior states ('teacher_post') in the batch")
+            assert isinstance(self.f_weight, PredictionErrorScorer)
+            self.f_weight.observe(teacher_states, teacher_posteriors, is_first)
         transferable = self.transferable(teacher_states)
         weights = self.weights(teacher_states, student_states, transferable)
         distances = (student_states.float().unsqueeze(-2) - transferable.float()).square().sum(-1)

@@ -1,7 +1,16 @@
 """f_weight of Eq. 3: task-similarity logits, one per teacher; the softmax over teachers is applied by the caller.
 
-Three scorers behind `transfer.scorer`, all with the same call
+Four scorers behind `transfer.scorer`, all with the same call
 `logits(teachers (..., N, Ft), transferable (..., N, Fs), student (..., Fs)) -> (..., N)`:
+
+- `prediction_error` (default): how well each teacher's own dynamics predict the target. Per
+  update, teacher i's one-step prediction error on the target frames of the batch, in its own latent
+  space: sum_j (posterior_j - prior_j)^2 over its stochastic state, divided by the batch variance of
+  its posterior (a fraction of variance unexplained, comparable across teachers whose latent scales
+  differ). W = softmax(-log EMA(error_i) / temperature), one W per run: at temperature 1,
+  W_i is proportional to 1 / error_i (inverse-error weighting). It reads the teachers only, so the
+  student's training cannot feed back into the choice (the loop that defeats the student-aware
+  scorers at test size, docs/method.md). Before the first update W is uniform.
 
 - `paper`: one linear layer on concat(s_t^i, e_t), as Eq. 3 writes it (and the published code).
   Its logit is a.s_t^i + b.e_t + c; the student term b.e_t + c is the same for every teacher and
@@ -25,7 +34,7 @@ from torch import nn
 
 from vid2act_core.nets import MLP
 
-SCORERS = ("paper", "mlp", "similarity")
+SCORERS = ("prediction_error", "paper", "mlp", "similarity")
 """Values of `transfer.scorer`."""
 
 
@@ -70,11 +79,75 @@ class SimilarityScorer(nn.Module):
         return -distances / self.temperature
 
 
-Scorer = PaperScorer | MLPScorer | SimilarityScorer
+class PredictionErrorScorer(nn.Module):
+    """W from the EMA of each teacher's normalised one-step prediction error on the target frames.
+
+    `observe` updates the EMA from a batch's stored teacher priors and posteriors (training only);
+    `logits` returns -log(EMA) / temperature for every frame (zeros before the first `observe`).
+    """
+
+    def __init__(self, num_teachers: int, teacher_deter_size: int, temperature: float, decay: float) -> None:
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"transfer.prediction_error_temperature: must be > 0, got {temperature}")
+        if not 0 <= decay < 1:
+            raise ValueError(f"transfer.prediction_error_decay: must be in [0, 1), got {decay}")
+        self.deter_size = teacher_deter_size
+        self.temperature = temperature
+        self.decay = decay
+        self.register_buffer("error_ema", torch.ones(num_teachers))
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+
+    @staticmethod
+    def batch_errors(priors: torch.Tensor, posteriors: torch.Tensor, frames: torch.Tensor, deter_size: int) -> torch.Tensor:
+        """Normalised error per teacher: priors/posteriors (B, T, N, Ft), frames (B, T) bool -> (N,).
+
+        Only the stochastic part differs (prior and posterior at t share the deterministic state).
+        """
+        prior = priors[..., deter_size:].float()[frames]  # (M, N, S)
+        posterior = posteriors[..., deter_size:].float()[frames]
+        if posterior.shape[0] < 2:
+            raise ValueError("transfer.scorer=prediction_error: a batch needs at least 2 frames past an episode start")
+        error = (posterior - prior).square().sum(-1).mean(0)
+        spread = posterior.var(0).sum(-1).clamp_min(1e-8)
+        return error / spread
+
+    @torch.no_grad()
+    def observe(self, priors: torch.Tensor, posteriors: torch.Tensor, is_first: torch.Tensor | None) -> None:
+        """One EMA step from a batch; an episode's first frame (its prior is the reset state) is left out."""
+        frames = torch.ones(priors.shape[:2], dtype=torch.bool, device=priors.device)
+        if is_first is not None:
+            frames = ~is_first.bool()
+        errors = self.batch_errors(priors, posteriors, frames, self.deter_size).clamp_min(1e-8)
+        if int(self.updates) == 0:
+            self.error_ema.copy_(errors)
+        else:
+            self.error_ema.mul_(self.decay).add_((1 - self.decay) * errors)
+        self.updates += 1
+
+    def logits(self, teachers: torch.Tensor, transferable: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
+        if int(self.updates) == 0:
+            return torch.zeros(teachers.shape[:-1], device=teachers.device)
+        return (-self.error_ema.log() / self.temperature).expand(teachers.shape[:-1])
 
 
-def build_scorer(name: str, teacher_size: int, student_size: int, units: int, temperature: float) -> Scorer:
+Scorer = PredictionErrorScorer | PaperScorer | MLPScorer | SimilarityScorer
+
+
+def build_scorer(
+    name: str,
+    teacher_size: int,
+    student_size: int,
+    units: int,
+    temperature: float,
+    num_teachers: int = 1,
+    teacher_deter_size: int = 0,
+    error_temperature: float = 1.0,
+    error_decay: float = 0.99,
+) -> Scorer:
     """The scorer named by `transfer.scorer`."""
+    if name == "prediction_error":
+        return PredictionErrorScorer(num_teachers, teacher_deter_size, error_temperature, error_decay)
     if name == "paper":
         return PaperScorer(teacher_size, student_size)
     if name == "mlp":
