@@ -8,7 +8,10 @@ command's own progress, and each is skipped when finished and resumed when inter
    registry `<out>/home` (never the user's `VID2ACT_HOME`);
 2. transfer: the Meta-World target with Vid2Act and with `--no-distill` (DreamerV2), a short budget;
 3. evaluate: `vid2act evaluate` on both final checkpoints;
-4. report: `vid2act report` into `<out>/report/`.
+4. probe: a tiny dynamics-transfer probe (`compose/probe_demo.py`): students trained offline on a few
+   expert episodes of the target with and without distillation, their held-out prediction errors
+   printed with a label that says how small it is;
+5. report: `vid2act report` into `<out>/report/`.
 
 Every job runs with the preset stack `small,cpu-demo`: the `small` networks with the `cpu-demo`
 block's budgets (shorter episodes, smaller batches, fewer updates, one torch thread): far too short to learn the task; the demo shows the pipeline and its
@@ -18,11 +21,12 @@ outputs, not the paper's numbers.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vid2act_core.config import preset
 
+from vid2act_cli.compose import probe_demo
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.compose.teacher_add import default_teacher_name
@@ -43,6 +47,8 @@ class DemoPlan:
     out: Path
     stages: list[tuple[str, list[Job]]]
     run_dirs: list[Path]
+    probe_jobs: list[Job] = field(default_factory=list)
+    """The tiny probe's jobs (target episodes, `vid2act probe`), run after the stages."""
 
     @property
     def report_dir(self) -> Path:
@@ -80,7 +86,9 @@ def plan_demo(out: Path, device: str = "cpu") -> DemoPlan:
         ))
     stages = [("teachers (collect expert episodes + pretrain)", teacher_jobs), ("transfer", transfer_jobs),
               ("evaluate", evaluate_jobs)]
-    return DemoPlan(out=out, stages=stages, run_dirs=run_dirs)
+    names = [default_teacher_name(source) for source in SOURCES]
+    probe_jobs = probe_demo.plan_probe_jobs(out, TARGET, names, names[0], PRESET, int(budgets.env.episode_steps or 0), device, env)
+    return DemoPlan(out=out, stages=stages, run_dirs=run_dirs, probe_jobs=probe_jobs)
 
 
 def run_demo(out: Path, device: str = "cpu", reporter: Reporter | None = None) -> tuple[Path, list[dict], float]:
@@ -94,11 +102,16 @@ def run_demo(out: Path, device: str = "cpu", reporter: Reporter | None = None) -
     resolve_device(device, reporter)
     started = time.time()
     plan = plan_demo(out, device)
-    total = len(plan.stages) + 1
+    total = len(plan.stages) + 2
     reporter.say(f"vid2act demo in {plan.out} (teacher registry {plan.out / 'home'}; interrupt and re-run to continue)")
     for index, (title, jobs) in enumerate(plan.stages, 1):
         reporter.say(f"\n=== stage {index}/{total}: {title} ===")
         run_jobs(jobs, title=title)
+    reporter.say(f"\n=== stage {total - 1}/{total}: tiny dynamics-transfer probe ===")
+    probe_demo.drop_incomplete_target(probe_demo.target_data(plan.out, TARGET))
+    run_jobs(plan.probe_jobs, title="probe")
     reporter.say(f"\n=== stage {total}/{total}: report ===")
     report = build_report(plan.run_dirs, plan.report_dir)
+    for line in probe_demo.describe_probe(plan.out, preset(PRESET).pretrain.steps, TARGET, "metaworld-button"):
+        reporter.echo(line)
     return report.html, report.rows, time.time() - started
