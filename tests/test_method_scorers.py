@@ -82,3 +82,72 @@ def test_unknown_scorer_and_heads_are_refused_naming_the_option() -> None:
         TaskSelectiveDistillation(5, 4, TransferConfig(scorer="cosine"), 3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="transfer.distill_heads: 'each'"):
         TaskSelectiveDistillation(5, 4, TransferConfig(distill_heads="each"), 3)  # type: ignore[arg-type]
+
+
+def _prediction_error(decay: float = 0.5) -> TaskSelectiveDistillation:
+    config = TransferConfig(distill_units=8, distill_layers=1, scorer="prediction_error", prediction_error_decay=decay)
+    return TaskSelectiveDistillation(teacher_size=5, student_size=4, config=config, num_teachers=3, teacher_deter_size=2)
+
+
+def _teacher_pair(noise: tuple[float, ...], scale: tuple[float, ...] = (1.0, 1.0, 1.0)) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posteriors (B, T, 3, 5) and priors that miss them by `noise[i]` x N(0, 1) in the stochastic part."""
+    posteriors = torch.randn(4, 6, 3, 5)
+    priors = posteriors.clone()
+    priors[..., 2:] += torch.randn(4, 6, 3, 3) * torch.tensor(noise).view(3, 1)
+    factor = torch.tensor(scale).view(3, 1)
+    posteriors[..., 2:] *= factor
+    priors[..., 2:] *= factor
+    return priors, posteriors
+
+
+def test_prediction_error_w_follows_each_teachers_normalised_prediction_error() -> None:
+    torch.manual_seed(0)
+    distill = _prediction_error()
+    student = torch.randn(4, 6, 4)
+    # Before any update W is uniform.
+    assert torch.allclose(distill.weights(torch.randn(4, 6, 3, 5), student), torch.full((4, 6, 3), 1 / 3))
+    # Teacher 1 predicts best although its latent scale is 100x larger: the error is normalised by the spread.
+    priors, posteriors = _teacher_pair(noise=(1.0, 0.1, 0.5), scale=(1.0, 100.0, 1.0))
+    distill.loss(priors, student, None, posteriors)
+    errors = distill.f_weight.batch_errors(priors, posteriors, torch.ones(4, 6, dtype=torch.bool), 2)
+    assert torch.equal(distill.f_weight.error_ema, errors)
+    weights = distill.weights(priors, student)
+    assert torch.equal(weights.argmax(-1), torch.ones(4, 6, dtype=torch.long))
+    # Temperature 1: W proportional to 1 / error; the same W for every frame and whatever the student.
+    assert torch.allclose(weights[0, 0], (1 / errors) / (1 / errors).sum(), atol=1e-6)
+    assert torch.equal(distill.weights(priors, student * 10 + 3), weights)
+    # Later updates blend in with the decay.
+    priors2, posteriors2 = _teacher_pair(noise=(0.1, 1.0, 1.0))
+    distill.loss(priors2, student, None, posteriors2)
+    errors2 = distill.f_weight.batch_errors(priors2, posteriors2, torch.ones(4, 6, dtype=torch.bool), 2)
+    assert torch.allclose(distill.f_weight.error_ema, 0.5 * errors + 0.5 * errors2)
+
+
+def test_prediction_error_leaves_out_episode_starts_and_is_saved_with_the_model() -> None:
+    torch.manual_seed(1)
+    distill = _prediction_error()
+    priors, posteriors = _teacher_pair(noise=(0.2, 0.2, 0.2))
+    is_first = torch.zeros(4, 6, dtype=torch.bool)
+    is_first[:, 0] = True
+    priors[:, 0, 0, 2:] = 1e3  # teacher 0's prior at an episode start (the reset state) is far off: not counted
+    distill.loss(priors, torch.randn(4, 6, 4), is_first, posteriors)
+    assert distill.f_weight.error_ema[0] < 1.0
+    restored = _prediction_error()
+    restored.load_state_dict(distill.state_dict())
+    assert torch.equal(restored.weights(priors, torch.randn(4, 6, 4)), distill.weights(priors, torch.randn(4, 6, 4)))
+    # Outside training (eval mode) the EMA does not move.
+    distill.eval()
+    before = distill.f_weight.error_ema.clone()
+    distill.loss(*_teacher_pair(noise=(3.0, 0.0, 3.0))[:1], torch.randn(4, 6, 4), None, posteriors)
+    assert torch.equal(distill.f_weight.error_ema, before)
+
+
+def test_prediction_error_needs_the_teachers_posteriors_and_says_so() -> None:
+    distill = _prediction_error()
+    priors, _ = _teacher_pair(noise=(0.2, 0.2, 0.2))
+    with pytest.raises(ValueError, match="transfer.scorer=prediction_error needs the teachers' posterior states"):
+        distill.loss(priors, torch.randn(4, 6, 4))
+    with pytest.raises(ValueError, match="transfer.prediction_error_temperature: must be > 0"):
+        TaskSelectiveDistillation(5, 4, TransferConfig(scorer="prediction_error", prediction_error_temperature=0.0), 3, 2)
+    with pytest.raises(ValueError, match="transfer.prediction_error_decay: must be in"):
+        TaskSelectiveDistillation(5, 4, TransferConfig(scorer="prediction_error", prediction_error_decay=1.0), 3, 2)
