@@ -289,8 +289,10 @@ class GridSpec:
             raise ValueError(f"grid: --methods {','.join(self.methods) or '(empty)'}: choose from {', '.join(METHODS)}")
         if self.steps < 1:
             raise ValueError(f"grid: --steps must be >= 1, got {self.steps}")
-        if not self.teachers and any(method != "dreamer" for method in self.methods):
-            raise ValueError("grid: --teachers is required for the methods " + ", ".join(m for m in self.methods if m != "dreamer"))
+        if "apv" in self.methods:
+            raise ValueError("grid: --methods apv needs an action-free model: run `vid2act transfer --method apv --init-from NAME`")
+        if not self.teachers and any(method not in ("dreamer", "isodream") for method in self.methods):
+            raise ValueError("grid: --teachers is required for the methods " + ", ".join(m for m in self.methods if m not in ("dreamer", "isodream")))
 
 
 def custom_grid(settings: ExperimentSettings, spec: GridSpec) -> list[Job]:
@@ -305,6 +307,8 @@ def custom_grid(settings: ExperimentSettings, spec: GridSpec) -> list[Job]:
                         "--steps", str(spec.steps), "--device", settings.device, "--logdir", str(logdir)]
                 if method == "init":
                     argv += ["--init-from", spec.teachers[0]]
+                elif method == "isodream":
+                    argv += ["--method", "isodream"]
                 elif method == "dreamer":
                     argv += list(METHOD_FLAGS[method])
                 else:

@@ -34,7 +34,7 @@ class DreamerAgent(nn.Module):
         self.config = config
         self.action_dim = action_dim
         self.device = torch.device(device)
-        self.world_model = WorldModel(config.world_model, action_dim, config.env.image_size)
+        self.world_model = self.build_world_model()
         self.actor_critic = ActorCritic(config.actor_critic, self.world_model.feature_size, action_dim, cond_dim)
         self.build_extra_modules()
         self.to(self.device)
@@ -48,6 +48,10 @@ class DreamerAgent(nn.Module):
         self.critic_optimizer = torch.optim.Adam(self.actor_critic.critic.parameters(), lr=ac.critic_lr, eps=ac.eps)
 
     # ----- hooks for subclasses (transfer) -------------------------------------------------------
+    def build_world_model(self) -> WorldModel:
+        """The world model (the baselines build theirs, vid2act_core.baselines)."""
+        return WorldModel(self.config.world_model, self.action_dim, self.config.env.image_size)
+
     def build_extra_modules(self) -> None:
         """Create modules trained with the world model (called before moving to the device)."""
 

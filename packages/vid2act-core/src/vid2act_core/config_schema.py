@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import yaml
 
+from vid2act_core.baselines.settings import APVConfig, IsoDreamConfig
 from vid2act_core.compat import MODEL_HASH_FIELDS
 from vid2act_core.fileio import sha256_bytes
 
@@ -70,6 +71,8 @@ class WorldModelConfig:
     """Adam epsilon."""
     grad_clip: float = 100.0
     """Global gradient-norm clip."""
+    action_free: bool = False
+    """No action input in the RSSM (APV's action-free video model, registered as kind action-free)."""
 
 
 @dataclass
@@ -244,6 +247,10 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     """Offline teacher pretraining schedule (`vid2act pretrain`, `vid2act teachers add`)."""
+    apv: APVConfig = field(default_factory=APVConfig)
+    """APV fine-tuning and its intrinsic bonus (`--method apv`, docs/baselines.md)."""
+    isodream: IsoDreamConfig = field(default_factory=IsoDreamConfig)
+    """Iso-Dream's inverse dynamics and attention window (`--method isodream`, docs/baselines.md)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain dict (YAML/JSON-ready)."""

@@ -6,9 +6,10 @@ import re
 
 from vid2act_core.config import Config
 
-METHODS: tuple[str, ...] = ("vid2act", "dreamer", "uniform", "noguide", "init")
+METHODS: tuple[str, ...] = ("vid2act", "dreamer", "uniform", "noguide", "init", "apv", "isodream")
 """Method labels: the full method, --no-distill (DreamerV2 from scratch), --uniform-weights,
---no-guidance, and --init-from (a student initialised from one teacher's weights)."""
+--no-guidance, --init-from (a student initialised from one teacher's weights), and the baselines
+--method apv and --method isodream (vid2act_core.baselines)."""
 
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_.-]+")
 

@@ -37,7 +37,12 @@ class WorldModel(nn.Module):
         self.action_dim = action_dim
         self.image_size = image_size
         self.encoder = ConvEncoder(config.cnn_depth, image_size)
-        self.rssm = RSSM(config, action_dim, self.encoder.out_dim)
+        if config.action_free:  # APV's video model: no action input (vid2act_core.baselines)
+            from vid2act_core.baselines.action_free_rssm import ActionFreeRSSM
+
+            self.rssm: RSSM = ActionFreeRSSM(config, self.encoder.out_dim)
+        else:
+            self.rssm = RSSM(config, action_dim, self.encoder.out_dim)
         self.decoder = ConvDecoder(self.rssm.feature_size, config.cnn_depth)
         self.reward_head = (
             MLP(self.rssm.feature_size, 1, config.mlp_units, config.reward_layers) if config.use_reward_head else None

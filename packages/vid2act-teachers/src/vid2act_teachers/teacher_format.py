@@ -68,7 +68,10 @@ KIND_TASK = "task"
 KIND_MULTITASK = "multitask"
 """One world model pretrained on several tasks' data (the pretrained-DreamerV2 baseline's
 initialisation, `vid2act pretrain --multitask`); never a transfer teacher."""
-TEACHER_KINDS = (KIND_TASK, KIND_MULTITASK)
+KIND_ACTION_FREE = "action-free"
+"""APV's action-free video model (`vid2act pretrain --action-free`, no action input); `--method apv
+--init-from` fine-tunes it; never a transfer teacher."""
+TEACHER_KINDS = (KIND_TASK, KIND_MULTITASK, KIND_ACTION_FREE)
 
 _INTEGER_KEYS = ("format_version", "image_size", "action_dim", "train_steps")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")

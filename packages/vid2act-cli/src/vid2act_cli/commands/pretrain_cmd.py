@@ -31,6 +31,10 @@ def register(app: typer.Typer) -> None:
         overrides: list[str] = typer.Option([], "--set", help="Override one config key, e.g. --set train.batch_size=32."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace a registered teacher of the same name."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+        action_free: bool = typer.Option(
+            False, "--action-free", help="APV: pretrain an action-free video model on the datasets' frames (actions dropped, any tasks); "
+            "registered as kind action-free for `transfer --method apv --init-from NAME`, never a transfer teacher.",
+        ),
         multitask: bool = typer.Option(
             False, "--multitask", help="Pretrain ONE model on datasets of several tasks (actions zero-padded to the largest size): "
             "the pretrained-DreamerV2 baseline for --init-from; registered as kind multitask, never a transfer teacher.",
@@ -50,10 +54,10 @@ def register(app: typer.Typer) -> None:
                 raise ValueError(f"--steps must be >= 1, got {steps}")
             config.pretrain.steps = steps
         run_dir = logdir if logdir is not None else Path("runs") / f"pretrain-{name}"
-        info = pretrain_teacher(data, name, config, run_dir, device, RichReporter(progress), overwrite=overwrite, multitask=multitask,
+        info = pretrain_teacher(data, name, config, run_dir, device, RichReporter(progress), overwrite=overwrite, multitask=multitask, action_free=action_free,
                                replay_set_mb=replay_set_mb)
         if info is not None:
             typer.echo(
-                f"registered {'multitask model' if info.kind == 'multitask' else 'teacher'} {info.name} ({info.qualified_task}, {info.train_steps} steps, "
+                f"registered {'teacher' if info.kind == 'task' else info.kind + ' model'} {info.name} ({info.qualified_task}, {info.train_steps} steps, "
                 f"dataset {info.dataset_sha256[:12]}) -> {info.path}"
             )

@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         no_distill: bool = typer.Option(False, "--no-distill", help="Baseline: DreamerV2 from scratch (no teachers)."),
         uniform_weights: bool = typer.Option(False, "--uniform-weights", help="Ablation: fixed uniform task weights."),
         no_guidance: bool = typer.Option(False, "--no-guidance", help="Ablation: no action-replay guidance for the actor."),
+        method: str = typer.Option("vid2act", "--method", help="vid2act (with the switches below), or a baseline: apv (--init-from an action-free model) or isodream (docs/baselines.md)."),
         init_from: str = typer.Option(None, "--init-from", help="Baseline: DreamerV2 initialised from this teacher's or multitask model's weights (vid2act pretrain --multitask)."),
         source_data: list[str] = typer.Option([], "--source-data", help="TEACHER=FILE.h5: a teacher's source dataset (default $VID2ACT_HOME/datasets/<teacher>.h5)."),
         config_file: Path = typer.Option(None, "--config", help="YAML file of config overrides."),
@@ -51,9 +52,9 @@ def register(app: typer.Typer) -> None:
             config.transfer.uniform_weights = True
         if no_guidance:
             config.transfer.guidance = False
-        if init_from:
+        if init_from or method != "vid2act":
             config.transfer.distill = False
-        request = TransferRequest(teachers, init_from, list(source_data), device, logdir, root)
+        request = TransferRequest(teachers, init_from, list(source_data), device, logdir, root, method)
         state, run_dir, summary = transfer_to_target(config, request, RichReporter(progress, bars_on_stderr=False))
         typer.echo(f"done: {state.env_steps} env steps, {state.updates} updates -> {run_dir}")
         if "dominant_teacher" in summary:

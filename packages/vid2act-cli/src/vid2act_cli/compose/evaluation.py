@@ -34,7 +34,7 @@ def load_run_agent(run_dir: Path, device: torch.device):
         method=info.get("method", "dreamer"),
         teacher_names=list(info.get("teachers") or []),
         source_data={name: Path(path) for name, path in (info.get("source_data") or {}).items()},
-        init_from=None,
+        init_from=info.get("init_from") if info.get("method") == "apv" else None,  # APV rebuilds from its video model's architecture
     )
     agent = build_agent_factory(plan)(config, action_dim, device)
     payload = load_checkpoint(checkpoint_path, device)

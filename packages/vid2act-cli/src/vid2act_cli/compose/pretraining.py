@@ -24,6 +24,7 @@ from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.logger import RunLogger
 from vid2act_cli.compose.pretrain_data import PRETRAIN_KEYS, PretrainData, load_pretrain_data
 from vid2act_cli.compose.pretrain_multitask import load_multitask_data
+from vid2act_cli.compose.pretrain_videos import load_video_data
 from vid2act_cli.compose.replay_sets import build_replay_set, describe_replay_set
 from vid2act_cli.compose.reporter import NoBar, ProgressBar, Reporter, plain_if_none
 from vid2act_cli.compose.runs import RUN_CONFIG, config_differences, load_run_config, save_run_config
@@ -135,6 +136,7 @@ def pretrain_teacher(
     reporter: Reporter | None = None,
     overwrite: bool = False,
     multitask: bool = False,
+    action_free: bool = False,
     replay_set_mb: float | None = None,
 ) -> Any:
     """Pretrain teacher `name` on the datasets (one source task) in `run_dir` and register it.
@@ -159,7 +161,10 @@ def pretrain_teacher(
     with distributed_session(resolve_device(device, reporter)) as context:
         main = context.is_main
         # --multitask: several tasks into one model (the pretrained-DreamerV2 baseline), never a teacher.
-        data = (load_multitask_data if multitask else load_pretrain_data)(data_paths, config.train.batch_length)
+        # --action-free: APV's video model, actions dropped (compose.pretrain_videos), kind action-free.
+        loader = load_video_data if action_free else load_multitask_data if multitask else load_pretrain_data
+        data = loader(data_paths, config.train.batch_length)
+        config.world_model.action_free = action_free
         config.env.task = data.qualified_task
         config.env.image_size = data.image_size
         config.env.action_repeat = data.action_repeat

@@ -50,9 +50,17 @@ def parse_source_data(entries: list[str]) -> dict[str, Path]:
 
 
 def plan_transfer(
-    config: Config, teachers: str | None, init_from: str | None, source_data: dict[str, Path] | None = None
+    config: Config, teachers: str | None, init_from: str | None, source_data: dict[str, Path] | None = None,
+    method: str | None = None,
 ) -> TransferPlan:
-    """Resolve teacher names and source datasets; refuse missing, corrupt or incompatible teachers."""
+    """Resolve teacher names and source datasets; refuse missing, corrupt or incompatible teachers.
+
+    `method` apv or isodream: a baseline of `compose.baselines` (None or vid2act: the switches decide).
+    """
+    if method not in (None, "vid2act"):
+        from vid2act_cli.compose.baselines import plan_baseline
+
+        return plan_baseline(method, teachers, init_from)
     from vid2act_teachers.registry import TeacherRegistry, check_compatible, shadowing_message, vid2act_home
 
     from vid2act_cli.compose.replay_sets import resolve_guidance_sources
@@ -95,6 +103,11 @@ def build_agent_factory(plan: TransferPlan, reporter: Reporter | None = None) ->
 
     from vid2act_cli.compose.init_report import describe_initialisation
     from vid2act_cli.compose.replay_sets import load_source_pairs
+
+    from vid2act_cli.compose.baselines import BASELINE_METHODS, baseline_agent_factory
+
+    if plan.method in BASELINE_METHODS:
+        return baseline_agent_factory(plan, reporter)
 
     def factory(config: Config, action_dim: int, device: torch.device) -> DreamerAgent:
         registry = TeacherRegistry()
@@ -151,7 +164,7 @@ def run_transfer(
                 "its replay stores those teachers' states: use another --logdir"
             )
         check_teacher_pins(run_dir, saved_info.get(PINS_KEY), pins)
-    if plan.init_from:
+    if plan.init_from and plan.method == "init":
         apply_init_architecture(config, plan.init_from)
     info = {"teachers": plan.teacher_names, "init_from": plan.init_from, "source_data": {k: str(v) for k, v in plan.source_data.items()},
             "replay_sets": plan.replay_sets, PINS_KEY: pins}
@@ -197,6 +210,8 @@ class TransferRequest:
     device: str | torch.device
     logdir: Path | None
     root: Path
+    method: str | None = None
+    """--method: None or vid2act (the switches decide), apv or isodream (`compose.baselines`)."""
 
 
 def transfer_to_target(
@@ -209,7 +224,7 @@ def transfer_to_target(
     reporter = plain_if_none(reporter)
     torch_device = resolve_device(request.device, reporter)
     config.env.task = canonical_task(config, config.seed)
-    plan = plan_transfer(config, request.teachers, request.init_from, parse_source_data(list(request.source_data)))
+    plan = plan_transfer(config, request.teachers, request.init_from, parse_source_data(list(request.source_data)), request.method)
     run_dir, resumed = resolve_run_dir(request.logdir, request.root, config.env.task, plan.method, config.seed)
     for note in plan.notes:
         reporter.say(note)
