@@ -127,3 +127,12 @@ def test_apv_agent_resumes_its_encoder_optimiser_and_bonus_queue():
     fresh.restore(saved)
     assert torch.equal(fresh.world_model.bonus.queue, agent.world_model.bonus.queue)
     assert fresh.encoder_optimizer.state_dict()["state"].keys() == agent.encoder_optimizer.state_dict()["state"].keys()
+
+
+def test_apv_preset_blocks_carry_the_published_settings():
+    finetune = preset("paper-metaworld,apv-metaworld")
+    assert (finetune.world_model.latent, finetune.world_model.deter, finetune.world_model.cnn_depth) == ("categorical", 1024, 48)
+    assert (finetune.apv.k, finetune.apv.window, finetune.apv.queue_size, finetune.apv.beta, finetune.apv.af_kl_scale) == (16, 5, 4096, 1.0, 0.0)
+    assert (finetune.train.batch_size, finetune.train.batch_length, finetune.train.steps) == (50, 50, 256_000)
+    video = preset("paper-metaworld,apv-video")
+    assert (video.world_model.kl_scale, video.train.batch_size, video.train.batch_length) == (0.1, 16, 25)

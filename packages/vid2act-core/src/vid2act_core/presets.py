@@ -114,6 +114,22 @@ PRESET_BLOCKS: dict[str, dict[str, Any]] = {
         # The published code's imagination horizon; the paper's text (section 5.3) states 50.
         "actor_critic.horizon": 15,
     },
+    # APV (younggyoseo/apv, apv_finetuning/configs.yaml, metaworld block; docs/baselines.md). Stack on
+    # paper-metaworld for `transfer --method apv`; `apv-video` is the action-free pretraining's settings.
+    "apv-metaworld": {
+        "world_model.latent": "categorical", "world_model.stoch": 32, "world_model.classes": 32,
+        "world_model.deter": 1024, "world_model.hidden": 1024, "world_model.cnn_depth": 48,
+        "world_model.reward_layers": 4, "world_model.free_nats": 0.0, "world_model.reward_scale": 1.0,
+        "actor_critic.critic_layers": 4, "actor_critic.horizon": 15, "train.batch_size": 50,
+        "train.batch_length": 50, "train.steps": 256_000, "train.prefill": 5000, "train.pretrain_updates": 100,
+        "apv.beta": 1.0, "apv.freeze_updates": 100, "apv.concat_embed": False,
+    },
+    "apv-video": {
+        "world_model.latent": "categorical", "world_model.stoch": 32, "world_model.classes": 32,
+        "world_model.deter": 1024, "world_model.hidden": 1024, "world_model.cnn_depth": 48,
+        "world_model.free_nats": 0.0, "world_model.kl_scale": 0.1, "world_model.lr": 3e-4,
+        "train.batch_size": 16, "train.batch_length": 25,
+    },
     "cpu-demo": {
         # `vid2act demo`'s budgets: the pipeline end to end on a 2-core CPU in minutes, far too
         # short to learn; stack it on `small`. Meta-World episodes shortened (the paper: 500).
