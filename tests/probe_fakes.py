@@ -50,7 +50,7 @@ def tiny_request(out: Path, data: Path, **changes: Any) -> ProbeRequest:
     settings: dict[str, Any] = dict(
         target_data=data, teachers=list(TEACHERS), related="alpha", config=preset("tiny"), out=out,
         schedule=ProbeSchedule(updates=3, batch_size=2, batch_length=8, log_every=2),
-        train_episodes=2, eval_episodes=2, seeds=2, scorers=["paper", "similarity"],
+        train_episodes=2, eval_episodes=2, seeds=2, scorers=["prediction_error", "paper"],
         context=2, horizons=[3, 6], windows_per_episode=2,
     )
     settings.update(changes)

@@ -55,7 +55,7 @@ def test_the_demo_probe_is_labelled_and_its_verdict_follows_the_numbers(tmp_path
                 "delta_vs_none": delta, "weights": weights}
 
     (tmp_path / "probe").mkdir()
-    rows = [row("none", 0.030, None, {}), row("all-paper", 0.034, [0.004, 0.002], {"a": [0.7, 0.1], "b": [0.3, 0.1]})]
+    rows = [row("none", 0.030, None, {}), row("all-prediction_error", 0.034, [0.004, 0.002], {"a": [0.7, 0.1], "b": [0.3, 0.1]})]
     (tmp_path / "probe" / "results.json").write_text(json.dumps({"rows": rows}))
     lines = probe_demo.describe_probe(tmp_path, 60, "button-press", "metaworld-button")
     assert "NOT EVIDENCE" in lines[0] and "teachers pretrained 60 steps" in lines[0]

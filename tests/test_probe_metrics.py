@@ -121,21 +121,23 @@ class ScriptedStudent:
     def __init__(self) -> None:
         self.world_model = None
         self.seen: list[torch.Tensor] = []
+        self.seen_posteriors: list[torch.Tensor] = []
         self.calls = 0
 
     def train_world_model(self, batch: Batch) -> tuple[None, dict[str, torch.Tensor]]:
         self.calls += 1
         self.seen.append(batch.get("teacher_feat"))
+        self.seen_posteriors.append(batch.get("teacher_post"))
         share = self.calls / 8
         return None, {"weight/b": torch.tensor(share), "weight/a": torch.tensor(1 - share), "image_loss": torch.tensor(float(self.calls))}
 
 
 class ColumnSource:
-    """Windows whose teacher_feat column i holds the value i."""
+    """Windows whose teacher_feat column i holds the value i, teacher_post column i the value 10 + i."""
 
     def sample(self, batch_size: int, length: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         features = np.broadcast_to(np.arange(3, dtype=np.float16).reshape(1, 1, 3, 1), (batch_size, length, 3, 2)).copy()
-        return {"image": np.zeros((batch_size, length, 1, 1, 3), np.uint8), "teacher_feat": features}
+        return {"image": np.zeros((batch_size, length, 1, 1, 3), np.uint8), "teacher_feat": features, "teacher_post": features + 10}
 
 
 def test_train_student_records_weights_per_teacher_name_and_their_last_quarter_mean() -> None:
@@ -143,6 +145,7 @@ def test_train_student_records_weights_per_teacher_name_and_their_last_quarter_m
     history = train_student(student, ColumnSource(), ProbeSchedule(8, 2, 4, 3), np.random.default_rng(0), torch.device("cpu"),
                             teacher_columns=[2, 0], teacher_names=["b", "a"])
     assert all(seen.shape == (2, 4, 2, 2) and seen[..., 0, 0].eq(2).all() and seen[..., 1, 0].eq(0).all() for seen in student.seen)
+    assert all(seen[..., 0, 0].eq(12).all() and seen[..., 1, 0].eq(10).all() for seen in student.seen_posteriors)
     assert history.weights[0] == pytest.approx([1 / 8, 7 / 8])
     assert history.final_weights() == pytest.approx({"b": 7.5 / 8, "a": 0.5 / 8})  # updates 7 and 8
     updates, curve = history.weight_curve(3)
@@ -156,7 +159,7 @@ def test_train_student_without_teachers_hides_the_stored_features() -> None:
     student = ScriptedStudent()
     history = train_student(student, ColumnSource(), ProbeSchedule(2, 1, 4, 1), np.random.default_rng(0), torch.device("cpu"),
                             teacher_columns=None, teacher_names=["a", "b", "c"])
-    assert student.seen == [None, None]
+    assert student.seen == [None, None] and student.seen_posteriors == [None, None]
     assert history.final_weights() == {} and history.weights == []
 
 

@@ -15,8 +15,8 @@ from vid2act_cli.app import app
 from vid2act_cli.compose.probe import ProbeOutcome, cell_path, plan_cells, run_probe
 from vid2act_cli.compose.reporter import PlainReporter
 
-GRID = dict(configs=["none", "all"], scorers=["paper"])
-"""none x 2 seeds, all-paper x 2 orders x 2 seeds: 6 cells."""
+GRID = dict(configs=["none", "all"], scorers=["prediction_error"])
+"""none x 2 seeds, all-prediction_error x 2 orders x 2 seeds: 6 cells (reads the teachers' priors and posteriors)."""
 
 
 @pytest.fixture()
@@ -41,11 +41,11 @@ def test_cells_cover_configurations_orders_and_seeds(tmp_path: Path) -> None:
     request = tiny_request(tmp_path, tmp_path / "unused.h5", configs=["none", "all", "related", "unrelated", "uniform"])
     cells = {cell.key: cell.columns for cell in plan_cells(request)}
     assert cells["none__seed1__given"] == ()
-    assert cells["all-paper__seed0__given"] == (0, 1, 2) and cells["all-paper__seed0__rotated"] == (1, 2, 0)
+    assert cells["all-paper__seed0__given"] == (0, 1, 2) and cells["all-prediction_error__seed0__rotated"] == (1, 2, 0)
     assert cells["related__seed0__given"] == (0,) and "related__seed0__rotated" not in cells
-    assert cells["unrelated-paper__seed0__given"] == (1, 2) and cells["unrelated-paper__seed0__rotated"] == (2, 1)
+    assert cells["unrelated-prediction_error__seed0__given"] == (1, 2) and cells["unrelated-prediction_error__seed0__rotated"] == (2, 1)
     assert cells["uniform__seed1__rotated"] == (1, 2, 0)
-    assert "all-similarity__seed1__rotated" in cells
+    assert "all-paper__seed1__rotated" in cells and "unrelated-paper__seed0__given" not in cells
     assert len(cells) == 2 * (1 + 2 * 2 + 1 + 2 + 2)
 
 

@@ -30,6 +30,8 @@ import torch
 from vid2act_core.config import Config
 from vid2act_core.fileio import atomic_write_text
 from vid2act_core.probe import ProbeSchedule, ProbeVariant
+from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY
+from vid2act_core.transfer.scorers import SCORERS
 
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
@@ -37,7 +39,6 @@ from vid2act_cli.compose.reporter import Reporter, plain_if_none
 CONFIGURATIONS = ("none", "all", "related", "unrelated", "uniform")
 """Values of --configs (`all` expands to one configuration per scorer and f_distill kind)."""
 ORDERS = ("given", "rotated")
-TEACHER_FEATURES = "teacher_feat"
 SPEC_FILE = "probe.json"
 
 
@@ -56,7 +57,8 @@ class ProbeRequest:
     eval_episodes: int = 3
     seeds: int = 3
     configs: list[str] = field(default_factory=lambda: list(CONFIGURATIONS))
-    scorers: list[str] = field(default_factory=lambda: ["paper", "mlp", "similarity"])
+    scorers: list[str] = field(default_factory=lambda: list(SCORERS))
+    """Scorers of the `all` configurations; the first is also the scorer of `unrelated` and `uniform`."""
     heads: list[str] = field(default_factory=lambda: ["shared"])
     orders: list[str] = field(default_factory=lambda: list(ORDERS))
     context: int = 5
@@ -243,9 +245,10 @@ def _prepare(request: ProbeRequest, split: Any, teachers: Any, device: torch.dev
     windows = fixed_windows(split.held_out, request.context + max(request.horizons), request.windows_per_episode)
     started = time.time()
     everyone = ensemble(teachers, list(range(len(teachers.names))), request.config.transfer.action_mapping, device)
-    train = attach_teacher_features(split.train, everyone, device, TEACHER_FEATURES)
+    train = attach_teacher_features(split.train, everyone, device, TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY)
     reporter.say(f"teachers' features for {len(train)} target episodes computed once in {time.time() - started:.1f} s")
-    keys = [key for key in ("image", "action", "reward", "is_first", "is_terminal", TEACHER_FEATURES) if key in train[0]]
+    keys = [key for key in ("image", "action", "reward", "is_first", "is_terminal", TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY)
+            if key in train[0]]
     return _Inputs(split, teachers, train, keys, windows)
 
 

@@ -136,9 +136,10 @@ def ensemble(teachers: LoadedTeachers, columns: list[int], action_mapping: str, 
 
 
 def attach_teacher_features(
-    episodes: list[dict[str, np.ndarray]], teachers: Any, device: torch.device, key: str
+    episodes: list[dict[str, np.ndarray]], teachers: Any, device: torch.device, prior_key: str, posterior_key: str
 ) -> list[dict[str, np.ndarray]]:
-    """Copies of `episodes` with `key`: every teacher's one-step prediction per step, (T, N, F) float16.
+    """Copies of `episodes` with every teacher's one-step prediction (`prior_key`) and posterior
+    (`posterior_key`) per step, (T, N, F) float16 each, as transfer stores them.
 
     `teachers` is a TeacherEnsemble; each episode is filtered from its first step, as acting does.
     """
@@ -147,6 +148,7 @@ def attach_teacher_features(
         images = torch.as_tensor(episode["image"]).unsqueeze(0).to(device)
         actions = torch.as_tensor(episode["action"]).float().unsqueeze(0).to(device)
         is_first = torch.as_tensor(episode["is_first"]).unsqueeze(0).to(device)
-        _, priors = teachers.observe(images, actions, is_first)
-        result.append({**episode, key: priors[0].to(torch.float16).cpu().numpy()})
+        posteriors, priors = teachers.observe(images, actions, is_first)
+        result.append({**episode, prior_key: priors[0].to(torch.float16).cpu().numpy(),
+                       posterior_key: posteriors[0].to(torch.float16).cpu().numpy()})
     return result

@@ -2,7 +2,8 @@
 
 Two jobs after the demo's evaluate stage: collect a few scripted-expert episodes of the demo's target
 (half train the students, half are held out), then `vid2act probe` with students trained without
-distillation and with both teachers (learned W, the default scorer), 2 seeds, the given teacher order.
+distillation and with both teachers (learned W with the preset's scorer, as `vid2act transfer` would),
+2 seeds, the given teacher order.
 Its result is printed with a label that says how small it is; the full probe is `vid2act probe --pair ...`.
 """
 
@@ -11,11 +12,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from vid2act_core.config import preset as build_preset
+
 from vid2act_cli.experiments import Job
 
 TRAIN_EPISODES = 2
 HELD_OUT_EPISODES = 2
-UPDATES = 50
+UPDATES = 40
 BATCH_LENGTH = 24
 SEEDS = 2
 COLLECT_SEED = 100
@@ -41,7 +44,7 @@ def plan_probe_jobs(
                    "--seed", str(COLLECT_SEED), "--out", str(data)), data, env=env)
     probe = Job("probe", f"tiny probe: students with and without distillation, {SEEDS} seeds x {UPDATES} updates",
                 ("probe", "--target-data", str(data), "--teachers", ",".join(teachers), "--related", related,
-                 "--configs", "none,all", "--scorers", "paper", "--orders", "given", "--seeds", str(SEEDS),
+                 "--configs", "none,all", "--scorers", build_preset(preset).transfer.scorer, "--orders", "given", "--seeds", str(SEEDS),
                  "--updates", str(UPDATES), "--batch-length", str(BATCH_LENGTH), "--train-episodes", str(TRAIN_EPISODES),
                  "--eval-episodes", str(HELD_OUT_EPISODES), "--preset", preset, "--device", device, "--out", str(probe_dir(out))),
                 probe_dir(out) / "table.md", env=env)
@@ -68,7 +71,8 @@ def describe_probe(out: Path, pretrain_steps: int, target: str, pair: str) -> li
     """The tiny probe's result, labelled with its size and what it can and cannot say."""
     directory = probe_dir(out)
     rows = {(row["config"], row["order"]): row for row in json.loads((directory / "results.json").read_text())["rows"]}
-    plain, distilled = rows[("none", "given")], rows[("all-paper", "given")]
+    plain = rows[("none", "given")]
+    distilled = next(row for (config, order), row in rows.items() if config.startswith("all-") and order == "given")
     longest = max(int(key.rsplit("_", 1)[1]) for key in plain["metrics"] if key.startswith("image_mse_"))
     key = f"image_mse_{longest}"
     delta, spread = distilled["delta_vs_none"]

@@ -76,23 +76,26 @@ def markdown_table(rows: list[dict[str, Any]], teachers: list[str], related: str
 
 
 def plot_errors(rows: list[dict[str, Any]], horizons: list[int], path: Path) -> None:
-    """Bars: each error per configuration, given and rotated order side by side, ± std over seeds."""
+    """Bars: each error per configuration, given and rotated order side by side, ± std over seeds; last
+    panel: the paired difference of the longest-horizon image error to `none` (below 0: distillation helped)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [f"image_mse_{h}" for h in horizons] + [f"reward_mse_{max(horizons)}"]
+    keys = [f"image_mse_{h}" for h in horizons] + [f"reward_mse_{max(horizons)}", "delta_vs_none"]
     configs = list(dict.fromkeys(row["config"] for row in rows))
     figure, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 4), squeeze=False)
     for axis, key in zip(axes[0], keys):
         for offset, order in ((-0.2, "given"), (0.2, "rotated")):
-            chosen = [(configs.index(row["config"]), row["metrics"][key]) for row in rows if row["order"] == order]
+            chosen = [(configs.index(row["config"]), row["delta_vs_none"] if key == "delta_vs_none" else row["metrics"][key])
+                      for row in rows if row["order"] == order and (key != "delta_vs_none" or row["delta_vs_none"] is not None)]
             if chosen:
                 positions = [index + offset for index, _ in chosen]
                 axis.bar(positions, [m for _, (m, _) in chosen], 0.4, yerr=[s for _, (_, s) in chosen], capsize=3, label=order)
         axis.set_xticks(range(len(configs)), configs, rotation=45, ha="right")
-        axis.set_title(key.replace("_", " "))
+        axis.set_title(f"image mse {max(horizons)} minus none (paired)" if key == "delta_vs_none" else key.replace("_", " "))
+        axis.axhline(0.0, color="black", linewidth=0.8)
     axes[0][0].legend()
     figure.tight_layout()
     with atomic_path(path) as temporary:

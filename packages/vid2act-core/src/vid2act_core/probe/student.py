@@ -1,8 +1,9 @@
 """The probe's student: the transfer student's world-model update, trained offline on a fixed target dataset.
 
 Each probe cell trains a fresh `TransferAgent` world model for a fixed number of updates on windows
-of the small target dataset, with the teachers' one-step predictions (`teacher_feat`, computed once
-by the frozen teachers) read from the batch exactly as transfer reads them from its replay. Only the
+of the small target dataset, with the teachers' one-step predictions and posteriors (`teacher_feat`,
+`teacher_post`, computed once by the frozen teachers) read from the batch exactly as transfer reads
+them from its replay. Only the
 world-model update runs (`train_world_model`: Eq. 2 + reward + alpha * L_distill); the actor-critic
 and the action VAE play no part in what the probe measures.
 
@@ -23,7 +24,7 @@ import torch
 from vid2act_core.config import Config
 from vid2act_core.teachers import TeacherEnsemble
 from vid2act_core.trainer_core import SequenceSource, sample_batch
-from vid2act_core.transfer import TEACHER_FEATURE_KEY, TransferAgent
+from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY, TransferAgent
 from vid2act_core.world_model import Batch, WorldModel, WorldModelOutput
 
 TEACHER_SETS = ("none", "all", "related", "unrelated")
@@ -130,13 +131,18 @@ def build_student(
 
 
 def select_teacher_columns(batch: Batch, columns: Sequence[int] | None) -> Batch:
-    """The batch as a student with teachers `columns` (indices into the stored teacher axis) sees it."""
+    """The batch as a student with teachers `columns` (indices into the stored teacher axis) sees it.
+
+    Both stored teacher arrays (`teacher_feat`, and `teacher_post` where present) keep those columns in
+    that order; without teachers (None) they are dropped.
+    """
     result = dict(batch)
-    stored = result.pop(TEACHER_FEATURE_KEY, None)
+    stored = {key: result.pop(key) for key in (TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY) if key in result}
     if columns is not None:
-        if stored is None:
+        if TEACHER_FEATURE_KEY not in stored:
             raise ValueError(f"the probe's target windows have no {TEACHER_FEATURE_KEY!r} to distil from")
-        result[TEACHER_FEATURE_KEY] = stored[:, :, list(columns)]
+        for key, value in stored.items():
+            result[key] = value[:, :, list(columns)]
     return result
 
 
