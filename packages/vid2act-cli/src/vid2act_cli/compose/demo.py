@@ -87,7 +87,7 @@ def plan_demo(out: Path, device: str = "cpu") -> DemoPlan:
     stages = [("teachers (collect expert episodes + pretrain)", teacher_jobs), ("transfer", transfer_jobs),
               ("evaluate", evaluate_jobs)]
     names = [default_teacher_name(source) for source in SOURCES]
-    probe_jobs = probe_demo.plan_probe_jobs(out, TARGET, names, names[0], PRESET, int(budgets.env.episode_steps or 0), device, env)
+    probe_jobs = probe_demo.plan_probe_jobs(out, TARGET, names, names[0], PRESET, budgets.env.episode_steps, device, env)
     return DemoPlan(out=out, stages=stages, run_dirs=run_dirs, probe_jobs=probe_jobs)
 
 

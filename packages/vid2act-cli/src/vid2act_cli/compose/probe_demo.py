@@ -34,13 +34,16 @@ def probe_dir(out: Path) -> Path:
 
 
 def plan_probe_jobs(
-    out: Path, target: str, teachers: list[str], related: str, preset: str, episode_steps: int, device: str, env: dict[str, str]
+    out: Path, target: str, teachers: list[str], related: str, preset: str, episode_steps: int | None, device: str,
+    env: dict[str, str],
 ) -> list[Job]:
-    """Collect the target episodes, then the tiny probe (done when its table is written)."""
+    """Collect the target episodes (`episode_steps`: the time limit, None: the task's), then the tiny probe (done
+    when its table is written)."""
     data = target_data(out, target)
     episodes = TRAIN_EPISODES + HELD_OUT_EPISODES
     collect = Job("probe", f"probe data: {episodes} expert episodes of {target}",
-                  ("collect", f"metaworld:{target}", "--episodes", str(episodes), "--episode-steps", str(episode_steps),
+                  ("collect", f"metaworld:{target}", "--episodes", str(episodes),
+                   *(("--episode-steps", str(episode_steps)) if episode_steps is not None else ()),
                    "--seed", str(COLLECT_SEED), "--out", str(data)), data, env=env)
     probe = Job("probe", f"tiny probe: students with and without distillation, {SEEDS} seeds x {UPDATES} updates",
                 ("probe", "--target-data", str(data), "--teachers", ",".join(teachers), "--related", related,
