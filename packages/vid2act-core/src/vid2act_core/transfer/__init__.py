@@ -2,7 +2,7 @@
 
 | module | job |
 |---|---|
-| `scorers.py` | f_weight of Eq. 3 (`paper`, `mlp`, `similarity`) |
+| `scorers.py` | f_weight of Eq. 3 (`prediction_error`, `paper`, `mlp`, `similarity`) |
 | `distill_heads.py` | f_distill, shared or per teacher |
 | `distillation.py` | W (Eq. 3) and L_distill (Eq. 4) with burn-in |
 | `action_vae.py` | G (Eq. 6-7) |
