@@ -43,7 +43,7 @@ def test_action_free_pretraining_registers_a_model_only_apv_accepts(tmp_path: Pa
     add_teacher(registry, "walker", seed=0)
     everything = plan_transfer(_config(), "all", None).teacher_names
     assert "walker" in everything and "videos" not in everything
-    with pytest.raises(TeacherError, match="action-free"):
+    with pytest.raises(TeacherError, match="action-free model .*use it with --method apv --init-from videos, not --teachers"):
         plan_transfer(_config(), "walker,videos", None)
     with pytest.raises(ValueError, match="is a task model, not an action-free one"):
         plan_transfer(_config(), None, "walker", method="apv")

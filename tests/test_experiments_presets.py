@@ -24,6 +24,8 @@ def _option(argv: tuple[str, ...] | list[str], name: str) -> str:
 
 
 def _method(argv: tuple[str, ...]) -> str:
+    if "--method" in argv:
+        return _option(argv, "--method")
     if "--init-from" in argv:
         return "init"
     if "--no-distill" in argv:
@@ -66,11 +68,12 @@ def test_paper_metaworld_lists_the_papers_sources_targets_methods_seeds_and_budg
     combos = {(_option(job.argv, "--target").removeprefix("metaworld:"), _method(job.argv), _option(job.argv, "--seed")) for job in transfers}
     assert len(combos) == len(transfers)  # no duplicates
     for target in PAPER_MW_TARGETS:
-        methods = {"vid2act", "dreamer", "init"} | ({"uniform", "noguide"} if target in {"button-press", "drawer-open"} else set())
+        methods = {"vid2act", "dreamer", "init", "apv", "isodream"} | ({"uniform", "noguide"} if target in {"button-press", "drawer-open"} else set())
         assert {(m, s) for t, m, s in combos if t == target} == {(m, str(s)) for m in methods for s in range(3)}
-    assert len(transfers) == 6 * 3 * 3 + 2 * 2 * 3
+    assert len(transfers) == 6 * 5 * 3 + 2 * 2 * 3
     for job in transfers:
-        assert _option(job.argv, "--steps") == "300000" and _option(job.argv, "--preset") == "paper-metaworld"
+        expected_preset = "paper-metaworld,apv-metaworld" if _method(job.argv) == "apv" else "paper-metaworld"
+        assert _option(job.argv, "--steps") == "300000" and _option(job.argv, "--preset") == expected_preset
         assert job.min_env_steps == 300_000 and job.done_file == Path(_option(job.argv, "--logdir")) / "DONE"
         if _method(job.argv) in {"vid2act", "uniform", "noguide"}:
             assert set(_option(job.argv, "--teachers").split(",")) == {s.replace("-", "_") for s in PAPER_MW_SOURCES}
@@ -81,8 +84,8 @@ def test_paper_metaworld_lists_the_papers_sources_targets_methods_seeds_and_budg
 def test_paper_dmc_trains_experts_then_teachers_then_quadruped_transfers(tmp_path: Path) -> None:
     jobs = expand_experiment("paper-dmc", root=tmp_path)
     kinds = [job.kind for job in jobs]
-    assert kinds == ["expert"] * 4 + ["teacher"] * 4 + ["transfer"] * (2 * 3 * 3)
-    experts, teachers, transfers = jobs[:4], jobs[4:8], jobs[8:]
+    assert kinds == ["expert"] * 4 + ["teacher"] * 4 + ["video-model"] + ["transfer"] * (2 * 5 * 3)
+    experts, teachers, transfers = jobs[:4], jobs[4:8], jobs[9:]
     assert {_option(job.argv, "--task") for job in experts} == PAPER_DMC_SOURCES
     for job in experts:
         assert job.argv[0] == "train" and _option(job.argv, "--steps") == "500000" and _option(job.argv, "--preset") == "paper-dmc"
@@ -90,10 +93,10 @@ def test_paper_dmc_trains_experts_then_teachers_then_quadruped_transfers(tmp_pat
         assert job.argv[:3] == ("teachers", "add", _option(expert.argv, "--task"))
         assert _option(job.argv, "--policy") == _option(expert.argv, "--logdir") and _option(job.argv, "--episodes") == "50"
     assert {_option(job.argv, "--target") for job in transfers} == PAPER_DMC_TARGETS
-    assert {_method(job.argv) for job in transfers} == {"vid2act", "dreamer", "init"}
+    assert {_method(job.argv) for job in transfers} == {"vid2act", "dreamer", "init", "apv", "isodream"}
     assert {_option(job.argv, "--seed") for job in transfers} == {"0", "1", "2"}
     assert all(_option(job.argv, "--steps") == "400000" for job in transfers)
-    inits = {_option(job.argv, "--target"): _option(job.argv, "--init-from") for job in transfers if "--init-from" in job.argv}
+    inits = {_option(job.argv, "--target"): _option(job.argv, "--init-from") for job in transfers if _method(job.argv) == "init"}
     assert inits == {"quadruped_walk": "walker_walk", "quadruped_run": "walker_run"}
 
 

@@ -124,6 +124,16 @@ PRESET_BLOCKS: dict[str, dict[str, Any]] = {
         "train.batch_length": 50, "train.steps": 256_000, "train.prefill": 5000, "train.pretrain_updates": 100,
         "apv.beta": 1.0, "apv.freeze_updates": 100, "apv.concat_embed": False,
     },
+    # The same file's dmc_vision block (stack on paper-dmc): batch 16 x 50, 502K steps, prefill 1000,
+    # free nats 1, the embedding beside the action-free feature, nothing frozen, bonus scale 0.1.
+    "apv-dmc": {
+        "world_model.latent": "categorical", "world_model.stoch": 32, "world_model.classes": 32,
+        "world_model.deter": 1024, "world_model.hidden": 1024, "world_model.cnn_depth": 48,
+        "world_model.reward_layers": 4, "world_model.free_nats": 1.0, "world_model.reward_scale": 1.0,
+        "actor_critic.critic_layers": 4, "actor_critic.horizon": 15, "train.batch_size": 16,
+        "train.batch_length": 50, "train.steps": 502_000, "train.prefill": 1000, "train.pretrain_updates": 100,
+        "apv.beta": 0.1, "apv.freeze_updates": 0, "apv.concat_embed": True,
+    },
     "apv-video": {
         "world_model.latent": "categorical", "world_model.stoch": 32, "world_model.classes": 32,
         "world_model.deter": 1024, "world_model.hidden": 1024, "world_model.cnn_depth": 48,

@@ -204,8 +204,9 @@ def check_compatible(info: TeacherInfo, image_size: int, as_teacher: bool = True
     `as_teacher=False`).
     """
     if as_teacher and info.kind != KIND_TASK:
+        use = f"--method apv --init-from {info.name}" if info.kind == KIND_ACTION_FREE else "--init-from"
         raise teacher_error(
-            info.name, f"is a {info.kind} model ({info.task}), not a per-task teacher; use it with --init-from, not --teachers"
+            info.name, f"is a {info.kind} model ({info.task}), not a per-task teacher; use it with {use}, not --teachers"
         )
     if info.format_version > FORMAT_VERSION:
         raise teacher_error(info.name, f"format version {info.format_version} is newer than this library's ({FORMAT_VERSION})")

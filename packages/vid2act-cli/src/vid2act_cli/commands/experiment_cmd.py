@@ -55,9 +55,12 @@ def register(app: typer.Typer) -> None:
         root: Path = typer.Option(None, "--root", help="Where runs, jobs.json, logs/ and the experiment's teacher registry go [default: experiments/NAME, or experiments/NAME-scaleF]."),
         preset: str = typer.Option(None, "--preset", help="Use this preset for every job instead of the paper's (e.g. small for a CPU trial; grid default: small)."),
         targets: str = typer.Option(None, "--targets", help="grid: comma-separated target tasks."),
-        methods: str = typer.Option(None, "--methods", help="grid: comma-separated methods (vid2act, dreamer, uniform, noguide, init)."),
+        methods: str = typer.Option(None, "--methods", help="grid: comma-separated methods (vid2act, dreamer, uniform, noguide, init, apv, isodream)."),
         teachers: str = typer.Option(None, "--teachers", help="grid: comma-separated registered teachers (init starts from the first)."),
         steps: int = typer.Option(None, "--steps", help="grid: env steps per run."),
+        video_model: str = typer.Option(None, "--video-model", help="grid, --methods apv: the action-free model its runs fine-tune (registered, or the name to pretrain it under with --video-data)."),
+        video_data: str = typer.Option(None, "--video-data", help="grid, --methods apv: comma-separated dataset files (any tasks) to pretrain the action-free model on first, as a job the APV runs need."),
+        video_steps: int = typer.Option(None, "--video-steps", help="grid: gradient steps of that pretraining [default: the preset's pretrain.steps]."),
         overrides: list[str] = typer.Option([], "--set", help="Add `--set key=value` to every job (repeatable)."),
     ) -> None:
         """Launch an experiment grid: one job per run through submitit, on Slurm or on this machine. Re-running submits only what is neither done nor running; runs resume from their directories."""
@@ -81,10 +84,15 @@ def register(app: typer.Typer) -> None:
         require_count(jobs, "--jobs")
         require_count(steps, "--steps")
         grid = None
-        if name == "grid" or any(value is not None for value in (targets, methods, teachers, steps)):
+        if name == "grid" or any(value is not None for value in (targets, methods, teachers, steps, video_model, video_data, video_steps)):
             from vid2act_teachers.registry import vid2act_home
 
-            grid = GridSpec(_split(targets), _split(methods), steps if steps is not None else 0, _split(teachers), vid2act_home())
+            from vid2act_cli.experiments.video_model import check_video_model
+
+            grid = GridSpec(_split(targets), _split(methods), steps if steps is not None else 0, _split(teachers), vid2act_home(),
+                            video_model=video_model, video_data=_split(video_data), video_steps=video_steps)
+            if grid.video_model:
+                check_video_model(vid2act_home(), grid.video_model, [Path(path) for path in grid.video_data])
         options = LaunchOptions(launcher=launcher, jobs=jobs, partition=partition, gpus_per_run=gpus_per_run,
                                 cpus_per_run=cpus_per_run, time=time_limit, slurm_parameters=_slurm_options(slurm_option))
         job_list = expand_experiment(name, root, scale, seeds, device, preset, grid=grid, overrides=tuple(overrides))
