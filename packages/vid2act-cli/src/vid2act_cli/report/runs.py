@@ -33,8 +33,10 @@ METHOD_STYLE: dict[str, tuple[str, str]] = {
     "init": ("DreamerV2 (pretrained init)", "tab:purple"),
     "uniform": ("Vid2Act w/o task weights", "tab:orange"),
     "noguide": ("Vid2Act w/o action guidance", "tab:green"),
+    "apv": ("APV", "tab:brown"),
+    "isodream": ("Iso-Dream", "tab:cyan"),
 }
-"""Label and colour per method (the ablations use the paper's Fig. 4 colours)."""
+"""Label and colour per method (the ablations use the paper's Fig. 4 colours); the order is the legend's."""
 METHOD_ORDER = tuple(METHOD_STYLE)
 MAX_GRID_POINTS = 200
 EXPERIMENT_RUNS = "runs"
