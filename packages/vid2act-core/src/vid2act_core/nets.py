@@ -54,7 +54,15 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """Linear to 32d x 1 x 1, then transposed convolutions (kernels 5, 5, 6, 6): -> 3 x 64 x 64."""
+    """Linear to 32d x 1 x 1, then transposed convolutions (kernels 5, 5, 6, 6): -> 3 x 64 x 64.
+
+    The first transposed convolution sees a 1 x 1 input, where it is exactly a matmul with its
+    weight viewed as (C_in, C_out * k * k) plus the bias per output pixel; computed that way
+    (`first_layer_as_matmul`, on by default) because oneDNN's transposed convolution of a 1 x 1
+    input is slow, its backward especially (benchmarks/README.md). Parameters are unchanged.
+    """
+
+    first_layer_as_matmul: bool = True
 
     def __init__(self, in_dim: int, depth: int = 32, channels: int = 3) -> None:
         super().__init__()
@@ -75,6 +83,15 @@ class ConvDecoder(nn.Module):
         """features: (..., in_dim) -> image means (..., 3, 64, 64) in the encoder's value range."""
         batch_shape = features.shape[:-1]
         hidden = self.linear(features.reshape(-1, features.shape[-1]))
-        hidden = hidden.reshape(-1, 32 * self.depth, 1, 1).contiguous(memory_format=torch.channels_last)
-        images = self.net(hidden)
+        if not self.first_layer_as_matmul:
+            hidden = hidden.reshape(-1, 32 * self.depth, 1, 1).contiguous(memory_format=torch.channels_last)
+            images = self.net(hidden)
+            return images.reshape(*batch_shape, *images.shape[-3:])
+        first = self.net[0]
+        kernel = first.kernel_size[0] * first.kernel_size[1]
+        weight = first.weight.reshape(first.in_channels, first.out_channels * kernel)
+        bias = first.bias.repeat_interleave(kernel)
+        pixels = torch.addmm(bias, hidden, weight)
+        pixels = pixels.reshape(-1, first.out_channels, *first.kernel_size).contiguous(memory_format=torch.channels_last)
+        images = self.net[1:](pixels)
         return images.reshape(*batch_shape, *images.shape[-3:])

@@ -44,6 +44,9 @@ class LayerNormGRUCell(nn.Module):
 class RSSM(nn.Module):
     """q(s_t | s_{t-1}, a_{t-1}, o_t) and p(s_t | s_{t-1}, a_{t-1}) of Eq. 1."""
 
+    skip_idle_resets: bool = True
+    """`observe` skips the reset masking at steps where no sequence starts (False: mask every step)."""
+
     def __init__(self, config: WorldModelConfig, action_dim: int, embed_dim: int) -> None:
         super().__init__()
         self.config = config
@@ -185,10 +188,14 @@ class RSSM(nn.Module):
         keep = (~is_first).to(actions.dtype).unsqueeze(-1)
         action_parts = self.project_actions(actions * keep)
         embed_parts = self.project_embeds(embeds)
+        # One host read per sequence batch instead of 4 masking products (and their backward) per step:
+        # steps where no sequence starts an episode need no reset (multiplying by 1 changes nothing).
+        starts = is_first.any(0).tolist() if self.skip_idle_resets else [True] * length
         posts: list[State] = []
         priors: list[State] = []
         for t in range(length):
-            state, _ = self.reset_where_first(state, actions[:, t], is_first[:, t])
+            if starts[t]:
+                state, _ = self.reset_where_first(state, actions[:, t], is_first[:, t])
             prior = self.img_step(state, action_parts[:, t], sample=sample, projected=True)
             state = self.post_step(prior, embed_parts[:, t], sample=sample, projected=True)
             posts.append(state)

@@ -1,0 +1,99 @@
+"""Speed optimisations that are on by default keep the maths: the optimised update equals the reference one.
+
+Reference = every switch off (`ConvDecoder.first_layer_as_matmul`, `RSSM.skip_idle_resets`): the
+decoder's first transposed convolution run as a convolution and the reset masking applied at every
+step. Same seed, same batch (with an episode starting mid-window): losses, gradients, metrics and
+the parameters after a full update agree within float tolerance.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from method_fakes import tiny_transfer
+from vid2act_core.agent import DreamerAgent
+from vid2act_core.config import preset
+from vid2act_core.nets import ConvDecoder
+
+
+def _switches(agent: DreamerAgent, on: bool) -> None:
+    agent.world_model.decoder.first_layer_as_matmul = on
+    agent.world_model.rssm.skip_idle_resets = on
+
+
+def _batch(batch_size: int = 3, length: int = 8, action_dim: int = 2) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(3)
+    batch = {
+        "image": torch.randint(0, 255, (batch_size, length, 64, 64, 3), dtype=torch.uint8, generator=generator),
+        "action": torch.rand(batch_size, length, action_dim, generator=generator) * 2 - 1,
+        "reward": torch.rand(batch_size, length, generator=generator),
+        "is_first": torch.zeros(batch_size, length, dtype=torch.bool),
+        "is_terminal": torch.zeros(batch_size, length, dtype=torch.bool),
+    }
+    batch["is_first"][:, 0] = True
+    batch["is_first"][1, 5] = True  # an episode starting inside the window: that step must still reset
+    return batch
+
+
+def test_decoder_matmul_path_equals_the_convolution_and_skips_it() -> None:
+    torch.manual_seed(0)
+    decoder = ConvDecoder(in_dim=40, depth=32)
+    features = torch.randn(2, 3, 40, requires_grad=True)
+    calls = []
+    decoder.net[0].register_forward_hook(lambda *_: calls.append(1))
+    decoder.first_layer_as_matmul = False
+    reference = decoder(features)
+    (reference_grad,) = torch.autograd.grad(reference.square().sum(), features)
+    assert len(calls) == 1
+    decoder.first_layer_as_matmul = True
+    fast = decoder(features)
+    (fast_grad,) = torch.autograd.grad(fast.square().sum(), features)
+    assert len(calls) == 1, "the fast path must not run the transposed convolution"
+    assert fast.shape == reference.shape == (2, 3, 3, 64, 64)
+    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(fast_grad, reference_grad, rtol=1e-4, atol=1e-4)
+
+
+def test_world_model_loss_and_gradients_match_the_reference() -> None:
+    torch.manual_seed(0)
+    optimised = DreamerAgent(preset("tiny"), action_dim=2)
+    reference = copy.deepcopy(optimised)
+    _switches(reference, False)
+    _switches(optimised, True)
+    batch = _batch()
+    results = []
+    for agent in (reference, optimised):
+        torch.manual_seed(7)
+        loss, output, metrics = agent.world_model.loss(batch)
+        grads = torch.autograd.grad(loss, list(agent.world_model.parameters()))
+        results.append((loss, output, metrics, grads))
+    (ref_loss, ref_out, ref_metrics, ref_grads), (opt_loss, opt_out, opt_metrics, opt_grads) = results
+    torch.testing.assert_close(opt_loss, ref_loss, rtol=1e-5, atol=1e-5)
+    for key in ref_metrics:
+        torch.testing.assert_close(opt_metrics[key], ref_metrics[key], rtol=1e-5, atol=1e-5)
+    for key in ref_out.posts:
+        torch.testing.assert_close(opt_out.posts[key], ref_out.posts[key], rtol=1e-5, atol=1e-5)
+    names = [name for name, _ in reference.world_model.named_parameters()]
+    for name, ref_grad, opt_grad in zip(names, ref_grads, opt_grads):
+        torch.testing.assert_close(opt_grad, ref_grad, rtol=1e-3, atol=1e-5, msg=lambda text, name=name: f"{name}: {text}")
+
+
+def test_full_transfer_update_matches_the_reference() -> None:
+    optimised, _, batch, _ = tiny_transfer()
+    batch["is_first"][2, 4] = True
+    reference = copy.deepcopy(optimised)
+    _switches(reference, False)
+    _switches(optimised, True)
+    outcomes = []
+    for agent in (reference, optimised):
+        torch.manual_seed(11)
+        agent.selector.generator.manual_seed(5)
+        outcomes.append(agent.train_step(batch))
+    ref_metrics, opt_metrics = outcomes
+    assert set(ref_metrics) == set(opt_metrics)
+    for key in ("model_loss", "image_loss", "kl", "distill_loss", "actor_loss", "critic_loss", "vae_loss", "model_grad_norm"):
+        torch.testing.assert_close(opt_metrics[key], ref_metrics[key], rtol=1e-4, atol=1e-5, msg=lambda text, key=key: f"{key}: {text}")
+    for (name, ref_param), opt_param in zip(reference.named_parameters(), optimised.parameters()):
+        torch.testing.assert_close(opt_param, ref_param, rtol=1e-4, atol=1e-5, msg=lambda text, name=name: f"{name}: {text}")
