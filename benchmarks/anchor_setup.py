@@ -84,3 +84,18 @@ def build_ours(teachers: int = 0) -> tuple[Callable[[], dict[str, float]], dict]
         return {"wm": middle - started, "ac": time.perf_counter() - middle}
 
     return update, {"params": sum(p.numel() for p in agent.parameters()), "agent": agent, "batch": batch}
+
+
+OUR_BUILDERS: dict[str, tuple[Callable[[], tuple[Callable[[], dict[str, float]], dict]], str]] = {
+    "ours": (lambda: build_ours(0), "this project, no teachers (DreamerV2)"),
+    "ours-t4": (lambda: build_ours(4), "this project, 4 teachers, per-step selection"),
+    "ours-t6": (lambda: build_ours(6), "this project, 6 teachers, per-step selection"),
+}
+"""Rows of the side-by-side table built here: name -> (builder, label)."""
+
+
+def register_builders(impls) -> None:
+    """Put this project's builders and labels into the anchor harness's `impls` module."""
+    for name, (builder, label) in OUR_BUILDERS.items():
+        impls.BUILDERS[name] = builder
+        impls.LABELS[name] = label
