@@ -16,3 +16,12 @@ torch.set_num_threads(1)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test gets its own VID2ACT_HOME so no test touches a user's teacher registry."""
     monkeypatch.setenv("VID2ACT_HOME", str(tmp_path_factory.mktemp("vid2act_home")))
+
+
+@pytest.fixture(scope="session")
+def pretrained_teachers(tmp_path_factory: pytest.TempPathFactory):
+    """Tiny teachers pretrained for 60 steps on random-policy data, built once per session
+    (tests/pretrained_teachers.py); `pretrained_teachers.install(home, {name: key})` registers them."""
+    from pretrained_teachers import build_teacher_store
+
+    return build_teacher_store(tmp_path_factory.mktemp("pretrained_teachers"))

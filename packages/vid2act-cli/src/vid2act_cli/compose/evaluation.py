@@ -36,6 +36,13 @@ def load_run_agent(run_dir: Path, device: torch.device):
         source_data={name: Path(path) for name, path in (info.get("source_data") or {}).items()},
         init_from=info.get("init_from") if info.get("method") == "apv" else None,  # APV rebuilds from its video model's architecture
     )
+    if plan.teacher_names:  # the student acts with its teachers: they must be the ones it was trained with
+        from vid2act_teachers.registry import TeacherRegistry
+
+        from vid2act_cli.compose.teacher_pins import EVALUATE_CONSEQUENCE, PINS_KEY, check_teacher_pins, teacher_pins
+
+        current = teacher_pins(plan.teacher_names, TeacherRegistry())
+        check_teacher_pins(run_dir, info.get(PINS_KEY), current, EVALUATE_CONSEQUENCE)
     agent = build_agent_factory(plan)(config, action_dim, device)
     payload = load_checkpoint(checkpoint_path, device)
     agent.restore(payload["agent"])
