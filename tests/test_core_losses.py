@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from vid2act_core.dists import TruncatedNormal, gaussian_kl
-from vid2act_core.losses import kl_balance_loss, lambda_returns
+from vid2act_core.losses import continuation_loss, kl_balance_loss, lambda_returns
 
 
 def test_lambda_returns_four_step_example() -> None:
@@ -94,3 +96,15 @@ def test_truncated_normal_samples_stay_in_bounds_and_carry_gradients() -> None:
     many = TruncatedNormal(torch.full((200_000, 1), 0.7), torch.full((200_000, 1), 0.8)).rsample(generator)
     monte_carlo = -narrow.log_prob(many).mean()
     assert abs(monte_carlo.item() - narrow.entropy().item()) < 0.01
+
+
+def test_continuation_loss_targets_one_minus_terminal() -> None:
+    logits = torch.tensor([[0.0, 2.0], [-1.0, 3.0]], dtype=torch.bfloat16)
+    is_terminal = torch.tensor([[False, True], [False, False]])
+    # Targets 1, 0, 1, 1: -log sigmoid(x) for a continuing step, -log(1 - sigmoid(x)) for the terminal one.
+    expected = (
+        math.log(1 + math.exp(-0.0)) + math.log(1 + math.exp(2.0)) + math.log(1 + math.exp(1.0)) + math.log(1 + math.exp(-3.0))
+    ) / 4
+    value = continuation_loss(logits, is_terminal)
+    assert value.dtype == torch.float32
+    assert abs(value.item() - expected) < 1e-6

@@ -1,10 +1,11 @@
-"""Loss terms with hand-checkable definitions: KL balancing with free nats, lambda returns."""
+"""Loss terms with hand-checkable definitions: KL balancing with free nats, continuation, lambda returns."""
 
 from __future__ import annotations
 
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 from vid2act_core.rssm import State, detach_state
 
@@ -26,6 +27,15 @@ def kl_balance_loss(
     free = torch.as_tensor(free_nats, dtype=kl_prior_side.dtype, device=kl_prior_side.device)
     loss = balance * torch.maximum(kl_prior_side, free) + (1 - balance) * torch.maximum(kl_post_side, free)
     return loss, kl_prior_side.detach()
+
+
+def continuation_loss(logits: torch.Tensor, is_terminal: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of continuation logits against 1 - is_terminal, in float32.
+
+    A terminal step (the task ended, discount 0) has target 0; a step that only ends the episode by
+    the time limit (is_last alone) still continues (target 1).
+    """
+    return F.binary_cross_entropy_with_logits(logits.float(), 1.0 - is_terminal.float())
 
 
 def lambda_returns(

@@ -6,5 +6,6 @@
 - `isodream` / `isodream_model`: Iso-Dream (Pan et al., 2022): controllable and non-controllable
   branches, inverse dynamics on the controllable one, a policy that attends to the imagined
   future of the non-controllable branch.
+Shared by both: `composite` (a state of two RSSM states, the `WorldModel` methods they reuse).
 Settings: `settings` (`APVConfig`, `IsoDreamConfig`, the `apv` and `isodream` config sections).
 """

@@ -21,6 +21,7 @@ from torch import nn
 
 from vid2act_core.agent import DreamerAgent
 from vid2act_core.baselines.action_free_rssm import ActionFreeRSSM
+from vid2act_core.baselines.composite import CompositeRSSM, CompositeWorldModel, merge_state, split_state
 from vid2act_core.baselines.knn_bonus import KNNParticleBonus
 from vid2act_core.baselines.settings import APVConfig
 from vid2act_core.config import Config, WorldModelConfig
@@ -33,43 +34,19 @@ AF_PREFIX = "af_"
 """Keys of the action-free state inside a stacked state (the action-conditional keys are unprefixed)."""
 
 
-def split_state(state: State, prefix: str) -> tuple[State, State]:
-    """(the `prefix`ed entries without the prefix, the other entries)."""
-    inner = {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
-    outer = {key: value for key, value in state.items() if not key.startswith(prefix)}
-    return inner, outer
-
-
-def merge_state(inner: State, outer: State, prefix: str) -> State:
-    return {**outer, **{prefix + key: value for key, value in inner.items()}}
-
-
-class StackedRSSM(nn.Module):
+class StackedRSSM(CompositeRSSM):
     """The RSSM interface over (action-free, action-conditional) states; features are the latter's."""
 
-    feature = staticmethod(RSSM.feature)
-    mean_feature = staticmethod(RSSM.mean_feature)
-    reset_where_first = staticmethod(RSSM.reset_where_first)
+    prefix = AF_PREFIX
 
     def __init__(self, action_free: ActionFreeRSSM, action_conditional: RSSM, concat_embed: bool) -> None:
         super().__init__()
         self.action_free = action_free
         self.action_conditional = action_conditional
         self.concat_embed = concat_embed
-        self.config = action_conditional.config
 
-    @property
-    def feature_size(self) -> int:
-        return self.action_conditional.feature_size
-
-    @property
-    def cell(self) -> nn.Module:
-        return self.action_conditional.cell
-
-    def initial(self, batch_size: int, device: torch.device | str, dtype: torch.dtype = torch.float32) -> State:
-        return merge_state(
-            self.action_free.initial(batch_size, device, dtype), self.action_conditional.initial(batch_size, device, dtype), AF_PREFIX
-        )
+    def parts(self) -> tuple[RSSM, RSSM]:
+        return self.action_free, self.action_conditional
 
     def conditional_input(self, af_state: State, embed: torch.Tensor) -> torch.Tensor:
         """What the action-conditional posterior reads: the action-free feature (and the embedding)."""
@@ -100,19 +77,11 @@ class StackedRSSM(nn.Module):
         ac_posts, ac_priors = self.action_conditional.observe(inputs, actions, is_first, ac_state, sample=sample)
         return merge_state(af_posts, ac_posts, AF_PREFIX), merge_state(af_priors, ac_priors, AF_PREFIX)
 
-    def kl(self, lhs: State, rhs: State) -> torch.Tensor:
-        """KL of the action-conditional states."""
-        return self.action_conditional.kl(split_state(lhs, AF_PREFIX)[1], split_state(rhs, AF_PREFIX)[1])
 
-
-class APVWorldModel(nn.Module):
+class APVWorldModel(CompositeWorldModel):
     """Encoder + stacked RSSM + decoder + reward/continuation heads + intrinsic bonus."""
 
-    embed = WorldModel.embed
-    reward = WorldModel.reward
-    continuation = WorldModel.continuation
     open_loop = WorldModel.open_loop
-    open_loop_error = WorldModel.open_loop_error
 
     def __init__(
         self, config: WorldModelConfig, action_dim: int, image_size: int, af_config: WorldModelConfig, settings: APVConfig, seed: int = 0
@@ -131,10 +100,6 @@ class APVWorldModel(nn.Module):
             action_free.feature_size, settings.k, settings.window, settings.queue_size, settings.projection_dim,
             settings.norm_momentum, seed=seed,
         )
-
-    @property
-    def feature_size(self) -> int:
-        return self.rssm.feature_size
 
     def pretrained_parameters(self) -> list[nn.Parameter]:
         """What the pretrained action-free model provides: the encoder and the action-free RSSM."""
@@ -157,11 +122,6 @@ class APVWorldModel(nn.Module):
             self.decoder.load_state_dict(source)
             loaded.append("decoder")
         return loaded
-
-    def observe(self, batch: Batch, state: State | None = None, sample: bool = True) -> WorldModelOutput:
-        embeds = self.embed(batch["image"])
-        posts, priors = self.rssm.observe(embeds, batch["action"], batch["is_first"], state, sample=sample)
-        return WorldModelOutput(posts=posts, priors=priors, embeds=embeds)
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, WorldModelOutput, dict[str, torch.Tensor]]:
         """Image + action-conditional KL + reward (with beta * bonus) [+ af_kl_scale * action-free KL] [+ continuation]."""
@@ -187,13 +147,7 @@ class APVWorldModel(nn.Module):
             "image_loss": image_nll.detach(), "kl": kl_value, "kl_loss": kl_loss.detach(), "af_kl": af_kl_value,
             "reward_loss": reward_nll.detach(), "intrinsic_bonus": bonus.mean(), "bonus_queue": self.bonus.filled.float(),
         }
-        if self.cont_head is not None:
-            cont_target = 1.0 - batch["is_terminal"].float()
-            cont_nll = nn.functional.binary_cross_entropy_with_logits(self.cont_head(features).squeeze(-1).float(), cont_target)
-            loss = loss + config.cont_scale * cont_nll
-            metrics["cont_loss"] = cont_nll.detach()
-        metrics["model_loss"] = loss.detach()
-        return loss, output, metrics
+        return self.with_continuation(loss, features, batch, metrics), output, metrics
 
 
 def apv_video_config(config: Config) -> WorldModelConfig:

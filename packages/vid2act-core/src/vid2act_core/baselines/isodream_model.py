@@ -17,13 +17,13 @@ import torch
 from torch import nn
 
 from vid2act_core.baselines.action_free_rssm import ActionFreeRSSM
-from vid2act_core.baselines.apv import merge_state, split_state
+from vid2act_core.baselines.composite import CompositeRSSM, CompositeWorldModel, merge_state, split_state
 from vid2act_core.baselines.settings import IsoDreamConfig
 from vid2act_core.config import WorldModelConfig
 from vid2act_core.losses import kl_balance_loss
 from vid2act_core.nets import MLP, ConvDecoder, preprocess_images
 from vid2act_core.rssm import RSSM, State
-from vid2act_core.world_model import Batch, WorldModel, WorldModelOutput
+from vid2act_core.world_model import Batch, WorldModelOutput
 
 FREE_PREFIX = "free_"
 """Keys of the non-controllable state inside a two-branch state."""
@@ -53,27 +53,19 @@ class TwoBranchEncoder(nn.Module):
         return torch.cat(parts, -1)
 
 
-class TwoBranchRSSM(nn.Module):
-    """The RSSM interface over (controllable, non-controllable) states; features are the controllable ones."""
+class TwoBranchRSSM(CompositeRSSM):
+    """The RSSM interface over (non-controllable, controllable) states; features are the controllable ones."""
 
-    feature = staticmethod(RSSM.feature)
-    mean_feature = staticmethod(RSSM.mean_feature)
-    reset_where_first = staticmethod(RSSM.reset_where_first)
+    prefix = FREE_PREFIX
 
     def __init__(self, config: WorldModelConfig, action_dim: int, branch_dim: int) -> None:
         super().__init__()
-        self.config = config
         self.controllable = RSSM(config, action_dim, branch_dim)
         self.free = ActionFreeRSSM(config, branch_dim)
         self.branch_dim = branch_dim
 
-    @property
-    def feature_size(self) -> int:
-        return self.controllable.feature_size
-
-    @property
-    def cell(self) -> nn.Module:
-        return self.controllable.cell
+    def parts(self) -> tuple[RSSM, RSSM]:
+        return self.free, self.controllable
 
     def free_feature(self, state: State) -> torch.Tensor:
         return self.free.feature(split_state(state, FREE_PREFIX)[0])
@@ -113,21 +105,12 @@ class TwoBranchRSSM(nn.Module):
         free_posts, free_priors = self.free.observe(free_embeds, None, is_first, free_state, sample=sample)
         return merge_state(free_posts, ctrl_posts, FREE_PREFIX), merge_state(free_priors, ctrl_priors, FREE_PREFIX)
 
-    def kl(self, lhs: State, rhs: State) -> torch.Tensor:
-        """KL of the controllable states."""
-        return self.controllable.kl(split_state(lhs, FREE_PREFIX)[1], split_state(rhs, FREE_PREFIX)[1])
-
     def free_kl(self, lhs: State, rhs: State) -> torch.Tensor:
         return self.free.kl(split_state(lhs, FREE_PREFIX)[0], split_state(rhs, FREE_PREFIX)[0])
 
 
-class IsoDreamWorldModel(nn.Module):
+class IsoDreamWorldModel(CompositeWorldModel):
     """Two-branch world model with mask-composited decoding and inverse dynamics."""
-
-    embed = WorldModel.embed
-    reward = WorldModel.reward
-    continuation = WorldModel.continuation
-    open_loop_error = WorldModel.open_loop_error
 
     def __init__(self, config: WorldModelConfig, action_dim: int, image_size: int, settings: IsoDreamConfig) -> None:
         super().__init__()
@@ -140,15 +123,6 @@ class IsoDreamWorldModel(nn.Module):
         self.inverse_dynamics = MLP(2 * feature, action_dim, config.mlp_units, settings.inverse_layers)
         self.reward_head = MLP(feature, 1, config.mlp_units, config.reward_layers)
         self.cont_head = MLP(feature, 1, config.mlp_units, config.reward_layers) if config.use_cont_head else None
-
-    @property
-    def feature_size(self) -> int:
-        return self.rssm.feature_size
-
-    def observe(self, batch: Batch, state: State | None = None, sample: bool = True) -> WorldModelOutput:
-        embeds = self.embed(batch["image"])
-        posts, priors = self.rssm.observe(embeds, batch["action"], batch["is_first"], state, sample=sample)
-        return WorldModelOutput(posts=posts, priors=priors, embeds=embeds)
 
     def decode(self, state: State) -> tuple[torch.Tensor, torch.Tensor]:
         """(composited image means (..., 3, H, W), controllable mask (..., 1, H, W)) of a two-branch state."""
@@ -183,13 +157,7 @@ class IsoDreamWorldModel(nn.Module):
             "image_loss": image_nll.detach(), "kl": kl_value, "kl_loss": kl_loss.detach(), "free_kl": free_kl_value,
             "reward_loss": reward_nll.detach(), "inverse_dynamics_loss": inverse.detach(), "controllable_mask": mask.mean().detach(),
         }
-        if self.cont_head is not None:
-            cont_target = 1.0 - batch["is_terminal"].float()
-            cont_nll = nn.functional.binary_cross_entropy_with_logits(self.cont_head(features).squeeze(-1).float(), cont_target)
-            loss = loss + config.cont_scale * cont_nll
-            metrics["cont_loss"] = cont_nll.detach()
-        metrics["model_loss"] = loss.detach()
-        return loss, output, metrics
+        return self.with_continuation(loss, features, batch, metrics), output, metrics
 
     @torch.no_grad()
     def open_loop(self, batch: Batch, context: int) -> tuple[torch.Tensor, torch.Tensor]:
