@@ -3,6 +3,7 @@
     uv run python benchmarks/train_step.py                       # small + paper-dmc, DreamerV2 and transfer
     uv run python benchmarks/train_step.py --presets small --teachers 0,1,2,4,6 --device cuda
     uv run python benchmarks/train_step.py --presets paper-dmc --device cuda --precision 16 --compile
+    uv run python benchmarks/train_step.py --presets small --teachers 0,apv,isodream --threads 1   # the baselines
 
 Each configuration runs in a fresh subprocess so that its peak memory is its own (resident set on
 the CPU, torch.cuda.max_memory_allocated on CUDA). On CUDA every timed phase ends with
@@ -20,8 +21,16 @@ import sys
 import time
 
 
+BASELINES = ("apv", "isodream")
+"""`--teachers` entries that measure a baseline agent (docs/baselines.md) instead of a teacher count."""
+
+
+def _teacher_spec(text: str) -> int | str:
+    return text if text in BASELINES else int(text)
+
+
 def measure(
-    preset_name: str, teachers: int, batch_size: int, length: int, updates: int, device_name: str, threads: int,
+    preset_name: str, teachers: int | str, batch_size: int, length: int, updates: int, device_name: str, threads: int,
     precision: int = 32, compiled: bool = False, selection: str = "per_step",
 ) -> dict:
     import resource
@@ -42,6 +51,8 @@ def measure(
     config.transfer.imagination_selection = selection
     action_dim = 6
     ensemble, sources = None, None
+    baseline = teachers if teachers in BASELINES else None
+    teachers = 0 if baseline else teachers
     if teachers:
         teacher_config = preset(preset_name).world_model
         teacher_config.use_reward_head = False
@@ -51,7 +62,16 @@ def measure(
         sources = [SourcePairs(f"teacher{i}", torch.randn(5000, feature_size), torch.rand(5000, action_dim) * 2 - 1) for i in range(teachers)]
     else:
         config.transfer.distill = False
-    agent = TransferAgent(config, action_dim, device, ensemble, sources)
+    if baseline == "apv":  # a fresh action-free part: the same sizes and cost as a pretrained one
+        from vid2act_core.baselines.apv import APVAgent
+
+        agent = APVAgent(config, action_dim, device)
+    elif baseline == "isodream":
+        from vid2act_core.baselines.isodream import IsoDreamAgent
+
+        agent = IsoDreamAgent(config, action_dim, device)
+    else:
+        agent = TransferAgent(config, action_dim, device, ensemble, sources)
     batch = {
         "image": torch.randint(0, 255, (batch_size, length, 64, 64, 3), dtype=torch.uint8, device=device),
         "action": torch.rand(batch_size, length, action_dim, device=device) * 2 - 1,
@@ -92,7 +112,7 @@ def measure(
     total = model_seconds + behaviour_seconds + extra_seconds
     return {
         "preset": preset_name,
-        "teachers": teachers,
+        "teachers": baseline or teachers,
         "batch": f"{batch_size}x{length}",
         "world_model_updates_per_s": updates / model_seconds,
         "actor_critic_updates_per_s": updates / behaviour_seconds,
@@ -104,7 +124,7 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default="small,paper-dmc", help="comma-separated presets")
-    parser.add_argument("--teachers", default="0,1,2,4,6", help="teacher counts (0 = --no-distill, DreamerV2)")
+    parser.add_argument("--teachers", default="0,1,2,4,6", help="teacher counts (0 = --no-distill, DreamerV2), or apv / isodream for a baseline")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--length", type=int, default=50)
     parser.add_argument("--updates", type=int, default=5)
@@ -118,7 +138,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.one:
         preset_name, teachers, selection = (args.one.split(":") + ["per_step"])[:3]
-        print(json.dumps(measure(preset_name, int(teachers), args.batch, args.length, args.updates, args.device, args.threads,
+        print(json.dumps(measure(preset_name, _teacher_spec(teachers), args.batch, args.length, args.updates, args.device, args.threads,
                                  args.precision, args.compile, selection)))
         return
     on_cuda = args.device.startswith("cuda")
@@ -141,7 +161,7 @@ def main() -> None:
 
     for preset_name in args.presets.split(","):
         baseline = None
-        for teachers in [int(count) for count in args.teachers.split(",")]:
+        for teachers in [_teacher_spec(count) for count in args.teachers.split(",")]:
             completed = run_one(f"{preset_name}:{teachers}")
             if completed.returncode != 0:
                 print(f"{preset_name:<10} {teachers:>8} failed: {completed.stderr.strip().splitlines()[-1]}")
