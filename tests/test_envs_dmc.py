@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from vid2act_envs.base import Env
-from vid2act_envs.dmc import DMCEnv, dmc_task_names, split_task_name
+from vid2act_envs.base import Env, TaskSpec, check_step_counts
+from vid2act_envs.dmc import DMCEnv, dmc_task_names, split_task_name, step_repeated
 from vid2act_envs.rendering import mean_abs_pixel_difference
 from vid2act_teachers.domains import make_env, resolve_task
 
@@ -119,3 +119,56 @@ def test_every_suite_task_is_reachable_by_domain_task_name() -> None:
     assert split_task_name("cartpole_balance_sparse") == ("cartpole", "balance_sparse")
     for name in names:
         assert resolve_task(name).task == name
+
+
+class _FakeTimeStep:
+    def __init__(self, reward: float | None, last: bool, discount: float) -> None:
+        self.reward, self._last, self.discount = reward, last, discount
+
+    def last(self) -> bool:
+        return self._last
+
+
+class _FakeSuiteEnv:
+    """Gives the scripted time steps in order and records the actions it was stepped with."""
+
+    def __init__(self, steps: list[_FakeTimeStep]) -> None:
+        self.steps = list(steps)
+        self.actions: list[np.ndarray] = []
+
+    def step(self, action: np.ndarray) -> _FakeTimeStep:
+        self.actions.append(action)
+        return self.steps.pop(0)
+
+
+def _spec(action_repeat: int, episode_steps: int) -> TaskSpec:
+    return TaskSpec("dmc", "fake_task", action_repeat, episode_steps, camera=0, has_success=False)
+
+
+def test_step_repeated_sums_rewards_and_stops_at_the_tasks_end() -> None:
+    env = _FakeSuiteEnv([_FakeTimeStep(1.0, False, 1.0), _FakeTimeStep(0.5, True, 0.0), _FakeTimeStep(9.0, False, 1.0)])
+    outcome = step_repeated(env, np.zeros(1), _spec(action_repeat=3, episode_steps=100), simulator_steps=4)
+    assert len(env.actions) == 2  # the third repeat is not taken after the task ended
+    assert outcome.reward == 1.5 and outcome.simulator_steps == 6
+    assert outcome.terminal and outcome.last
+
+
+def test_step_repeated_time_limit_ends_the_episode_without_terminal() -> None:
+    env = _FakeSuiteEnv([_FakeTimeStep(None, False, 1.0), _FakeTimeStep(2.0, False, 1.0)])
+    outcome = step_repeated(env, np.zeros(1), _spec(action_repeat=4, episode_steps=10), simulator_steps=8)
+    assert len(env.actions) == 2 and outcome.simulator_steps == 10
+    assert outcome.reward == 2.0 and outcome.last and not outcome.terminal
+    # The task's own end with a non-zero discount is the episode's end, not a terminal step.
+    env = _FakeSuiteEnv([_FakeTimeStep(0.0, True, 1.0)])
+    outcome = step_repeated(env, np.zeros(1), _spec(action_repeat=2, episode_steps=10), simulator_steps=0)
+    assert outcome.last and not outcome.terminal and outcome.simulator_steps == 1
+    env = _FakeSuiteEnv([_FakeTimeStep(0.0, False, 1.0), _FakeTimeStep(0.0, False, 1.0)])
+    outcome = step_repeated(env, np.zeros(1), _spec(action_repeat=2, episode_steps=10), simulator_steps=0)
+    assert not outcome.last and not outcome.terminal
+
+
+def test_step_counts_below_one_are_refused_naming_the_field() -> None:
+    with pytest.raises(ValueError, match="action_repeat must be >= 1, got 0"):
+        check_step_counts(_spec(action_repeat=0, episode_steps=10))
+    with pytest.raises(ValueError, match="episode_steps must be >= 1, got 0"):
+        check_step_counts(_spec(action_repeat=1, episode_steps=0))

@@ -61,6 +61,14 @@ class TaskSpec:
         return self.episode_steps // self.action_repeat
 
 
+def check_step_counts(spec: TaskSpec) -> None:
+    """Refuse a spec whose action repeat or time limit is below 1 (ValueError naming the field)."""
+    if spec.action_repeat < 1:
+        raise ValueError(f"action_repeat must be >= 1, got {spec.action_repeat}")
+    if spec.episode_steps < 1:
+        raise ValueError(f"episode_steps must be >= 1, got {spec.episode_steps}")
+
+
 @runtime_checkable
 class Env(Protocol):
     """A pixel environment with actions normalised to [-1, 1]."""

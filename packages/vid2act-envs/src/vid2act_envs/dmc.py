@@ -15,17 +15,15 @@ import contextlib
 import functools
 import logging
 import warnings
+from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from vid2act_envs.base import Domain, Observation, TaskSpec
-from vid2act_envs.rendering import (
-    apply_render_settings,
-    close_at_exit,
-    ensure_gl_backend,
-    render_settings_for,
-)
+from vid2act_envs.pixel_env import PixelEnv
+from vid2act_envs.rendering import apply_render_settings, close_at_exit, ensure_gl_backend
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +84,81 @@ def _flatten_observation(observation: dict[str, Any]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0,), dtype=np.float32)
 
 
-class DMCEnv:
+def load_suite_env(task: str, seed: int) -> Any:
+    """The dm_control environment of `task` (e.g. "walker_walk"), its random state seeded with `seed`.
+
+    dm_control's own time limit is switched off, so that its LAST step means a real termination:
+    the time limit is ours (`TaskSpec.episode_steps`, counted by `step_repeated`).
+    """
+    ensure_gl_backend()
+    from dm_control import suite
+
+    domain_name, task_name = split_task_name(task)
+    with _quiet_numpy_deprecations():
+        return suite.load(domain_name, task_name, task_kwargs={"random": seed, "time_limit": float("inf")})
+
+
+def reset_suite_env(env: Any, seed: int | None) -> Any:
+    """Start an episode of a suite environment; a seed reseeds the task's random state (initial pose, targets)."""
+    if seed is not None:
+        env.task._random = np.random.RandomState(seed)
+    with _quiet_numpy_deprecations():
+        return env.reset()
+
+
+def simulator_action_bounds(env: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) float64 bounds of a suite environment's actions, the ones -1 and +1 map to."""
+    action_spec = env.action_spec()
+    return np.asarray(action_spec.minimum, dtype=np.float64), np.asarray(action_spec.maximum, dtype=np.float64)
+
+
+def scale_action(action: np.ndarray, low: np.ndarray, high: np.ndarray, task_name: str) -> np.ndarray:
+    """Map an action in [-1, 1] (clipped) linearly onto [low, high]; ValueError naming the task for a wrong shape."""
+    normalised = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
+    if normalised.shape != low.shape:
+        raise ValueError(f"action for {task_name} must have shape ({low.shape[0]},), got {np.shape(action)}")
+    return low + (normalised + 1.0) * 0.5 * (high - low)
+
+
+@dataclass(frozen=True)
+class RepeatedStep:
+    """What one agent step (action repeat simulator steps) of a suite environment gave."""
+
+    time_step: Any
+    """dm_control's TimeStep after the last simulator step taken."""
+    reward: float
+    """Rewards summed over the simulator steps taken."""
+    terminal: bool
+    """The task itself ended the episode with discount 0."""
+    last: bool
+    """The episode is over: the task ended, or the time limit was reached."""
+    simulator_steps: int
+    """Simulator steps since reset, after this agent step."""
+
+
+def step_repeated(env: Any, simulator_action: np.ndarray, spec: TaskSpec, simulator_steps: int) -> RepeatedStep:
+    """Apply `simulator_action` for spec.action_repeat simulator steps, stopping early at the task's
+    end or at the time limit (spec.episode_steps simulator steps, `simulator_steps` already taken)."""
+    total_reward = 0.0
+    terminal = False
+    task_ended = False
+    time_step = None
+    for _ in range(spec.action_repeat):
+        time_step = env.step(simulator_action)
+        simulator_steps += 1
+        total_reward += float(time_step.reward or 0.0)
+        if time_step.last():
+            terminal = time_step.discount is not None and float(time_step.discount) == 0.0
+            task_ended = True
+            break
+        if simulator_steps >= spec.episode_steps:
+            break
+    assert time_step is not None
+    last = task_ended or simulator_steps >= spec.episode_steps
+    return RepeatedStep(time_step, total_reward, terminal, last, simulator_steps)
+
+
+class DMCEnv(PixelEnv):
     """One DeepMind Control task with pixel observations, normalised actions and action repeat.
 
     Observations are dicts (see `vid2act_envs.base`): `image` (H, W, 3) uint8 from the spec's
@@ -107,58 +179,22 @@ class DMCEnv:
         """Load the task. `render=False` skips rendering: `image` is all zeros of the right shape
         (for state-only scripted collection and tests). `fast_render=False` keeps the model's
         default rendering options (see `vid2act_envs.rendering`)."""
-        ensure_gl_backend()
-        from dm_control import suite
-
-        if spec.action_repeat < 1:
-            raise ValueError(f"action_repeat must be >= 1, got {spec.action_repeat}")
-        if spec.episode_steps < 1:
-            raise ValueError(f"episode_steps must be >= 1, got {spec.episode_steps}")
-        height, width = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-        self.spec = spec
-        self.image_size: tuple[int, int] = (int(height), int(width))
-        self.render_enabled = render
-        self.render_settings = render_settings_for(self.image_size, fast_render)
-        domain_name, task_name = split_task_name(spec.task)
-        # The time limit is ours (spec.episode_steps); dm_control's own is switched off so that
-        # its LAST step means a real termination.
-        with _quiet_numpy_deprecations():
-            self._env = suite.load(
-                domain_name,
-                task_name,
-                task_kwargs={"random": seed, "time_limit": float("inf")},
-            )
+        super().__init__(spec, image_size, render, fast_render)
+        self._env = load_suite_env(spec.task, seed)
         if render:
             apply_render_settings(self._env.physics.model, self.render_settings)
-        action_spec = self._env.action_spec()
-        self._action_low = np.asarray(action_spec.minimum, dtype=np.float64)
-        self._action_high = np.asarray(action_spec.maximum, dtype=np.float64)
-        self.action_dim: int = int(action_spec.shape[0])
+        self._action_low, self._action_high = simulator_action_bounds(self._env)
+        self.action_dim: int = int(self._action_low.shape[0])
         self._camera_id = spec.camera
-        self._simulator_steps = 0
-        self._episode_over = True
-        self._closed = False
-        self._rendered_once = False
         close_at_exit(self)
 
     def to_simulator_action(self, action: np.ndarray) -> np.ndarray:
         """Map an action in [-1, 1] (clipped) linearly onto the simulator's bounds."""
-        normalised = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
-        if normalised.shape != (self.action_dim,):
-            raise ValueError(
-                f"action for {self.spec.name} must have shape ({self.action_dim},), got {np.shape(action)}"
-            )
-        return self._action_low + (normalised + 1.0) * 0.5 * (self._action_high - self._action_low)
+        return scale_action(action, self._action_low, self._action_high, self.spec.name)
 
-    def _render(self) -> np.ndarray:
+    def _frame(self) -> np.ndarray:
         height, width = self.image_size
-        if not self.render_enabled:
-            return np.zeros((height, width, 3), dtype=np.uint8)
-        frame = self._env.physics.render(height=height, width=width, camera_id=self._camera_id)
-        if not self._rendered_once:
-            self._rendered_once = True
-            close_at_exit(self)
-        return np.ascontiguousarray(frame, dtype=np.uint8)
+        return self._env.physics.render(height=height, width=width, camera_id=self._camera_id)
 
     def _observation(
         self, time_step: Any, reward: float, is_first: bool, is_last: bool, is_terminal: bool
@@ -175,37 +211,19 @@ class DMCEnv:
 
     def reset(self, seed: int | None = None) -> Observation:
         """Start an episode. A seed reseeds the task's random state (initial pose, targets)."""
-        if seed is not None:
-            self._env.task._random = np.random.RandomState(seed)
-        with _quiet_numpy_deprecations():
-            time_step = self._env.reset()
+        time_step = reset_suite_env(self._env, seed)
         self._simulator_steps = 0
         self._episode_over = False
         return self._observation(time_step, 0.0, is_first=True, is_last=False, is_terminal=False)
 
     def step(self, action: np.ndarray) -> Observation:
         """Apply `action` (in [-1, 1]) for action_repeat simulator steps, summing the rewards."""
-        if self._episode_over:
-            raise RuntimeError(f"{self.spec.name}: step() called after the episode ended; call reset() first")
-        simulator_action = self.to_simulator_action(action)
-        total_reward = 0.0
-        is_terminal = False
-        time_step = None
-        for _ in range(self.spec.action_repeat):
-            time_step = self._env.step(simulator_action)
-            self._simulator_steps += 1
-            total_reward += float(time_step.reward or 0.0)
-            if time_step.last():
-                is_terminal = time_step.discount is not None and float(time_step.discount) == 0.0
-                self._episode_over = True
-                break
-            if self._simulator_steps >= self.spec.episode_steps:
-                break
-        assert time_step is not None
-        if self._simulator_steps >= self.spec.episode_steps:
-            self._episode_over = True
+        self._check_running()
+        outcome = step_repeated(self._env, self.to_simulator_action(action), self.spec, self._simulator_steps)
+        self._simulator_steps = outcome.simulator_steps
+        self._episode_over = outcome.last
         return self._observation(
-            time_step, total_reward, is_first=False, is_last=self._episode_over, is_terminal=is_terminal
+            outcome.time_step, outcome.reward, is_first=False, is_last=outcome.last, is_terminal=outcome.terminal
         )
 
     @property
@@ -218,25 +236,15 @@ class DMCEnv:
         """(low, high) of the simulator's actions that -1 and +1 map to."""
         return self._action_low.copy(), self._action_high.copy()
 
-    def close(self) -> None:
-        """Free the simulator and its rendering context (safe to call twice)."""
-        if not self._closed:
-            self._closed = True
-            self._episode_over = True
-            # dm_control's Environment.close() is a no-op: free the physics' GL contexts here.
-            self._env.physics.free()
-            self._env.close()
+    def _free(self) -> None:
+        # dm_control's Environment.close() is a no-op: free the physics' GL contexts here.
+        self._env.physics.free()
+        self._env.close()
 
 
-def make_dmc_env(
-    spec: TaskSpec,
-    seed: int = 0,
-    image_size: int | tuple[int, int] = 64,
-    render: bool = True,
-    fast_render: bool = True,
-) -> DMCEnv:
-    """Environment factory of the "dmc" domain (see DMCEnv)."""
-    return DMCEnv(spec, seed=seed, image_size=image_size, render=render, fast_render=fast_render)
+make_dmc_env: Callable[..., DMCEnv] = DMCEnv
+"""Environment factory of the "dmc" domain: make_dmc_env(spec, seed=0, image_size=64, render=True,
+fast_render=True) (see DMCEnv)."""
 
 
 def dmc_domain() -> Domain:

@@ -15,9 +15,16 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from vid2act_envs.base import TaskSpec
-from vid2act_envs.dmc import _flatten_observation, _quiet_numpy_deprecations, dmc_task_spec, split_task_name
-from vid2act_envs.rendering import ensure_gl_backend
+from vid2act_envs.base import TaskSpec, check_step_counts
+from vid2act_envs.dmc import (
+    _flatten_observation,
+    dmc_task_spec,
+    load_suite_env,
+    reset_suite_env,
+    scale_action,
+    simulator_action_bounds,
+    step_repeated,
+)
 
 
 class DMCStateEnv(gymnasium.Env):
@@ -26,9 +33,6 @@ class DMCStateEnv(gymnasium.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, task: str, seed: int = 0, action_repeat: int | None = None, episode_steps: int | None = None) -> None:
-        ensure_gl_backend()
-        from dm_control import suite
-
         base = dmc_task_spec(task)
         self.task_spec = TaskSpec(
             domain=base.domain,
@@ -38,17 +42,10 @@ class DMCStateEnv(gymnasium.Env):
             camera=base.camera,
             has_success=False,
         )
-        if self.task_spec.action_repeat < 1:
-            raise ValueError(f"action_repeat must be >= 1, got {self.task_spec.action_repeat}")
-        if self.task_spec.episode_steps < 1:
-            raise ValueError(f"episode_steps must be >= 1, got {self.task_spec.episode_steps}")
-        domain_name, task_name = split_task_name(task)
-        with _quiet_numpy_deprecations():
-            self._env = suite.load(domain_name, task_name, task_kwargs={"random": seed, "time_limit": float("inf")})
-        action_spec = self._env.action_spec()
-        self._action_low = np.asarray(action_spec.minimum, dtype=np.float64)
-        self._action_high = np.asarray(action_spec.maximum, dtype=np.float64)
-        self.action_dim = int(action_spec.shape[0])
+        check_step_counts(self.task_spec)
+        self._env = load_suite_env(task, seed)
+        self._action_low, self._action_high = simulator_action_bounds(self._env)
+        self.action_dim = int(self._action_low.shape[0])
         state_dim = sum(int(np.prod(spec.shape)) for spec in self._env.observation_spec().values())
         self.observation_space = gymnasium.spaces.Box(-np.inf, np.inf, shape=(state_dim,), dtype=np.float32)
         self.action_space = gymnasium.spaces.Box(-1.0, 1.0, shape=(self.action_dim,), dtype=np.float32)
@@ -57,34 +54,17 @@ class DMCStateEnv(gymnasium.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode; a seed reseeds the task's random state (initial pose, targets)."""
         super().reset(seed=seed)
-        if seed is not None:
-            self._env.task._random = np.random.RandomState(seed)
-        with _quiet_numpy_deprecations():
-            time_step = self._env.reset()
+        time_step = reset_suite_env(self._env, seed)
         self._simulator_steps = 0
         return _flatten_observation(time_step.observation), {}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Apply `action` (clipped to [-1, 1]) for action_repeat simulator steps, summing rewards."""
-        normalised = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
-        if normalised.shape != (self.action_dim,):
-            raise ValueError(f"action for {self.task_spec.name} must have shape ({self.action_dim},), got {np.shape(action)}")
-        simulator_action = self._action_low + (normalised + 1.0) * 0.5 * (self._action_high - self._action_low)
-        reward = 0.0
-        terminated = False
-        time_step = None
-        for _ in range(self.task_spec.action_repeat):
-            time_step = self._env.step(simulator_action)
-            self._simulator_steps += 1
-            reward += float(time_step.reward or 0.0)
-            if time_step.last():
-                terminated = time_step.discount is not None and float(time_step.discount) == 0.0
-                break
-            if self._simulator_steps >= self.task_spec.episode_steps:
-                break
-        assert time_step is not None
-        truncated = not terminated and (time_step.last() or self._simulator_steps >= self.task_spec.episode_steps)
-        return _flatten_observation(time_step.observation), reward, terminated, truncated, {}
+        simulator_action = scale_action(action, self._action_low, self._action_high, self.task_spec.name)
+        outcome = step_repeated(self._env, simulator_action, self.task_spec, self._simulator_steps)
+        self._simulator_steps = outcome.simulator_steps
+        truncated = outcome.last and not outcome.terminal
+        return _flatten_observation(outcome.time_step.observation), outcome.reward, outcome.terminal, truncated, {}
 
     def close(self) -> None:
         """Free the simulator (safe to call twice)."""

@@ -22,17 +22,14 @@ from __future__ import annotations
 import functools
 import logging
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from vid2act_envs.base import Domain, Observation, TaskSpec
-from vid2act_envs.rendering import (
-    apply_render_settings,
-    close_at_exit,
-    ensure_gl_backend,
-    render_settings_for,
-)
+from vid2act_envs.pixel_env import PixelEnv
+from vid2act_envs.rendering import apply_render_settings, close_at_exit, ensure_gl_backend
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +86,7 @@ def _find_wrapper(env: Any, method_name: str) -> Any:
     return None
 
 
-class MetaWorldEnv:
+class MetaWorldEnv(PixelEnv):
     """One Meta-World v3 task with pixel observations.
 
     Observations (see `vid2act_envs.base`): `image` (H, W, 3) uint8 from the spec's camera
@@ -113,20 +110,13 @@ class MetaWorldEnv:
         _import_metaworld()
         import gymnasium as gym
 
-        if spec.action_repeat < 1:
-            raise ValueError(f"action_repeat must be >= 1, got {spec.action_repeat}")
-        if spec.episode_steps < 1:
-            raise ValueError(f"episode_steps must be >= 1, got {spec.episode_steps}")
+        super().__init__(spec, image_size, render, fast_render)
         if isinstance(spec.camera, int):
             camera_kwargs: dict[str, Any] = {"camera_id": spec.camera}
         else:
             camera_kwargs = {"camera_name": spec.camera}
-        height, width = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-        self.spec = spec
-        self.image_size: tuple[int, int] = (int(height), int(width))
+        height, width = self.image_size
         self.action_dim: int = ACTION_DIM
-        self.render_enabled = render
-        self.render_settings = render_settings_for(self.image_size, fast_render)
         self._flip_upright = isinstance(spec.camera, str) and spec.camera in UPSIDE_DOWN_CAMERAS
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -155,26 +145,14 @@ class MetaWorldEnv:
         self._reseed(seed)
         if render:
             apply_render_settings(self._sawyer.model, self.render_settings)
-        self._simulator_steps = 0
-        self._episode_over = True
-        self._closed = False
-        self._rendered_once = False
         close_at_exit(self)
 
     def _reseed(self, seed: int) -> None:
         self._sawyer.seed(int(seed))
 
-    def _render(self) -> np.ndarray:
-        height, width = self.image_size
-        if not self.render_enabled:
-            return np.zeros((height, width, 3), dtype=np.uint8)
+    def _frame(self) -> np.ndarray:
         frame = self._env.render()
-        if not self._rendered_once:
-            self._rendered_once = True
-            close_at_exit(self)
-        if self._flip_upright:
-            frame = frame[::-1]
-        return np.ascontiguousarray(frame, dtype=np.uint8)
+        return frame[::-1] if self._flip_upright else frame
 
     def _observation(
         self, state: np.ndarray, reward: float, success: bool, is_first: bool, is_last: bool
@@ -202,8 +180,7 @@ class MetaWorldEnv:
 
     def step(self, action: np.ndarray) -> Observation:
         """Apply `action` (in [-1, 1], clipped) for action_repeat simulator steps."""
-        if self._episode_over:
-            raise RuntimeError(f"{self.spec.name}: step() called after the episode ended; call reset() first")
+        self._check_running()
         clipped = np.clip(np.asarray(action, dtype=np.float32).reshape(-1), -1.0, 1.0)
         if clipped.shape != (ACTION_DIM,):
             raise ValueError(f"action for {self.spec.name} must have shape ({ACTION_DIM},), got {np.shape(action)}")
@@ -223,12 +200,8 @@ class MetaWorldEnv:
         self._episode_over = self._simulator_steps >= self.spec.episode_steps
         return self._observation(state, total_reward, success, is_first=False, is_last=self._episode_over)
 
-    def close(self) -> None:
-        """Free the simulator and its rendering context (safe to call twice)."""
-        if not self._closed:
-            self._closed = True
-            self._episode_over = True
-            self._env.close()
+    def _free(self) -> None:
+        self._env.close()
 
 
 class MetaWorldScriptedExpert:
@@ -258,15 +231,9 @@ class MetaWorldScriptedExpert:
         return np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
 
 
-def make_metaworld_env(
-    spec: TaskSpec,
-    seed: int = 0,
-    image_size: int | tuple[int, int] = 64,
-    render: bool = True,
-    fast_render: bool = True,
-) -> MetaWorldEnv:
-    """Environment factory of the "metaworld" domain (see MetaWorldEnv)."""
-    return MetaWorldEnv(spec, seed=seed, image_size=image_size, render=render, fast_render=fast_render)
+make_metaworld_env: Callable[..., MetaWorldEnv] = MetaWorldEnv
+"""Environment factory of the "metaworld" domain: make_metaworld_env(spec, seed=0, image_size=64,
+render=True, fast_render=True) (see MetaWorldEnv)."""
 
 
 def make_metaworld_expert(spec: TaskSpec) -> MetaWorldScriptedExpert:
