@@ -28,6 +28,7 @@ from anchor_setup import build_ours  # noqa: E402
 SWITCHES = {
     "decoder_matmul": "the decoder's first transposed convolution (1 x 1 input) as a matmul",
     "idle_resets": "observe skips the reset masking at steps where no sequence starts",
+    "inplace_elu": "the convolutional nets' ELUs in place",
 }
 
 
@@ -35,6 +36,9 @@ def set_switches(agent, names: set[str]) -> None:
     """Turn the named optimisations on and the others off, on this agent's modules only."""
     agent.world_model.decoder.first_layer_as_matmul = "decoder_matmul" in names
     agent.world_model.rssm.skip_idle_resets = "idle_resets" in names
+    for module in [*agent.world_model.encoder.net, *agent.world_model.decoder.net]:
+        if isinstance(module, torch.nn.ELU):
+            module.inplace = "inplace_elu" in names
 
 
 def main() -> None:

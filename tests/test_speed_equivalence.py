@@ -1,8 +1,8 @@
 """Speed optimisations that are on by default keep the maths: the optimised update equals the reference one.
 
-Reference = every switch off (`ConvDecoder.first_layer_as_matmul`, `RSSM.skip_idle_resets`): the
-decoder's first transposed convolution run as a convolution and the reset masking applied at every
-step. Same seed, same batch (with an episode starting mid-window): losses, gradients, metrics and
+Reference = every switch off (`ConvDecoder.first_layer_as_matmul`, `RSSM.skip_idle_resets`, the
+conv nets' in-place ELUs): the decoder's first transposed convolution run as a convolution, the
+reset masking applied at every step, out-of-place activations. Same seed, same batch (with an episode starting mid-window): losses, gradients, metrics and
 the parameters after a full update agree within float tolerance.
 """
 
@@ -21,6 +21,9 @@ from vid2act_core.nets import ConvDecoder
 def _switches(agent: DreamerAgent, on: bool) -> None:
     agent.world_model.decoder.first_layer_as_matmul = on
     agent.world_model.rssm.skip_idle_resets = on
+    for module in [*agent.world_model.encoder.net, *agent.world_model.decoder.net]:
+        if isinstance(module, torch.nn.ELU):
+            module.inplace = on
 
 
 def _batch(batch_size: int = 3, length: int = 8, action_dim: int = 2) -> dict[str, torch.Tensor]:
@@ -97,3 +100,15 @@ def test_full_transfer_update_matches_the_reference() -> None:
         torch.testing.assert_close(opt_metrics[key], ref_metrics[key], rtol=1e-4, atol=1e-5, msg=lambda text, key=key: f"{key}: {text}")
     for (name, ref_param), opt_param in zip(reference.named_parameters(), optimised.parameters()):
         torch.testing.assert_close(opt_param, ref_param, rtol=1e-4, atol=1e-5, msg=lambda text, name=name: f"{name}: {text}")
+
+
+def test_preprocess_in_place_arithmetic_leaves_the_input_alone() -> None:
+    from vid2act_core.nets import preprocess_images
+
+    images = torch.randint(0, 255, (2, 4, 4, 3), dtype=torch.uint8)
+    as_float = images.float()
+    before = as_float.clone()
+    expected = images.permute(0, 3, 1, 2).float() / 255.0 - 0.5
+    torch.testing.assert_close(preprocess_images(images), expected)
+    torch.testing.assert_close(preprocess_images(as_float), expected)
+    assert torch.equal(as_float, before), "preprocess_images must not modify a float input"

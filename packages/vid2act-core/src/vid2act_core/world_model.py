@@ -67,13 +67,13 @@ class WorldModel(nn.Module):
     def reward(self, features: torch.Tensor) -> torch.Tensor:
         if self.reward_head is None:
             raise RuntimeError("this world model has no reward head (teachers are trained without rewards)")
-        return self.reward_head(features).squeeze(-1).float()
+        return _apply_head(self.reward_head, features).float()
 
     def continuation(self, features: torch.Tensor) -> torch.Tensor | None:
         """Probability that the episode continues, or None without a continuation head."""
         if self.cont_head is None:
             return None
-        return torch.sigmoid(self.cont_head(features).squeeze(-1).float())
+        return torch.sigmoid(_apply_head(self.cont_head, features).float())
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, WorldModelOutput, dict[str, torch.Tensor]]:
         """Eq. 2 (image + beta KL), plus the reward (Eq. 5) and continuation terms when the heads exist.
@@ -84,10 +84,12 @@ class WorldModel(nn.Module):
         a step that only ends the episode by the time limit (is_last alone) still continues.
         """
         config = self.config
-        output = self.observe(batch)
+        target = preprocess_images(batch["image"])  # once: the encoder's input and the decoder's target
+        embeds = self.encoder(target)
+        posts, priors = self.rssm.observe(embeds, batch["action"], batch["is_first"])
+        output = WorldModelOutput(posts=posts, priors=priors, embeds=embeds)
         features = self.rssm.feature(output.posts)
         reconstruction = self.decoder(features)
-        target = preprocess_images(batch["image"])
         image_nll = 0.5 * (reconstruction.float() - target).square().sum((-3, -2, -1)).mean()
         kl_loss, kl_value = kl_balance_loss(
             self.rssm.kl, output.posts, output.priors, config.kl_balance, config.free_nats
@@ -137,3 +139,14 @@ class WorldModel(nn.Module):
         truth, prediction = self.open_loop(batch, context)
         diff = truth[:, context:].float() - prediction[:, context:].float()
         return (diff / 255.0).square().mean()
+
+
+def _apply_head(head: nn.Module, features: torch.Tensor) -> torch.Tensor:
+    """A scalar head on (..., F) features, as one 2-D matmul per layer: (...,).
+
+    Features sliced in time (`features[:, 1:]`) are not contiguous; a Linear with frozen weights
+    (imagination) would run them as a batched matmul over a broadcast weight, several times slower
+    than copying them once into a (N, F) matrix (benchmarks/README.md).
+    """
+    flat = features.reshape(-1, features.shape[-1])
+    return head(flat).reshape(features.shape[:-1])
