@@ -98,3 +98,26 @@ def test_multitask_pretrain_registers_one_model_never_taken_for_a_teacher(two_ta
 def test_without_multitask_two_tasks_stay_refused(two_tasks: list[Path], tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="a teacher is trained on one source task"):
         pretrain_teacher(two_tasks, "mixed", _config(), tmp_path / "run", torch.device("cpu"))
+
+
+def test_pooled_loaders_refuse_other_frames_repeats_and_short_pools_in_one_line(two_tasks: list[Path], tmp_path: Path) -> None:
+    from vid2act_cli.compose.pretrain_videos import load_video_data
+
+    other = tmp_path / "other.h5"
+    attrs = DatasetAttrs(domain="dmc", task="walker_walk", action_repeat=2, camera=0, collector="expert",
+                         image_size=(64, 64), action_dim=6)
+    with EpisodeWriter(other, attrs) as writer:
+        is_first = np.zeros(12, bool)
+        is_first[0] = True
+        writer.write_episode({"image": np.zeros((12, 64, 64, 3), np.uint8), "action": np.zeros((12, 6), np.float32),
+                              "is_first": is_first})
+    for loader, model in ((load_multitask_data, "a multitask model"), (load_video_data, "an action-free model")):
+        with pytest.raises(ValueError) as refused:
+            loader([two_tasks[0], other], batch_length=10)
+        message = str(refused.value)
+        assert "\n" not in message and message.startswith(f"{other}: action_repeat 2 differs from {two_tasks[0]}'s 1")
+        assert message.endswith(f"{model} is pretrained on one kind of frames")
+        with pytest.raises(ValueError, match="the same file is given more than once"):
+            loader([two_tasks[0], two_tasks[0]], batch_length=10)
+        with pytest.raises(ValueError, match=r"96 steps in all, fewer than one window of train\.batch_length=100"):
+            loader(two_tasks, batch_length=100)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -76,6 +76,65 @@ def _hold_out(
     held_set = set(held)
     kept = [episode for index, episode in enumerate(episodes) if index not in held_set]
     return kept, [episodes[index] for index in sorted(held)]
+
+
+FRAME_FIELDS: tuple[str, ...] = ("image_size", "action_repeat", "camera")
+"""What the datasets of one model must agree on (one kind of frame sequence), whatever their tasks."""
+
+
+@dataclass
+class DatasetFile:
+    """One opened dataset file's attributes, episodes (the keys Eq. 2 reads) and sha256."""
+
+    path: Path
+    attrs: Any
+    episodes: list[dict[str, np.ndarray]]
+    sha256: str
+
+
+def read_same_frames(data_paths: Sequence[str | Path], model: str) -> list[DatasetFile]:
+    """Open dataset files of any tasks that one model is pretrained on (`model` names it in errors,
+    e.g. "a multitask model").
+
+    At least one file, none twice, none empty, all with the first file's image size, action repeat
+    and camera, square images; otherwise ValueError naming the file (one line).
+    """
+    from vid2act_envs.dataset import open_dataset
+
+    paths = [Path(path) for path in data_paths]
+    if not paths:
+        raise ValueError("--data: give at least one dataset file")
+    if len({path.resolve() for path in paths}) != len(paths):
+        raise ValueError("--data: the same file is given more than once")
+    files: list[DatasetFile] = []
+    for path in paths:
+        with open_dataset(path) as dataset:
+            if len(dataset) == 0:
+                raise ValueError(f"{path}: the dataset has no episodes")
+            files.append(DatasetFile(path, dataset.attrs, [_pretrain_episode(episode) for episode in dataset], dataset.sha256()))
+        first, attrs = files[0], files[-1].attrs
+        for field in FRAME_FIELDS:
+            if getattr(attrs, field) != getattr(first.attrs, field):
+                raise ValueError(
+                    f"{path}: {field} {getattr(attrs, field)!r} differs from {first.path}'s {getattr(first.attrs, field)!r}; "
+                    f"{model} is pretrained on one kind of frames"
+                )
+    height, width = files[0].attrs.image_size
+    if height != width:
+        raise ValueError(f"{files[0].path}: image_size {height}x{width}: world models need square images")
+    return files
+
+
+def split_pool(
+    files: list[DatasetFile], episodes: list[dict[str, np.ndarray]], batch_length: int
+) -> tuple[list[dict[str, np.ndarray]], list[dict[str, np.ndarray]]]:
+    """(training, held-out) episodes of the pooled `episodes` of `files`; ValueError naming the files
+    when they hold fewer steps than one window of train.batch_length."""
+    lengths = [len(episode["image"]) for episode in episodes]
+    if sum(lengths) < batch_length:
+        raise ValueError(f"{', '.join(str(file.path) for file in files)}: {sum(lengths)} steps in all, fewer than one window of "
+                         f"train.batch_length={batch_length}")
+    return _hold_out(episodes, lengths, batch_length)
 
 
 def load_pretrain_data(data_paths: Sequence[str | Path], batch_length: int) -> PretrainData:

@@ -22,7 +22,7 @@ import numpy as np
 
 from vid2act_core.fileio import combined_sha256
 
-from vid2act_cli.compose.pretrain_data import PretrainData, _hold_out, _pretrain_episode
+from vid2act_cli.compose.pretrain_data import PretrainData, read_same_frames, split_pool
 
 MULTITASK_DOMAIN = "multitask"
 """The `domain` a multitask model is registered under; its `task` lists the tasks joined by '+'."""
@@ -40,44 +40,18 @@ def load_multitask_data(data_paths: Sequence[str | Path], batch_length: int) -> 
 
     Raises ValueError naming the offending file (one line).
     """
-    from vid2act_envs.dataset import open_dataset
-
-    paths = [Path(path) for path in data_paths]
-    if len(set(path.resolve() for path in paths)) != len(paths):
-        raise ValueError("--data: the same file is given more than once")
-    read: list[tuple[Path, object, list[dict[str, np.ndarray]], str]] = []
-    for path in paths:
-        with open_dataset(path) as dataset:
-            if len(dataset) == 0:
-                raise ValueError(f"{path}: the dataset has no episodes")
-            read.append((path, dataset.attrs, [_pretrain_episode(episode) for episode in dataset], dataset.sha256()))
-    first_path, first_attrs = read[0][0], read[0][1]
-    for path, attrs, _, _ in read[1:]:
-        for field in ("image_size", "action_repeat", "camera"):
-            if getattr(attrs, field) != getattr(first_attrs, field):
-                raise ValueError(
-                    f"{path}: {field} {getattr(attrs, field)!r} differs from {first_path}'s {getattr(first_attrs, field)!r}; "
-                    "a multitask model is pretrained on one kind of frames"
-                )
-    tasks = sorted({f"{attrs.domain}:{attrs.task}" for _, attrs, _, _ in read})
+    files = read_same_frames(data_paths, "a multitask model")
+    tasks = sorted({f"{file.attrs.domain}:{file.attrs.task}" for file in files})
     if len(tasks) < 2:
         raise ValueError(f"--multitask: every --data file holds {tasks[0]}; a multitask model needs two tasks or more "
                          "(without --multitask the files make a per-task teacher)")
-    height, width = first_attrs.image_size
-    if height != width:
-        raise ValueError(f"{first_path}: image_size {height}x{width}: world models need square images")
-    action_size = max(attrs.action_dim for _, attrs, _, _ in read)
-    episodes = [
-        {**episode, "action": pad_actions(episode["action"], action_size)} for _, _, task_episodes, _ in read for episode in task_episodes
-    ]
-    lengths = [len(episode["image"]) for episode in episodes]
-    if sum(lengths) < batch_length:
-        raise ValueError(f"{', '.join(map(str, paths))}: {sum(lengths)} steps in all, fewer than one window of "
-                         f"train.batch_length={batch_length}")
-    train_episodes, eval_episodes = _hold_out(episodes, lengths, batch_length)
+    action_size = max(file.attrs.action_dim for file in files)
+    episodes = [{**episode, "action": pad_actions(episode["action"], action_size)} for file in files for episode in file.episodes]
+    train_episodes, eval_episodes = split_pool(files, episodes, batch_length)
+    first = files[0].attrs
     return PretrainData(
-        paths=paths, domain=MULTITASK_DOMAIN, task="+".join(tasks), action_dim=action_size, image_size=height,
-        action_repeat=first_attrs.action_repeat, camera=first_attrs.camera, collector="mixed",
-        dataset_sha256=combined_sha256([sha for _, _, _, sha in read]), train_episodes=train_episodes,
+        paths=[file.path for file in files], domain=MULTITASK_DOMAIN, task="+".join(tasks), action_dim=action_size,
+        image_size=first.image_size[0], action_repeat=first.action_repeat, camera=first.camera, collector="mixed",
+        dataset_sha256=combined_sha256([file.sha256 for file in files]), train_episodes=train_episodes,
         eval_episodes=eval_episodes, kind="multitask",
     )

@@ -17,7 +17,7 @@ import numpy as np
 from vid2act_core.fileio import combined_sha256
 from vid2act_teachers.teacher_format import KIND_ACTION_FREE
 
-from vid2act_cli.compose.pretrain_data import PretrainData, _hold_out, _pretrain_episode
+from vid2act_cli.compose.pretrain_data import PretrainData, read_same_frames, split_pool
 
 VIDEO_DOMAIN = "videos"
 """The `domain` an action-free model is registered under; its `task` lists the source tasks joined by '+'."""
@@ -33,41 +33,14 @@ def load_video_data(data_paths: Sequence[str | Path], batch_length: int) -> Pret
 
     The files must agree on image size, action repeat and camera. Raises ValueError naming the file.
     """
-    from vid2act_envs.dataset import open_dataset
-
-    paths = [Path(path) for path in data_paths]
-    if not paths:
-        raise ValueError("--data: give at least one dataset file")
-    if len(set(path.resolve() for path in paths)) != len(paths):
-        raise ValueError("--data: the same file is given more than once")
-    episodes: list[dict[str, np.ndarray]] = []
-    shas, tasks, first = [], set(), None
-    for path in paths:
-        with open_dataset(path) as dataset:
-            attrs = dataset.attrs
-            if len(dataset) == 0:
-                raise ValueError(f"{path}: the dataset has no episodes")
-            if first is not None:
-                for field in ("image_size", "action_repeat", "camera"):
-                    if getattr(attrs, field) != getattr(first[1], field):
-                        raise ValueError(f"{path}: {field} {getattr(attrs, field)!r} differs from {first[0]}'s "
-                                         f"{getattr(first[1], field)!r}; an action-free model is pretrained on one kind of frames")
-            first = first or (path, attrs)
-            tasks.add(f"{attrs.domain}:{attrs.task}")
-            episodes.extend(drop_actions(_pretrain_episode(episode)) for episode in dataset)
-            shas.append(dataset.sha256())
-    assert first is not None
-    height, width = first[1].image_size
-    if height != width:
-        raise ValueError(f"{first[0]}: image_size {height}x{width}: world models need square images")
-    lengths = [len(episode["image"]) for episode in episodes]
-    if sum(lengths) < batch_length:
-        raise ValueError(f"{', '.join(map(str, paths))}: {sum(lengths)} steps in all, fewer than one window of "
-                         f"train.batch_length={batch_length}")
-    train_episodes, eval_episodes = _hold_out(episodes, lengths, batch_length)
+    files = read_same_frames(data_paths, "an action-free model")
+    episodes = [drop_actions(episode) for file in files for episode in file.episodes]
+    train_episodes, eval_episodes = split_pool(files, episodes, batch_length)
+    first = files[0].attrs
+    tasks = sorted({f"{file.attrs.domain}:{file.attrs.task}" for file in files})
     return PretrainData(
-        paths=paths, domain=VIDEO_DOMAIN, task="+".join(sorted(tasks)), action_dim=1, image_size=height,
-        action_repeat=first[1].action_repeat, camera=first[1].camera, collector="videos",
-        dataset_sha256=combined_sha256(shas), train_episodes=train_episodes, eval_episodes=eval_episodes,
-        kind=KIND_ACTION_FREE,
+        paths=[file.path for file in files], domain=VIDEO_DOMAIN, task="+".join(tasks), action_dim=1,
+        image_size=first.image_size[0], action_repeat=first.action_repeat, camera=first.camera, collector="videos",
+        dataset_sha256=combined_sha256([file.sha256 for file in files]), train_episodes=train_episodes,
+        eval_episodes=eval_episodes, kind=KIND_ACTION_FREE,
     )
