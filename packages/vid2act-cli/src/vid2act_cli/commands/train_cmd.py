@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def train_command(
         task: str = typer.Option(..., "--task", help="Task name, e.g. cartpole_swingup or metaworld:door-open."),
-        preset: str = typer.Option("small", "--preset", help="paper-dmc, paper-metaworld, small or tiny."),
+        preset: str = typer.Option("auto", "--preset", help="auto (paper sizes on CUDA, small on the CPU), paper-dmc, paper-metaworld, small or tiny."),
         device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
         logdir: Path = typer.Option(None, "--logdir", help="Run directory (default: runs/<task>-dreamer-<seed>-<time>; an unfinished one is resumed)."),
         seed: int = typer.Option(0, "--seed", help="Random seed."),
@@ -28,13 +28,15 @@ def register(app: typer.Typer) -> None:
         from vid2act_core.config import load_config
 
         from vid2act_cli.commands.console import RichReporter
+        from vid2act_cli.compose.devices import resolve_preset
         from vid2act_cli.compose.validation import require_count
         from vid2act_cli.compose.training import train_task
 
-        config = load_config(preset, config_file, list(overrides))
+        reporter = RichReporter(progress, bars_on_stderr=False)
+        config = load_config(resolve_preset(preset, device, task, reporter), config_file, list(overrides))
         config.env.task = task
         config.seed = seed
         if steps is not None:
             config.train.steps = require_count(steps, "--steps")
-        state, run_dir = train_task(config, device, logdir, root, RichReporter(progress, bars_on_stderr=False))
+        state, run_dir = train_task(config, device, logdir, root, reporter)
         typer.echo(f"done: {state.env_steps} env steps, {state.updates} updates, {state.episodes} episodes -> {run_dir}")

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     def transfer_command(
         target: str = typer.Option(..., "--target", help="Target task, e.g. quadruped_run or metaworld:button-press."),
         teachers: str = typer.Option(None, "--teachers", help="Comma-separated teacher names, or 'all'."),
-        preset: str = typer.Option("small", "--preset", help="paper-dmc, paper-metaworld, small or tiny."),
+        preset: str = typer.Option("auto", "--preset", help="auto (paper sizes on CUDA, small on the CPU), paper-dmc, paper-metaworld, small or tiny."),
         alpha: float = typer.Option(None, "--alpha", help="Scale of the distillation loss (Eq. 5)."),
         device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
         seed: int = typer.Option(0, "--seed", help="Random seed."),
@@ -36,10 +36,12 @@ def register(app: typer.Typer) -> None:
         from vid2act_core.config import load_config
 
         from vid2act_cli.commands.console import RichReporter
+        from vid2act_cli.compose.devices import resolve_preset
         from vid2act_cli.compose.validation import require_count
         from vid2act_cli.compose.transfer import TransferRequest, transfer_to_target
 
-        config = load_config(preset, config_file, list(overrides))
+        reporter = RichReporter(progress, bars_on_stderr=False)
+        config = load_config(resolve_preset(preset, device, target, reporter), config_file, list(overrides))
         config.seed = seed
         config.env.task = target
         if steps is not None:
@@ -55,7 +57,7 @@ def register(app: typer.Typer) -> None:
         if init_from or method != "vid2act":
             config.transfer.distill = False
         request = TransferRequest(teachers, init_from, list(source_data), device, logdir, root, method)
-        state, run_dir, summary = transfer_to_target(config, request, RichReporter(progress, bars_on_stderr=False))
+        state, run_dir, summary = transfer_to_target(config, request, reporter)
         typer.echo(f"done: {state.env_steps} env steps, {state.updates} updates -> {run_dir}")
         if "dominant_teacher" in summary:
             weights = ", ".join(f"{name} {value:.2f}" for name, value in summary["final_mean_weight"].items())

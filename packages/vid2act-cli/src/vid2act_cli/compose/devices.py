@@ -42,3 +42,30 @@ def configure_threads(config: Config) -> None:
     """torch's intra-op threads as `train.threads` says (0: torch's default)."""
     if config.train.threads > 0:
         torch.set_num_threads(config.train.threads)
+
+
+AUTO_PRESET = "auto"
+"""`--preset auto`: the paper's sizes on CUDA, `small` on the CPU (see `resolve_preset`)."""
+
+
+def resolve_preset(spec: str, device: str | torch.device, task: str, reporter: Reporter | None = None) -> str:
+    """A preset stack whose first name is `auto` -> the stack with that name resolved, said once.
+
+    On CUDA (`--device cuda[:N]`, or `auto` with CUDA present) `auto` is the paper preset of the
+    task's suite (`paper-metaworld` for metaworld:* tasks, else `paper-dmc`), on the CPU `small`:
+    the paper sizes take ~4 s per update on a 2-core CPU (benchmarks/README.md). Later names of the
+    stack (override blocks) are kept. Any other stack is returned unchanged.
+    """
+    names = [name.strip() for name in spec.split(",")]
+    if names[0] != AUTO_PRESET:
+        return spec
+    name = str(device).strip().lower()
+    on_cuda = name.startswith("cuda") or (name == "auto" and torch.cuda.is_available())
+    if on_cuda:
+        chosen = "paper-metaworld" if task.startswith("metaworld:") else "paper-dmc"
+    else:
+        chosen = "small"
+    resolved = ",".join([chosen, *names[1:]])
+    where = "CUDA" if on_cuda else "the CPU"
+    plain_if_none(reporter).say(f"preset: auto -> {resolved} (on {where}; choose another with --preset)")
+    return resolved
