@@ -26,24 +26,23 @@ from vid2act_cli.compose.pretrain_data import PRETRAIN_KEYS, PretrainData, load_
 from vid2act_cli.compose.pretrain_multitask import load_multitask_data
 from vid2act_cli.compose.pretrain_videos import load_video_data
 from vid2act_cli.compose.replay_sets import build_replay_set, describe_replay_set
-from vid2act_cli.compose.reporter import NoBar, ProgressBar, Reporter, plain_if_none
+from vid2act_cli.compose.reporter import NoBar, ProgressBar, Reporter, plain_if_none, summary_parts
 from vid2act_cli.compose.runs import RUN_CONFIG, config_differences, load_run_config, save_run_config
+
+
+PRETRAIN_BAR_FORMATS: tuple[tuple[str, str], ...] = (
+    ("losses/image_loss", "image {:.1f}"),
+    ("losses/kl", "kl {:.2f}"),
+    ("eval/open_loop_error", "open-loop {:.4f}"),
+    ("charts/updates_per_second", "{:.1f} upd/s"),
+)
 
 
 def pretrain_progress(bar: ProgressBar, total_steps: int) -> Callable[[int, dict[str, float]], None]:
     """The pretrainer's progress callback: gradient steps on the bar, latest losses and speed beside it."""
 
     def callback(step: int, summary: dict[str, float]) -> None:
-        parts = []
-        if "losses/image_loss" in summary:
-            parts.append(f"image {summary['losses/image_loss']:.1f}")
-        if "losses/kl" in summary:
-            parts.append(f"kl {summary['losses/kl']:.2f}")
-        if "eval/open_loop_error" in summary:
-            parts.append(f"open-loop {summary['eval/open_loop_error']:.4f}")
-        if "charts/updates_per_second" in summary:
-            parts.append(f"{summary['charts/updates_per_second']:.1f} upd/s")
-        bar.update(min(step, total_steps), " | ".join(parts))
+        bar.update(min(step, total_steps), " | ".join(summary_parts(summary, PRETRAIN_BAR_FORMATS)))
 
     return callback
 

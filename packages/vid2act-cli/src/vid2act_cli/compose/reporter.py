@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import AbstractContextManager, contextmanager
-from typing import Iterator, Protocol
+from typing import Iterator, Protocol, Sequence
 
 
 class ProgressBar(Protocol):
@@ -56,3 +56,9 @@ class PlainReporter:
 def plain_if_none(reporter: Reporter | None) -> Reporter:
     """`reporter`, or a PlainReporter when the caller passed none."""
     return reporter if reporter is not None else PlainReporter()
+
+
+def summary_parts(summary: dict[str, float], formats: Sequence[tuple[str, str]]) -> list[str]:
+    """The entries of `summary` that `formats` names, in its order, each through its format string
+    (`("losses/kl", "kl {:.2f}")`); absent keys are left out. What a progress bar shows beside it."""
+    return [text.format(summary[key]) for key, text in formats if key in summary]

@@ -13,7 +13,7 @@ from vid2act_core.loop import LoopState, OnlineTrainer, seed_everything
 
 from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.logger import RunLogger
-from vid2act_cli.compose.reporter import ProgressBar, Reporter, plain_if_none
+from vid2act_cli.compose.reporter import ProgressBar, Reporter, plain_if_none, summary_parts
 from vid2act_cli.compose.runs import (
     DONE_MARKER, config_differences, load_run_config, mark_done, resolve_run_dir, save_run_config,
 )
@@ -55,18 +55,18 @@ def canonical_task(config: Config, seed: int) -> str:
         probe.close()
 
 
+LOOP_BAR_FORMATS: tuple[tuple[str, str], ...] = (
+    ("charts/episode_return", "return {:.1f}"),
+    ("eval/return_deterministic", "eval {:.1f}"),
+    ("charts/updates_per_second", "{:.2f} upd/s"),
+)
+
+
 def loop_progress(bar: ProgressBar, total_steps: int) -> Callable[[LoopState, dict[str, float]], None]:
     """The training loop's progress callback: env steps on the bar, latest return, eval and speed beside it."""
 
     def callback(state: LoopState, summary: dict[str, float]) -> None:
-        parts = []
-        if "charts/episode_return" in summary:
-            parts.append(f"return {summary['charts/episode_return']:.1f}")
-        if "eval/return_deterministic" in summary:
-            parts.append(f"eval {summary['eval/return_deterministic']:.1f}")
-        if "charts/updates_per_second" in summary:
-            parts.append(f"{summary['charts/updates_per_second']:.2f} upd/s")
-        parts.append(f"{state.updates} updates")
+        parts = [*summary_parts(summary, LOOP_BAR_FORMATS), f"{state.updates} updates"]
         bar.update(min(state.env_steps, total_steps), " | ".join(parts))
 
     return callback
