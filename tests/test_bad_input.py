@@ -35,6 +35,8 @@ def _invoke(args: list[str]):
         (["teachers", "add", "metaworld:door-open", "--preset", "tiny", "--episodes", "-2"], "--episodes"),
         (["teachers", "add", "metaworld:door-open", "--preset", "tiny", "--set", "train.batch_size=-3"], "train.batch_size"),
         (["pretrain", "--data", "x.h5", "--name", "x", "--preset", "tiny", "--set", "pretrain.log_every=0"], "pretrain.log_every"),
+        (["pretrain", "--data", "x.h5", "--name", "x", "--preset", "tiny", "--steps", "0"], "--steps"),
+        (["teachers", "add", "metaworld:door-open", "--preset", "tiny", "--steps", "-1"], "--steps"),
     ],
 )
 def test_non_positive_counts_are_refused_with_one_line(args: list[str], option: str, tmp_path: Path) -> None:

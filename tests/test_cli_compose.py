@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from vid2act_core.config import load_config
 from vid2act_core.loop import LoopState
 from vid2act_cli.commands.console import RichBar, RichReporter, add_bar, new_progress
 from vid2act_cli.compose.devices import resolve_device
-from vid2act_cli.compose.pretraining import pretrain_progress
+from vid2act_cli.compose.pretraining import pretrain_progress, pretraining_config
 from vid2act_cli.compose.reporter import NoBar, PlainReporter, plain_if_none
 from vid2act_cli.compose.training import loop_progress
 
@@ -53,6 +54,15 @@ def test_pretrain_progress_shows_losses_and_open_loop_error() -> None:
     callback = pretrain_progress(bar, total_steps=50)
     callback(60, {"losses/image_loss": 1234.56, "losses/kl": 0.5, "eval/open_loop_error": 0.01234, "charts/updates_per_second": 3.0})
     assert bar.updates == [(50, "image 1234.6 | kl 0.50 | open-loop 0.0123 | 3.0 upd/s")]
+
+
+def test_pretraining_config_takes_seed_steps_and_overrides_and_refuses_bad_steps() -> None:
+    config = pretraining_config("tiny", None, ["pretrain.log_every=3"], seed=5, steps=7)
+    assert (config.seed, config.pretrain.steps, config.pretrain.log_every) == (5, 7, 3)
+    preset_steps = pretraining_config("tiny", None, [], seed=0, steps=None).pretrain.steps
+    assert preset_steps == load_config("tiny").pretrain.steps
+    with pytest.raises(ValueError, match=r"^--steps must be an integer >= 1, got 0$"):
+        pretraining_config("tiny", None, [], seed=0, steps=0)
 
 
 def test_rich_bar_throttles_status_updates_but_never_drops_the_last_one() -> None:

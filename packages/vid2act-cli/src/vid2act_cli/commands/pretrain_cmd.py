@@ -42,17 +42,10 @@ def register(app: typer.Typer) -> None:
         replay_set_mb: float = typer.Option(4.0, "--replay-set-mb", help="Size budget (MiB) of the action-replay set stored with the teacher."),
     ) -> None:
         """Pretrain a teacher world model (image reconstruction + KL, no rewards) and register it; re-running resumes."""
-        from vid2act_core.config import load_config
-
         from vid2act_cli.commands.console import RichReporter
-        from vid2act_cli.compose.pretraining import pretrain_teacher
+        from vid2act_cli.compose.pretraining import pretrain_teacher, pretraining_config
 
-        config = load_config(preset, config_file, list(overrides))
-        config.seed = seed
-        if steps is not None:
-            if steps < 1:
-                raise ValueError(f"--steps must be >= 1, got {steps}")
-            config.pretrain.steps = steps
+        config = pretraining_config(preset, config_file, overrides, seed, steps)
         run_dir = logdir if logdir is not None else Path("runs") / f"pretrain-{name}"
         info = pretrain_teacher(data, name, config, run_dir, device, RichReporter(progress), overwrite=overwrite, multitask=multitask, action_free=action_free,
                                replay_set_mb=replay_set_mb)

@@ -27,18 +27,13 @@ def add_command(
     replay_set_mb: float = typer.Option(4.0, "--replay-set-mb", help="Size budget (MiB) of the action-replay set stored with the teacher."),
 ) -> None:
     """Collect expert episodes (if needed), pretrain a teacher on them and register it; re-running resumes."""
-    from vid2act_core.config import load_config
     from vid2act_teachers.plugins import PluginError
 
     from vid2act_cli.commands.console import RichReporter
+    from vid2act_cli.compose.pretraining import pretraining_config
     from vid2act_cli.compose.teacher_add import AddTeacherRequest, add_teacher
 
-    config = load_config(preset, None, list(overrides))
-    config.seed = seed
-    if steps is not None:
-        if steps < 1:
-            raise ValueError(f"--steps must be >= 1, got {steps}")
-        config.pretrain.steps = steps
+    config = pretraining_config(preset, None, overrides, seed, steps)
     request = AddTeacherRequest(
         task=task, config=config, device=device, name=name, episodes=episodes, policy=policy,
         expert_steps=expert_steps, data=list(data) or None, expert=expert, replay_set_mb=replay_set_mb,

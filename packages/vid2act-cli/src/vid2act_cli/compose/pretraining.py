@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from vid2act_core.config import Config
+from vid2act_core.config import Config, load_config
 from vid2act_core.fileio import atomic_write_text
 from vid2act_core.distributed import DistributedContext, distributed_session
 from vid2act_core.pretrain import PretrainSummary, TeacherPretrainer
@@ -28,6 +28,7 @@ from vid2act_cli.compose.pretrain_videos import load_video_data
 from vid2act_cli.compose.replay_sets import build_replay_set, describe_replay_set
 from vid2act_cli.compose.reporter import NoBar, ProgressBar, Reporter, plain_if_none, summary_parts
 from vid2act_cli.compose.runs import RUN_CONFIG, config_differences, load_run_config, save_run_config
+from vid2act_cli.compose.validation import require_count
 
 
 PRETRAIN_BAR_FORMATS: tuple[tuple[str, str], ...] = (
@@ -36,6 +37,18 @@ PRETRAIN_BAR_FORMATS: tuple[tuple[str, str], ...] = (
     ("eval/open_loop_error", "open-loop {:.4f}"),
     ("charts/updates_per_second", "{:.1f} upd/s"),
 )
+
+
+def pretraining_config(
+    preset: str, config_file: Path | None, overrides: Sequence[str], seed: int, steps: int | None
+) -> Config:
+    """The config of a pretraining command (`pretrain`, `teachers add`): the preset with the YAML file
+    and `--set` overrides, the seed, and `--steps` (an integer >= 1) as pretrain.steps when given."""
+    config = load_config(preset, config_file, list(overrides))
+    config.seed = seed
+    if steps is not None:
+        config.pretrain.steps = require_count(steps, "--steps")
+    return config
 
 
 def pretrain_progress(bar: ProgressBar, total_steps: int) -> Callable[[int, dict[str, float]], None]:
