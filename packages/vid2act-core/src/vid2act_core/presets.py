@@ -109,6 +109,14 @@ PRESETS: dict[str, typing.Callable[[], Config]] = {
 """Full presets: each builds a complete config and must come first in a preset stack."""
 
 
+_APV_WORLD_MODEL: dict[str, Any] = {
+    "world_model.latent": "categorical", "world_model.stoch": 32, "world_model.classes": 32,
+    "world_model.deter": 1024, "world_model.hidden": 1024, "world_model.cnn_depth": 48,
+}
+"""APV's published world-model size, in all three apv blocks: fine-tuning loads the video model's
+encoder and RSSM, so the video pretraining and the fine-tuning blocks must agree on it."""
+
+
 PRESET_BLOCKS: dict[str, dict[str, Any]] = {
     "published-horizon": {
         # The published code's imagination horizon; the paper's text (section 5.3) states 50.
@@ -117,8 +125,7 @@ PRESET_BLOCKS: dict[str, dict[str, Any]] = {
     # APV (younggyoseo/apv, apv_finetuning/configs.yaml, metaworld block; docs/baselines.md). Stack on
     # paper-metaworld for `transfer --method apv`; `apv-video` is the action-free pretraining's settings.
     "apv-metaworld": {
-        "world_model.latent": "categorical", "world_model.stoch": 32, "world_model.classes": 32,
-        "world_model.deter": 1024, "world_model.hidden": 1024, "world_model.cnn_depth": 48,
+        **_APV_WORLD_MODEL,
         "world_model.reward_layers": 4, "world_model.free_nats": 0.0, "world_model.reward_scale": 1.0,
         "actor_critic.critic_layers": 4, "actor_critic.horizon": 15, "train.batch_size": 50,
         "train.batch_length": 50, "train.steps": 256_000, "train.prefill": 5000, "train.pretrain_updates": 100,
@@ -127,16 +134,14 @@ PRESET_BLOCKS: dict[str, dict[str, Any]] = {
     # The same file's dmc_vision block (stack on paper-dmc): batch 16 x 50, 502K steps, prefill 1000,
     # free nats 1, the embedding beside the action-free feature, nothing frozen, bonus scale 0.1.
     "apv-dmc": {
-        "world_model.latent": "categorical", "world_model.stoch": 32, "world_model.classes": 32,
-        "world_model.deter": 1024, "world_model.hidden": 1024, "world_model.cnn_depth": 48,
+        **_APV_WORLD_MODEL,
         "world_model.reward_layers": 4, "world_model.free_nats": 1.0, "world_model.reward_scale": 1.0,
         "actor_critic.critic_layers": 4, "actor_critic.horizon": 15, "train.batch_size": 16,
         "train.batch_length": 50, "train.steps": 502_000, "train.prefill": 1000, "train.pretrain_updates": 100,
         "apv.beta": 0.1, "apv.freeze_updates": 0, "apv.concat_embed": True,
     },
     "apv-video": {
-        "world_model.latent": "categorical", "world_model.stoch": 32, "world_model.classes": 32,
-        "world_model.deter": 1024, "world_model.hidden": 1024, "world_model.cnn_depth": 48,
+        **_APV_WORLD_MODEL,
         "world_model.free_nats": 0.0, "world_model.kl_scale": 0.1, "world_model.lr": 3e-4,
         "train.batch_size": 16, "train.batch_length": 25,
     },
