@@ -94,6 +94,10 @@ def newer_format(metadata: dict[str, str]) -> None:
     metadata["vid2act.format_version"] = "2"
 
 
+def list_source_expert(metadata: dict[str, str]) -> None:
+    metadata["vid2act.source_expert"] = "[1, 2]"
+
+
 @pytest.mark.parametrize(
     ("edit_tensors", "edit_metadata", "fragment"),
     [
@@ -104,8 +108,12 @@ def newer_format(metadata: dict[str, str]) -> None:
         (None, drop_task, "model.safetensors lacks header metadata key vid2act.task"),
         (None, change_architecture, "config hash mismatch: the header states model hash"),
         (None, newer_format, "format version 2, newer than this library reads (1); upgrade vid2act-teachers"),
+        (None, list_source_expert, "metadata vid2act.source_expert is not a JSON object: '[1, 2]'"),
     ],
-    ids=["renamed-tensor", "extra-tensor", "reshaped-tensor", "wrong-dtype", "missing-metadata", "config-hash", "newer-format"],
+    ids=[
+        "renamed-tensor", "extra-tensor", "reshaped-tensor", "wrong-dtype", "missing-metadata", "config-hash", "newer-format",
+        "source-expert-not-object",
+    ],
 )
 def test_damaged_header_or_tensors(
     registry: TeacherRegistry,

@@ -325,14 +325,20 @@ def _open_header(name: str, file: Path, what: str) -> tuple[dict[str, str], dict
     return metadata, shapes, dtypes
 
 
+def json_object(text: str) -> dict[str, Any] | None:
+    """`text` (a header value) parsed as a JSON object; None when it is not JSON or not an object."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _source_expert(name: str, metadata: dict[str, str]) -> dict[str, Any] | None:
     if SOURCE_EXPERT_KEY not in metadata:
         return None
-    try:
-        value = json.loads(metadata[SOURCE_EXPERT_KEY])
-    except json.JSONDecodeError:
-        value = None
-    if not isinstance(value, dict):
+    value = json_object(metadata[SOURCE_EXPERT_KEY])
+    if value is None:
         raise teacher_error(name, f"metadata {SOURCE_EXPERT_KEY} is not a JSON object: {metadata[SOURCE_EXPERT_KEY][:80]!r}")
     return value
 

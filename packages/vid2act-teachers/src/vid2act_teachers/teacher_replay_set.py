@@ -34,7 +34,7 @@ from safetensors.torch import save_file
 
 from vid2act_core.fileio import atomic_path, sha256_file
 
-from vid2act_teachers.teacher_format import META_PREFIX, teacher_error
+from vid2act_teachers.teacher_format import META_PREFIX, json_object, teacher_error
 
 REPLAY_SET_FILE = "replay_set.safetensors"
 REPLAY_SET_FORMAT_VERSION = 1
@@ -274,11 +274,8 @@ def split_export(
         if set_tensors:
             raise teacher_error(name, f"{where} has replay-set tensors but no {EXPORT_METADATA_KEY} header key")
         return weights, model_metadata, None
-    try:
-        set_metadata = json.loads(metadata[EXPORT_METADATA_KEY])
-    except json.JSONDecodeError:
-        set_metadata = None
-    if not isinstance(set_metadata, dict):
+    set_metadata = json_object(metadata[EXPORT_METADATA_KEY])
+    if set_metadata is None:
         raise teacher_error(name, f"{where}: header key {EXPORT_METADATA_KEY} is not a JSON object")
     replay_set = replay_set_from_tensors(name, set_tensors, {str(k): str(v) for k, v in set_metadata.items()}, f"{where} (replay set)")
     return weights, model_metadata, replay_set
