@@ -124,3 +124,20 @@ def test_continuation_head_follows_the_task() -> None:
     assert not kept_off.world_model.use_cont_head
     # The switch changes the model's weights, so the architecture hash follows it.
     assert config.world_model_hash() != plain.world_model_hash()
+
+
+def test_rollouts_from_a_terminal_start_state_get_no_weight() -> None:
+    from vid2act_core.actor_critic import ActorCritic
+
+    model = _model(cont=True)
+    behaviour = ActorCritic(preset("tiny").actor_critic, model.rssm.feature_size, action_dim=2)
+    start = model.rssm.initial(4, "cpu")
+    head_bias = model.cont_head.layers[-1].bias if hasattr(model.cont_head, "layers") else list(model.cont_head.parameters())[-1]
+    with torch.no_grad():
+        head_bias.fill_(-60.0)  # every state, the start included, is predicted terminal
+    actor_loss, critic_loss, _ = behaviour.loss(model, start)
+    assert actor_loss.abs().item() < 1e-12 and critic_loss.abs().item() < 1e-12
+    with torch.no_grad():
+        head_bias.fill_(60.0)  # predicted to continue: the rollouts count again
+    actor_loss, critic_loss, _ = behaviour.loss(model, start)
+    assert critic_loss.item() > 1e-6

@@ -99,6 +99,11 @@ class ActorCritic(nn.Module):
         returns = lambda_returns(rewards, target_values, discounts, config.lambda_)
         with torch.no_grad():
             weights = torch.cumprod(torch.cat([torch.ones_like(discounts[:, :1]), discounts[:, :-1]], 1), 1)
+            # A start state that is itself terminal (windows may cross episode ends) gets no weight:
+            # DreamerV2 weights rollouts by the start's 1 - is_terminal, here its predicted continuation.
+            start_continuation = world_model.continuation(features[:, :1])
+            if start_continuation is not None:
+                weights = weights * start_continuation
         if config.actor_grad == "dynamics":
             objective = returns
         else:
