@@ -6,7 +6,8 @@ led to `image[t]`; an episode's success is `success` true at any step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -15,6 +16,7 @@ import numpy as np
 
 from vid2act_envs.base import Domain, Env, Observation, Policy, TaskSpec
 from vid2act_envs.dataset import DatasetAttrs, EpisodeWriter
+from vid2act_envs.parallel import check_workers, run_in_workers
 
 STORED_OBSERVATION_KEYS: tuple[str, ...] = ("image", "reward", "is_first", "is_last", "is_terminal")
 """Observation keys recorded for every task (plus `success` where the task defines it)."""
@@ -123,9 +125,21 @@ def collect_episodes(
     """
     if episodes < 0:
         raise ValueError(f"episodes must be >= 0, got {episodes}")
+    episode_stream = (
+        run_episode(env, policy, seed=seed if index == 0 else None, on_step=on_step, extra_keys=extra_keys)
+        for index in range(episodes)
+    )
+    return record_episodes(episode_stream, writer, on_episode)
+
+
+def record_episodes(
+    episode_stream: Iterable[dict[str, np.ndarray]],
+    writer: EpisodeWriter | None = None,
+    on_episode: Callable[[dict[str, np.ndarray], EpisodeSummary], None] | None = None,
+) -> CollectStats:
+    """Commit each episode of the stream to `writer` (if given), count it, then call on_episode."""
     stats = CollectStats()
-    for index in range(episodes):
-        episode = run_episode(env, policy, seed=seed if index == 0 else None, on_step=on_step, extra_keys=extra_keys)
+    for index, episode in enumerate(episode_stream):
         if writer is not None:
             writer.write_episode(episode)
         steps = len(episode["image"]) - 1
@@ -174,8 +188,16 @@ def collect_dataset(
     on_start: Callable[[TaskSpec, Path, int], None] | None = None,
     on_step: Callable[[Observation], None] | None = None,
     on_episode: Callable[[dict[str, np.ndarray], EpisodeSummary], None] | None = None,
+    workers: int = 1,
+    registry_factory: Callable[[], EnvironmentFactory] | None = None,
 ) -> tuple[CollectStats, Path]:
     """Collect `episodes` episodes of `task` with the named policy into an HDF5 dataset.
+
+    workers > 1: episodes run in that many worker processes (vid2act_envs.parallel), each building
+    its registry with the picklable `registry_factory`; episode i then uses reset seed (and random
+    policy seed) s + i, where s is the effective seed below, so the data do not depend on the
+    number of workers (they differ from workers=1, where one environment's stream continues).
+    on_step is then called in the parent for every step of an episode once it arrives.
 
     policy: "expert" (the domain's scripted expert) or "random". out defaults to data/<task>.h5;
     an existing file is appended to (its attributes must match), and the seed is then offset by
@@ -191,6 +213,9 @@ def collect_dataset(
         raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICY_CHOICES)}")
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    check_workers(workers)
+    if workers > 1 and registry_factory is None:
+        raise ValueError("workers > 1 needs a registry_factory that worker processes can call")
     spec = registry.resolve(task)
     # A missing expert is reported before the (slow) environment starts.
     expert = expert_policy(registry, spec) if policy == "expert" else None
@@ -204,9 +229,47 @@ def collect_dataset(
             chosen_policy: Policy = expert if expert is not None else RandomPolicy(env.action_dim, seed=effective_seed)
             if on_start is not None:
                 on_start(env.spec, path, writer.num_episodes)
-            stats = collect_episodes(
-                env, chosen_policy, episodes, writer=writer, on_step=on_step, on_episode=on_episode, seed=effective_seed
-            )
+            if workers == 1:
+                stats = collect_episodes(
+                    env, chosen_policy, episodes, writer=writer, on_step=on_step, on_episode=on_episode, seed=effective_seed
+                )
+            else:
+                setup = partial(_worker_setup, registry_factory, spec.name, policy, image_size, episode_steps)
+                seeds = [effective_seed + index for index in range(episodes)]
+                stream = run_in_workers(setup, _worker_episode, seeds, workers)
+                stats = record_episodes(_replay_steps(stream, on_step), writer, on_episode)
     finally:
         env.close()
     return stats, path
+
+
+def _worker_setup(
+    registry_factory: Callable[[], EnvironmentFactory], task: str, policy: str, image_size: int, episode_steps: int | None
+) -> tuple[Env, Policy | None]:
+    """In a worker process: the task's environment and (for `expert`) the expert policy."""
+    from vid2act_envs.policies import expert_policy
+
+    registry = registry_factory()
+    spec = registry.resolve(task)
+    expert = expert_policy(registry, spec) if policy == "expert" else None
+    return registry.make_env(spec, seed=0, image_size=image_size, episode_steps=episode_steps), expert
+
+
+def _worker_episode(context: tuple[Env, Policy | None], seed: int) -> dict[str, np.ndarray]:
+    """In a worker process: one episode from reset seed `seed` (random policy seeded alike)."""
+    from vid2act_envs.policies import RandomPolicy
+
+    env, expert = context
+    policy = expert if expert is not None else RandomPolicy(env.action_dim, seed=seed)
+    return run_episode(env, policy, seed=seed)
+
+
+def _replay_steps(
+    stream: Iterable[dict[str, np.ndarray]], on_step: Callable[[Observation], None] | None
+) -> Iterator[dict[str, np.ndarray]]:
+    """Pass episodes through, calling on_step once per environment step of each (progress display)."""
+    for episode in stream:
+        if on_step is not None:
+            for step in range(1, len(episode["image"])):
+                on_step({key: value[step] for key, value in episode.items()})
+        yield episode

@@ -19,6 +19,9 @@ def register(app: typer.Typer) -> None:
         episode_steps: int = typer.Option(
             None, "--episode-steps", help="Override the time limit in simulator steps (default: the task's)."
         ),
+        workers: int = typer.Option(
+            1, "--workers", help="Worker processes running episodes in parallel (>1: episode i uses seed SEED+i)."
+        ),
     ) -> None:
         """Collect episodes (images, actions, rewards, flags) into an HDF5 dataset for teacher pretraining."""
         from vid2act_envs.base import TaskSpec
@@ -51,7 +54,7 @@ def register(app: typer.Typer) -> None:
             try:
                 stats, path = collect_task(
                     task, episodes, policy, out, seed, image_size, episode_steps,
-                    on_start=on_start, on_step=on_step, on_episode=on_episode,
+                    on_start=on_start, on_step=on_step, on_episode=on_episode, workers=workers,
                 )
             finally:
                 if progress_started:  # the bars start once the environment and file are open

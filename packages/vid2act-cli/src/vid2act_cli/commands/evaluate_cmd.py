@@ -21,13 +21,14 @@ def register(app: typer.Typer) -> None:
         seed: int | None = typer.Option(
             None, "--seed", help="Reset seed of the first evaluation episode (episode i uses SEED + i). Default: derived from the run's training seed."
         ),
+        workers: int = typer.Option(1, "--workers", help="Worker processes running episodes in parallel (one agent and environment each)."),
     ) -> None:
         """Evaluate a run's latest checkpoint; writes evaluation_<mode>.json beside the run."""
         from vid2act_cli.compose.evaluation import evaluate_run
         from vid2act_cli.compose.validation import require_count
 
         require_count(episodes, "--episodes")
-        result = evaluate_run(run_dir, episodes, "eval" if deterministic else "stochastic", video, device, seed)
+        result = evaluate_run(run_dir, episodes, "eval" if deterministic else "stochastic", video, device, seed, workers)
         line = f"{result['task']} ({result['method']}, {result['env_steps_trained']} env steps, {result['mode']}): return {result['return_mean']:.1f} ± {result['return_std']:.1f}"
         if "success_rate" in result:
             line += f", success {result['success_rate']:.2f}"

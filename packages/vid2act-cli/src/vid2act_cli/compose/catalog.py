@@ -49,12 +49,17 @@ def collect_task(
     on_start: Callable[..., None] | None = None,
     on_step: Callable[..., None] | None = None,
     on_episode: Callable[..., None] | None = None,
+    workers: int = 1,
 ) -> tuple[Any, Path]:
-    """`vid2act collect`: `vid2act_envs.collect.collect_dataset` over every registered domain (plugins too)."""
+    """`vid2act collect`: `vid2act_envs.collect.collect_dataset` over every registered domain (plugins too).
+
+    workers > 1: episodes in that many processes, each loading the registry (plugins included) itself.
+    """
     from vid2act_envs.collect import collect_dataset
     from vid2act_teachers.plugins import domain_registry
 
     return collect_dataset(
         domain_registry(), task, episodes, policy=policy, out=out, seed=seed, image_size=image_size,
         episode_steps=episode_steps, on_start=on_start, on_step=on_step, on_episode=on_episode,
+        workers=workers, registry_factory=domain_registry,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import torch
 from vid2act_core.checkpoint import load_checkpoint
 from vid2act_core.fileio import atomic_write_text
 from vid2act_core.loop import evaluate, evaluation_seed, seed_everything
+
+from vid2act_envs.parallel import check_workers, run_in_workers
 
 from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.logger import encode_gif
@@ -52,9 +55,13 @@ def load_run_agent(run_dir: Path, device: torch.device):
 
 def evaluate_run(
     run_dir: str | Path, episodes: int, mode: str = "eval", video: bool = False, device: str | torch.device = "cpu",
-    seed: int | None = None,
+    seed: int | None = None, workers: int = 1,
 ) -> dict[str, Any]:
     """Evaluate `episodes` episodes; write `evaluation_<mode>.json` (and a GIF with `video`) into the run directory.
+
+    workers > 1: episodes run in that many processes (one agent, one environment and one torch
+    thread each); episode i keeps reset seed `seed + i`, so deterministic evaluation gives the
+    same episodes as one process.
 
     seed: reset seed of the first episode (episode i uses seed + i). Default: derived from the run's
     training seed (`evaluation_seed(config.seed, 0, "command")`), so a run is always evaluated on the
@@ -70,15 +77,20 @@ def evaluate_run(
         seed = evaluation_seed(config.seed, 0, "command")
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
-    seed_everything(seed)
-    env = make_task_env(config, seed=seed)
+    check_workers(workers)
     started = time.time()
-    agent.acting_metrics("eval")
-    try:
-        stats, frames = evaluate(agent, env, episodes, mode, seed=seed, record_first=video)
-    finally:
-        env.close()
-    selected = agent.acting_metrics("eval")
+    if workers == 1:
+        seed_everything(seed)
+        env = make_task_env(config, seed=seed)
+        agent.acting_metrics("eval")
+        try:
+            stats, frames = evaluate(agent, env, episodes, mode, seed=seed, record_first=video)
+        finally:
+            env.close()
+        selected = agent.acting_metrics("eval")
+        has_success = env.spec.has_success
+    else:
+        stats, frames, selected, has_success = _evaluate_in_workers(run_dir, str(device), mode, seed, episodes, video, workers)
     result: dict[str, Any] = {
         "run": str(run_dir),
         "task": config.env.task,
@@ -92,7 +104,7 @@ def evaluate_run(
         "length_mean": stats["length"],
         "seconds": round(time.time() - started, 1),
     }
-    if env.spec.has_success:
+    if has_success:
         result["success_rate"] = stats["success"]
     if selected:
         result["selected_share"] = {key.removeprefix("selected/"): share for key, share in selected.items()}
@@ -105,3 +117,44 @@ def evaluate_run(
     atomic_write_text(path, json.dumps(result, indent=2) + "\n")
     result["file"] = str(path)
     return result
+
+
+def _evaluate_in_workers(
+    run_dir: Path, device: str, mode: str, seed: int, episodes: int, video: bool, workers: int
+) -> tuple[dict[str, float], np.ndarray | None, dict[str, float], bool]:
+    """`evaluate` over episodes seed, seed+1, ... in `workers` processes; the same statistics, frames and selection shares."""
+    jobs = [(seed + index, mode, video and index == 0) for index in range(episodes)]
+    outcomes = list(run_in_workers(partial(_worker_setup, run_dir, device), _worker_episode, jobs, workers))
+    returns = [outcome["stats"]["return"] for outcome in outcomes]
+    lengths = [outcome["stats"]["length"] for outcome in outcomes]
+    stats = {
+        "return": float(np.mean(returns)),
+        "return_std": float(np.std(returns)),
+        "success": float(np.mean([outcome["stats"]["success"] for outcome in outcomes])),
+        "length": float(np.mean(lengths)),
+    }
+    # Shares of acting steps: weight each episode's shares by its length (one selection per step).
+    selected: dict[str, float] = {}
+    for outcome, length in zip(outcomes, lengths):
+        for key, share in outcome["selected"].items():
+            selected[key] = selected.get(key, 0.0) + share * length
+    total = sum(length for outcome, length in zip(outcomes, lengths) if outcome["selected"])
+    selected = {key: value / total for key, value in selected.items()} if total else {}
+    return stats, outcomes[0]["frames"], selected, outcomes[0]["has_success"]
+
+
+def _worker_setup(run_dir: Path, device: str) -> tuple[Any, Any]:
+    """In a worker process: the run's agent (one torch thread) and its evaluation environment."""
+    torch.set_num_threads(1)
+    agent, config, _, _ = load_run_agent(run_dir, torch.device(device))
+    return agent, make_task_env(config, seed=config.seed)
+
+
+def _worker_episode(context: tuple[Any, Any], job: tuple[int, str, bool]) -> dict[str, Any]:
+    """In a worker process: one evaluation episode from reset seed `seed`."""
+    agent, env = context
+    seed, mode, record = job
+    seed_everything(seed)
+    agent.acting_metrics("eval")
+    stats, frames = evaluate(agent, env, 1, mode, seed=seed, record_first=record)
+    return {"stats": stats, "frames": frames, "selected": agent.acting_metrics("eval"), "has_success": env.spec.has_success}
