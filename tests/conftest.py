@@ -6,8 +6,13 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from typing import TYPE_CHECKING  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+if TYPE_CHECKING:
+    from pretrained_teachers import TeacherStore
 
 torch.set_num_threads(1)
 
@@ -19,7 +24,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 
 @pytest.fixture(scope="session")
-def pretrained_teachers(tmp_path_factory: pytest.TempPathFactory):
+def pretrained_teachers(tmp_path_factory: pytest.TempPathFactory) -> "TeacherStore":
     """Tiny teachers pretrained for 60 steps on random-policy data, built once per session
     (tests/pretrained_teachers.py); `pretrained_teachers.install(home, {name: key})` registers them."""
     from pretrained_teachers import build_teacher_store

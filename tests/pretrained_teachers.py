@@ -2,9 +2,9 @@
 
 `build_teacher_store` collects a random-policy dataset per source task, pretrains a tiny world model
 on it with `pretrain_teacher` (what `vid2act pretrain` runs) and exports each registered teacher
-(weights, config, action-replay set) to one file; `install_teachers` imports those files into a
-test's `VID2ACT_HOME` under the names the test uses. The session fixture `pretrained_teachers`
-(tests/conftest.py) calls the builder once, so the suite pays for the pretraining once.
+(weights, config, action-replay set) to one file, which `TeacherStore.install` imports into a
+test's `VID2ACT_HOME` under the names the test uses. The session fixture
+`pretrained_teachers` (tests/conftest.py) calls the builder once, so the suite pays for the pretraining once.
 """
 
 from __future__ import annotations
@@ -32,7 +32,12 @@ class TeacherStore:
 
     def install(self, home: Path, names: dict[str, str]) -> None:
         """Import teacher `key` as `name` for every name -> key of `names` into the registry at `home`."""
-        install_teachers(self, home, names)
+        from vid2act_teachers.registry import TeacherRegistry
+
+        registry = TeacherRegistry(home, include_plugins=False)
+        for name, key in names.items():
+            info = registry.import_file(self.files[key], name)
+            assert info.train_steps == self.steps, f"{name}: {info.train_steps} pretraining steps, expected {self.steps}"
 
 
 def build_teacher_store(root: Path) -> TeacherStore:
@@ -62,12 +67,3 @@ def build_teacher_store(root: Path) -> TeacherStore:
             files[key] = TeacherRegistry(home, include_plugins=False).export(key, root / f"{key}.safetensors")
     return TeacherStore(files, PRETRAIN_STEPS)
 
-
-def install_teachers(store: TeacherStore, home: Path, names: dict[str, str]) -> None:
-    """Import teacher `key` as `name` for every name -> key of `names` into the registry at `home`."""
-    from vid2act_teachers.registry import TeacherRegistry
-
-    registry = TeacherRegistry(home, include_plugins=False)
-    for name, key in names.items():
-        info = registry.import_file(store.files[key], name)
-        assert info.train_steps == store.steps, f"{name}: {info.train_steps} pretraining steps, expected {store.steps}"

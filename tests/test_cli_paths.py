@@ -16,6 +16,8 @@ import pytest
 import torch
 from typer.testing import CliRunner, Result
 
+from pretrained_teachers import TeacherStore
+
 from vid2act_core.checkpoint import load_checkpoint
 from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY
 from vid2act_envs.dataset import open_dataset
@@ -24,6 +26,7 @@ from vid2act_teachers.registry import TeacherRegistry
 from vid2act_cli.app import app
 from vid2act_cli.compose.agent_expert import load_agent_policy
 from vid2act_cli.compose.evaluation import load_run_agent
+from vid2act_cli.compose.runs import load_run_config
 
 TARGET = "cartpole_balance"
 TINY = ["--preset", "tiny", "--device", "cpu", "--no-progress"]
@@ -55,7 +58,7 @@ def _one_line_error(result: Result, *fragments: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def home(pretrained_teachers, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def home(pretrained_teachers: TeacherStore, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A VID2ACT_HOME holding pretrained teachers: two cartpole ones and a walker (6 actions, the target has 1)."""
     home = tmp_path_factory.mktemp("paths_home")
     pretrained_teachers.install(home, {"swingup_src": "cartpole_swingup", "balance_src": "cartpole_balance",
@@ -103,15 +106,9 @@ def test_init_from_starts_the_student_from_the_teachers_weights_and_says_what_it
     assert f"{len(skipped)} not in the teacher, left fresh (reward_head ({len(skipped)} tensors))" in line
     assert "the teacher takes 6 actions, the student 1: the action input copies the first 1 columns" in line
 
-    _, info = _run_section(init_run["run_dir"])
+    _, info = load_run_config(init_run["run_dir"])
     assert info["method"] == "init" and info["init_from"] == "walker_src" and info["teachers"] == []
     assert set(info["teacher_sha256"]) == {"walker_src"}
-
-
-def _run_section(run_dir: Path) -> tuple[object, dict]:
-    from vid2act_cli.compose.runs import load_run_config
-
-    return load_run_config(run_dir)
 
 
 def test_an_extended_init_from_run_trains_on_from_its_checkpoint(init_run: dict) -> None:
@@ -172,7 +169,7 @@ def test_evaluate_a_transfer_run_acts_with_its_teachers(home: Path, transfer_run
     np.testing.assert_allclose(stored_posts.astype(np.float32), posts[0].numpy(), rtol=2e-3, atol=2e-3)
 
 
-def test_evaluate_a_transfer_run_refuses_a_missing_or_replaced_teacher(pretrained_teachers, transfer_run: Path,
+def test_evaluate_a_transfer_run_refuses_a_missing_or_replaced_teacher(pretrained_teachers: TeacherStore, transfer_run: Path,
                                                                        tmp_path: Path) -> None:
     evaluate = ["evaluate", str(transfer_run), "--episodes", "1", "--device", "cpu"]
     missing = tmp_path / "missing"

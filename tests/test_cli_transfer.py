@@ -9,30 +9,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from vid2act_core.config import preset
-from vid2act_core.world_model import WorldModel
-from vid2act_envs.collect import collect_dataset
-from vid2act_teachers.plugins import domain_registry
-from vid2act_teachers.registry import TeacherRegistry, sha256_of_file
+from pretrained_teachers import TeacherStore
 
 TRANSFER = [sys.executable, "-m", "vid2act_cli.app", "transfer", "--target", "cartpole_balance", "--preset", "tiny",
             "--device", "cpu", "--no-progress", "--steps", "160", "--set", "train.eval_every=100000"]
-
-
-def _add_teacher(name: str, task: str, home: Path, seed: int) -> Path:
-    data = home / "datasets" / f"{name}.h5"
-    collect_dataset(domain_registry(), task, 1, policy="random", out=data, seed=seed, episode_steps=40)
-    config = preset("tiny")
-    config.world_model.use_reward_head = False
-    spec = domain_registry().resolve(task)
-    action_dim = domain_registry().make_env(spec, render=False).action_dim
-    TeacherRegistry().add(
-        name, WorldModel(config.world_model, action_dim), config, domain=spec.domain, task=spec.task,
-        train_steps=0, dataset_sha256=sha256_of_file(data),
-    )
-    return data
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess:
@@ -41,10 +22,10 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=400)
 
 
-def test_transfer_trains_a_student_with_two_teachers_and_refuses_bad_ones(tmp_path: Path) -> None:
+def test_transfer_trains_a_student_with_two_teachers_and_refuses_bad_ones(pretrained_teachers: TeacherStore, tmp_path: Path) -> None:
     home = Path(os.environ["VID2ACT_HOME"])
-    _add_teacher("cartpole_src", "cartpole_swingup", home, seed=0)
-    _add_teacher("walker_src", "walker_walk", home, seed=1)  # 6 actions against the target's 1
+    # Teachers pretrained for 60 steps (tests/pretrained_teachers.py); the walker takes 6 actions against the target's 1.
+    pretrained_teachers.install(home, {"cartpole_src": "cartpole_swingup", "walker_src": "walker_walk"})
     run_dir = tmp_path / "vid2act"
     completed = _run(TRANSFER + ["--teachers", "cartpole_src,walker_src", "--logdir", str(run_dir)])
     assert completed.returncode == 0, completed.stderr[-3000:]

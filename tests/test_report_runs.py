@@ -13,6 +13,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
+from pretrained_teachers import TeacherStore
+
 from vid2act_cli.report import aggregate, build_report, load_run, NotARunError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -26,31 +28,12 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def add_tiny_teacher(name: str, task: str, home: Path) -> None:
-    """A registered (untrained) tiny teacher and its dataset in `home`, as `vid2act teachers add` would leave them."""
-    from vid2act_core.config import preset
-    from vid2act_core.world_model import WorldModel
-    from vid2act_envs.collect import collect_dataset
-    from vid2act_teachers.plugins import domain_registry
-    from vid2act_teachers.registry import TeacherRegistry, sha256_of_file
-
-    data = home / "datasets" / f"{name}.h5"
-    collect_dataset(domain_registry(), task, 1, policy="random", out=data, seed=0, episode_steps=40)
-    config = preset("tiny")
-    config.world_model.use_reward_head = False
-    spec = domain_registry().resolve(task)
-    action_dim = domain_registry().make_env(spec, render=False).action_dim
-    TeacherRegistry(home).add(name, WorldModel(config.world_model, action_dim), config, domain=spec.domain, task=spec.task,
-                              train_steps=0, dataset_sha256=sha256_of_file(data))
-
-
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A Vid2Act transfer run (2 teachers) and a --no-distill run on cartpole_balance, trained side by side."""
+def two_runs(pretrained_teachers: TeacherStore, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A Vid2Act transfer run (2 teachers pretrained for 60 steps) and a --no-distill run on cartpole_balance, trained side by side."""
     root = tmp_path_factory.mktemp("report_runs")
     home = root / "home"
-    add_tiny_teacher("swingup_src", "cartpole_swingup", home)
-    add_tiny_teacher("balance_src", "cartpole_balance", home)
+    pretrained_teachers.install(home, {"swingup_src": "cartpole_swingup", "balance_src": "cartpole_balance"})
     vid2act, dreamer = root / "vid2act", root / "dreamer"
     processes = [
         subprocess.Popen(TRANSFER + ["--teachers", "swingup_src,balance_src", "--logdir", str(vid2act)], env=_env(home),

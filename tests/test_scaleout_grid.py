@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from test_report_runs import add_tiny_teacher
+from pretrained_teachers import TeacherStore
 
 
 def _vid2act(args: list[str], home: Path) -> subprocess.CompletedProcess:
@@ -22,10 +22,9 @@ def _vid2act(args: list[str], home: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_grid_fails_one_run_reports_it_resubmits_only_it_and_reports_all(tmp_path: Path) -> None:
+def test_grid_fails_one_run_reports_it_resubmits_only_it_and_reports_all(pretrained_teachers: TeacherStore, tmp_path: Path) -> None:
     home, root = tmp_path / "home", tmp_path / "experiment"
-    add_tiny_teacher("swingup_src", "cartpole_swingup", home)
-    add_tiny_teacher("balance_src", "cartpole_balance", home)
+    pretrained_teachers.install(home, {"swingup_src": "cartpole_swingup", "balance_src": "cartpole_balance"})
     command = ["experiment", "grid", "--root", str(root), "--targets", "cartpole_balance", "--methods", "vid2act,dreamer",
                "--teachers", "swingup_src,balance_src", "--seeds", "2", "--steps", "60", "--preset", "tiny", "--device", "cpu",
                "--launcher", "local", "--jobs", "2", "--set", "train.eval_every=30"]
