@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from vid2act_cli.commands.errors import cli_errors
+from vid2act_cli.commands.help_text import PRESET_HELP
 
 
 def register(app: typer.Typer) -> None:
@@ -22,10 +23,10 @@ def register(app: typer.Typer) -> None:
     def pretrain_command(
         data: list[Path] = typer.Option(..., "--data", help="HDF5 dataset of the source task (repeat for several files of the same task; with --multitask, of several tasks)."),
         name: str = typer.Option(..., "--name", help="Name to register the teacher under."),
-        preset: str = typer.Option("small", "--preset", help="paper-dmc, paper-metaworld, small or tiny."),
+        preset: str = typer.Option("small", "--preset", help=PRESET_HELP),
         steps: int = typer.Option(None, "--steps", help="Gradient steps (overrides the preset's pretrain.steps)."),
         device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto (under torchrun: cuda uses LOCAL_RANK's GPU)."),
-        logdir: Path = typer.Option(None, "--logdir", help="Run directory [default: runs/pretrain-<name>]; an existing one is resumed."),
+        logdir: Path = typer.Option(None, "--logdir", help="Run directory (default: runs/pretrain-<name>); an existing one is resumed."),
         seed: int = typer.Option(0, "--seed", help="Random seed."),
         config_file: Path = typer.Option(None, "--config", help="YAML file of config overrides."),
         overrides: list[str] = typer.Option([], "--set", help="Override one config key, e.g. --set train.batch_size=32."),

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from vid2act_cli.commands.errors import cli_errors
+from vid2act_cli.commands.help_text import PRESET_HELP
 
 
 def _names(text: str, option: str) -> list[str]:
@@ -47,7 +48,7 @@ def register(app: typer.Typer) -> None:
         context: int = typer.Option(5, "--context", help="Observed frames before open-loop prediction."),
         horizons: str = typer.Option("15,45", "--horizons", help="Predicted steps over which errors are averaged."),
         windows: int = typer.Option(8, "--windows-per-episode", help="Evaluation windows per held-out episode."),
-        preset: str = typer.Option("small", "--preset", help="The student's preset stack."),
+        preset: str = typer.Option("small", "--preset", help=PRESET_HELP),
         config_file: Path = typer.Option(None, "--config", help="YAML file of config overrides."),
         overrides: list[str] = typer.Option([], "--set", help="Override one config key, e.g. --set transfer.alpha=0.5."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def report_command(
         run_dirs: list[Path] = typer.Argument(..., help="Run directories made by train or transfer, or an experiment directory (its runs/*); partial runs are fine."),
-        out: Path = typer.Option(None, "--out", "-o", help="Output folder [default: reports/<time>/]."),
+        out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: reports/<time>/)."),
     ) -> None:
         """Figures (evaluation return/success vs env steps, mean ± std over seeds per method and task, task weights, selected teacher, model losses, open-loop strip) and one self-contained HTML page."""
         from vid2act_cli.report import build_report

@@ -8,17 +8,18 @@ import typer
 
 from vid2act_cli.commands.teachers_cmd import teachers_app
 from vid2act_cli.commands.errors import cli_errors, fail
+from vid2act_cli.commands.help_text import PRESET_HELP
 
 
 def add_command(
     task: str = typer.Argument(..., help="Source task, e.g. metaworld:door-open or walker_walk."),
-    name: str = typer.Option(None, "--name", help="Teacher name [default: the task with ':' and '-' as '_']."),
-    episodes: int = typer.Option(None, "--episodes", "-n", help="Episodes to collect [default: 10 with a scripted expert, 50 with a trained agent]."),
-    policy: str = typer.Option("expert", "--policy", help="expert (scripted, or an agent trained first where the domain has none), random, or a `vid2act train` RUN_DIR."),
+    name: str = typer.Option(None, "--name", help="Teacher name (default: the task with ':' and '-' as '_')."),
+    episodes: int = typer.Option(None, "--episodes", "-n", help="Episodes to collect (default: 10 with a scripted expert, 50 with a trained agent)."),
+    policy: str = typer.Option("expert", "--policy", help="expert (the domain's scripted one, or the --expert kind where the domain has none), random, or a `vid2act train` RUN_DIR."),
     expert: str = typer.Option("state", "--expert", help="Expert where the domain has no scripted one: state (SAC from state, DMC; cached under $VID2ACT_HOME/experts/) or dreamer (pixel DreamerV2 agent)."),
     expert_steps: int = typer.Option(None, "--expert-steps", help="Expert budget: agent steps of the state expert (default per task, see docs/experts.md), env steps of a dreamer expert (default: the preset's train.steps)."),
-    steps: int = typer.Option(None, "--steps", help="Pretraining gradient steps [default: the preset's pretrain.steps]."),
-    preset: str = typer.Option("small", "--preset", help="paper-dmc, paper-metaworld, small or tiny."),
+    steps: int = typer.Option(None, "--steps", help="Pretraining gradient steps (default: the preset's pretrain.steps)."),
+    preset: str = typer.Option("small", "--preset", help=PRESET_HELP),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
     data: list[Path] = typer.Option([], "--data", help="Use these HDF5 datasets of TASK instead of collecting (repeatable)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (collection, expert training, pretraining)."),

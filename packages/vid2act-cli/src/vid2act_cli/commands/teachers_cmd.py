@@ -34,7 +34,7 @@ def _format_bytes(size: int) -> str:
 @teachers_app.command("list")
 @cli_errors
 def list_command() -> None:
-    """Table of every teacher: name, domain:task, image size, actions, training steps, source, size."""
+    """Table of every teacher: name, kind, domain:task, image size, actions, training steps, expert return, source, size."""
     from rich.console import Console
     from rich.table import Table
 

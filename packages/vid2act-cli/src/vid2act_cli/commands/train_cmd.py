@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from vid2act_cli.commands.errors import cli_errors
+from vid2act_cli.commands.help_text import AUTO_PRESET_HELP
 
 
 def register(app: typer.Typer) -> None:
@@ -14,7 +15,7 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def train_command(
         task: str = typer.Option(..., "--task", help="Task name, e.g. cartpole_swingup or metaworld:door-open."),
-        preset: str = typer.Option("auto", "--preset", help="auto (paper sizes on CUDA, small on the CPU), paper-dmc, paper-metaworld, small or tiny."),
+        preset: str = typer.Option("auto", "--preset", help=AUTO_PRESET_HELP),
         device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
         logdir: Path = typer.Option(None, "--logdir", help="Run directory (default: runs/<task>-dreamer-<seed>-<time>; an unfinished one is resumed)."),
         seed: int = typer.Option(0, "--seed", help="Random seed."),

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from vid2act_cli.commands.errors import cli_errors
+from vid2act_cli.commands.help_text import AUTO_PRESET_HELP
 
 
 def register(app: typer.Typer) -> None:
@@ -15,7 +16,7 @@ def register(app: typer.Typer) -> None:
     def transfer_command(
         target: str = typer.Option(..., "--target", help="Target task, e.g. quadruped_run or metaworld:button-press."),
         teachers: str = typer.Option(None, "--teachers", help="Comma-separated teacher names, or 'all'."),
-        preset: str = typer.Option("auto", "--preset", help="auto (paper sizes on CUDA, small on the CPU), paper-dmc, paper-metaworld, small or tiny."),
+        preset: str = typer.Option("auto", "--preset", help=AUTO_PRESET_HELP),
         alpha: float = typer.Option(None, "--alpha", help="Scale of the distillation loss (Eq. 5)."),
         device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
         seed: int = typer.Option(0, "--seed", help="Random seed."),
@@ -27,7 +28,7 @@ def register(app: typer.Typer) -> None:
         no_guidance: bool = typer.Option(False, "--no-guidance", help="Ablation: no action-replay guidance for the actor."),
         method: str = typer.Option("vid2act", "--method", help="vid2act (with the switches below), or a baseline: apv (--init-from an action-free model) or isodream (docs/baselines.md)."),
         init_from: str = typer.Option(None, "--init-from", help="Baseline: DreamerV2 initialised from this teacher's or multitask model's weights (vid2act pretrain --multitask)."),
-        source_data: list[str] = typer.Option([], "--source-data", help="TEACHER=FILE.h5: a teacher's source dataset (default $VID2ACT_HOME/datasets/<teacher>.h5)."),
+        source_data: list[str] = typer.Option([], "--source-data", help="TEACHER=FILE.h5: action-replay pairs from this dataset instead of the teacher's stored set (repeatable)."),
         config_file: Path = typer.Option(None, "--config", help="YAML file of config overrides."),
         overrides: list[str] = typer.Option([], "--set", help="Override one config key, e.g. --set transfer.vae_units=400."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
