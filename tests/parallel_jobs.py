@@ -1,4 +1,4 @@
-"""Job functions for tests/test_parallel_workers.py: a module with no heavy imports, so spawned workers start fast."""
+"""Job functions for tests/envs/test_parallel_workers.py: a module with no heavy imports, so spawned workers start fast."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGES = Path(__file__).resolve().parents[1] / "packages"
+PACKAGES = Path(__file__).resolve().parents[2] / "packages"
 COMMANDS = PACKAGES / "vid2act-cli" / "src" / "vid2act_cli" / "commands"
 MAX_MODULE_LINES = 400
 

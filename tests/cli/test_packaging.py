@@ -21,7 +21,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {
     "vid2act-core": ROOT / "packages" / "vid2act-core",
     "vid2act-envs": ROOT / "packages" / "vid2act-envs",

@@ -112,7 +112,7 @@ def test_missing_data_file_is_one_line_error(tmp_path: Path) -> None:
 
 
 def test_datasets_with_fewer_steps_than_one_window_are_refused(tmp_path: Path) -> None:
-    # Episodes shorter than the window are fine (tests/test_short_episodes_pipeline.py); 2 x 4 steps
+    # Episodes shorter than the window are fine (tests/cli/test_short_episodes_pipeline.py); 2 x 4 steps
     # cannot fill one window of train.batch_length=10.
     short = write_synthetic_dataset(tmp_path / "short.h5", steps=4)
     result = runner.invoke(app, ["pretrain", "--data", str(short), "--name", "short", "--preset", "tiny",

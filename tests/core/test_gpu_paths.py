@@ -2,7 +2,7 @@
 round-trip, each run on the CPU here and on CUDA under the `gpu` marker (skipped without CUDA).
 
 Only vid2act_core, torch and numpy are imported, so on a machine without simulators this runs as
-`PYTHONPATH=packages/vid2act-core/src python -m pytest -m gpu tests/test_gpu_paths.py` (docs/gpu.md).
+`PYTHONPATH=packages/vid2act-core/src python -m pytest -m gpu tests/core/test_gpu_paths.py` (docs/gpu.md).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _synthetic_batch(device: str, action_dim: int = TARGET_ACTIONS) -> dict[str,
 
 
 def _teachers(device: str) -> tuple[TeacherEnsemble, list[SourcePairs]]:
-    """Two tiny frozen teachers and their action-replay pairs, built as tests/test_transfer_core.py does."""
+    """Two tiny frozen teachers and their action-replay pairs, built as tests/core/test_transfer_core.py does."""
     torch.manual_seed(100)
     teacher_config = preset("tiny").world_model
     teacher_config.use_reward_head = False
@@ -197,7 +197,7 @@ def test_gpu_tests_collect_with_only_the_core_importable() -> None:
         f"sys.exit(pytest.main([{str(Path(__file__))!r}, '-m', 'gpu', '--collect-only', '-q', '-p', 'no:cacheprovider']))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                            cwd=Path(__file__).resolve().parents[1])
+                            cwd=Path(__file__).resolve().parents[2])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     collected = sorted(line.split("::")[-1] for line in result.stdout.splitlines() if "::" in line)
     expected = sorted([f"test_dreamer_update_and_acting_on_device[{name}]" for name in ("cuda-fp32", "cuda-bf16", "cuda-bf16-compile")]

@@ -43,7 +43,7 @@ COLLECTOR_SCRIPT = textwrap.dedent(
 def test_sigkill_mid_collection_leaves_only_complete_episodes(tmp_path: Path, kill_delay_s: float) -> None:
     path = tmp_path / "collection.h5"
     script = tmp_path / "collector.py"
-    script.write_text(COLLECTOR_SCRIPT.format(tests_dir=str(Path(__file__).parent), episode_steps=EPISODE_STEPS))
+    script.write_text(COLLECTOR_SCRIPT.format(tests_dir=str(Path(__file__).resolve().parents[1]), episode_steps=EPISODE_STEPS))
     process = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True)
     try:
         reported = [process.stdout.readline() for _ in range(3)]  # type: ignore[union-attr]

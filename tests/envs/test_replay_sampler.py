@@ -1,7 +1,7 @@
 """SequenceSampler: batch shapes and dtypes, windows inside episodes long enough for them, uniform over windows.
 
 Windows of episodes shorter than the window (which continue into the next episode) are tested in
-tests/test_short_episodes_sampler.py.
+tests/envs/test_short_episodes_sampler.py.
 """
 
 from __future__ import annotations

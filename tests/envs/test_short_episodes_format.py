@@ -9,7 +9,7 @@ import numpy as np
 
 from vid2act_envs.dataset import open_dataset
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "data-format.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "data-format.md"
 
 
 def test_the_documented_h5py_example_is_a_valid_dataset(tmp_path: Path) -> None:

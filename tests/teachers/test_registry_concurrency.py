@@ -13,7 +13,7 @@ import torch
 from registry_fakes import tiny_world_model
 from vid2act_teachers.registry import TeacherRegistry
 
-TESTS_DIR = Path(__file__).resolve().parent
+TESTS_DIR = Path(__file__).resolve().parents[1]
 
 # Each child imports everything, waits for the go file, then adds its teacher. Writing the weights
 # is slowed down so that the two writes overlap: the second process arrives while the first holds
