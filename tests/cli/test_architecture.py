@@ -63,3 +63,24 @@ def test_no_package_module_exceeds_the_line_limit() -> None:
         if (count := len(path.read_text().splitlines())) > MAX_MODULE_LINES
     }
     assert too_long == {}
+
+
+# What each package must never import (DESIGN.md): arrows only point down cli -> teachers -> (core, envs).
+SIMULATORS = {"mujoco", "dm_control", "metaworld", "gymnasium", "h5py"}
+FORBIDDEN_IMPORTS = {
+    "vid2act-core": {"vid2act_envs", "vid2act_teachers", "vid2act_cli", "typer", "rich"} | SIMULATORS,
+    "vid2act-envs": {"torch", "vid2act_core", "vid2act_teachers", "vid2act_cli", "typer", "rich"},
+    "vid2act-teachers": {"vid2act_cli", "typer", "rich"},
+}
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN_IMPORTS))
+def test_each_package_imports_only_downwards(package: str) -> None:
+    sources = sorted((PACKAGES / package / "src").glob("**/*.py"))
+    assert sources, f"no modules under {package}"
+    offending = {
+        str(path.relative_to(PACKAGES)): sorted(found)
+        for path in sources
+        if (found := imported_modules(path.read_text(), str(path)) & FORBIDDEN_IMPORTS[package])
+    }
+    assert offending == {}
