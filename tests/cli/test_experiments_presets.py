@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from vid2act_teachers.experts.config import default_steps as default_expert_steps
 import typer.main
 from typer.testing import CliRunner
 
@@ -81,17 +82,18 @@ def test_paper_metaworld_lists_the_papers_sources_targets_methods_seeds_and_budg
     assert max(jobs.index(job) for job in teachers) < min(jobs.index(job) for job in transfers)
 
 
-def test_paper_dmc_trains_experts_then_teachers_then_quadruped_transfers(tmp_path: Path) -> None:
+def test_paper_dmc_trains_state_experts_then_teachers_then_quadruped_transfers(tmp_path: Path) -> None:
     jobs = expand_experiment("paper-dmc", root=tmp_path)
     kinds = [job.kind for job in jobs]
     assert kinds == ["expert"] * 4 + ["teacher"] * 4 + ["video-model"] + ["transfer"] * (2 * 5 * 3)
     experts, teachers, transfers = jobs[:4], jobs[4:8], jobs[9:]
-    assert {_option(job.argv, "--task") for job in experts} == PAPER_DMC_SOURCES
-    for job in experts:
-        assert job.argv[0] == "train" and _option(job.argv, "--steps") == "500000" and _option(job.argv, "--preset") == "paper-dmc"
+    assert {job.argv[2] for job in experts} == PAPER_DMC_SOURCES
+    for job in experts:  # state experts (SAC), each task's default budget, cached in the grid's home
+        assert job.argv[:2] == ("experts", "train") and _option(job.argv, "--steps") == str(default_expert_steps(job.argv[2]))
+        assert job.done_file == tmp_path / "home" / "experts" / job.argv[2] / "expert.json"
     for job, expert in zip(teachers, experts):
-        assert job.argv[:3] == ("teachers", "add", _option(expert.argv, "--task"))
-        assert _option(job.argv, "--policy") == _option(expert.argv, "--logdir") and _option(job.argv, "--episodes") == "50"
+        assert job.argv[:3] == ("teachers", "add", expert.argv[2]) and job.needs == (f"expert {expert.argv[2]}",)
+        assert _option(job.argv, "--expert") == "state" and _option(job.argv, "--episodes") == "50"
     assert {_option(job.argv, "--target") for job in transfers} == PAPER_DMC_TARGETS
     assert {_method(job.argv) for job in transfers} == {"vid2act", "dreamer", "init", "apv", "isodream"}
     assert {_option(job.argv, "--seed") for job in transfers} == {"0", "1", "2"}

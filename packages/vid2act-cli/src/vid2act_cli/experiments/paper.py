@@ -4,9 +4,11 @@
   APV's action-free model on their videos, 6 targets x {vid2act, dreamer, init, apv, isodream} x 3
   seeds at 300k env steps (Fig. 3), plus the ablations {uniform, noguide} on button-press and
   drawer-open (Fig. 4).
-- `paper-dmc`: DreamerV2 experts on the 4 sources (500k env steps) -> 50 episodes each -> 4 teachers
-  (200k steps) and the action-free model; 2 quadruped targets x the same 5 methods x 3 seeds at 400k
-  steps (Fig. 6).
+- `paper-dmc`: SAC state experts on the 4 sources (`vid2act experts train`, each task's default
+  budget, docs/experts.md; cached in the grid's home) -> 50 rendered episodes each -> 4 teachers (200k
+  steps) and the action-free model; 2 quadruped targets x the same 5 methods x 3 seeds at 400k steps
+  (Fig. 6). The paper's experts are not specified beyond "expert data"; state experts reach expert
+  returns without rendering (DESIGN.md, Experts).
 
 The `init` baseline (DreamerV2 initialised from pretrained weights; the paper pretrains its
 DreamerV2 on the offline data) takes the one source teacher closest to the target (`INIT_SOURCE`),
@@ -25,6 +27,7 @@ from typing import Callable
 from vid2act_cli.experiments.jobs import (
     HOME_ENV, ExperimentSettings, Job, pretrain_overrides, schedule_overrides, teacher_name,
 )
+from vid2act_teachers.experts.config import default_steps as default_expert_steps
 from vid2act_cli.experiments.video_model import PAPER_VIDEO_MODEL, apv_argv, video_model_job, video_model_label
 
 METAWORLD_SOURCES = ("button-press-topdown", "door-open", "drawer-close", "peg-insert-side", "pick-place", "push")
@@ -130,25 +133,20 @@ def paper_metaworld(settings: ExperimentSettings) -> list[Job]:
 
 
 def paper_dmc(settings: ExperimentSettings) -> list[Job]:
-    """DeepMind Control (paper 5.3): 4 DreamerV2 experts -> 4 teachers and the action-free model, then 2 quadruped targets x methods x seeds."""
+    """DeepMind Control (paper 5.3): 4 SAC state experts -> 4 teachers and the action-free model, then 2 quadruped targets x methods x seeds."""
     scale = settings.scale
     preset = settings.preset or "paper-dmc"
     env = {HOME_ENV: str(settings.home)}
-    expert_steps = scale.of(500_000, 2_000)
     episodes = scale.of(50, 2)
     pretrain_steps = scale.of(200_000, 100)
-    expert_schedule = schedule_overrides(scale, 1_000, 2_500, 10_000)
     jobs = []
-    expert_dirs = {}
     for source in DMC_SOURCES:
-        logdir = settings.root / "experts" / f"{source}-0"
-        expert_dirs[source] = logdir
-        argv = ["train", "--task", source, "--preset", preset, "--steps", str(expert_steps), "--seed", "0",
-                "--device", settings.device, "--logdir", str(logdir), *expert_schedule]
-        jobs.append(Job("expert", f"expert {source}", tuple(argv), logdir / "DONE", expert_steps, env=env))
+        expert_steps = scale.of(default_expert_steps(source), 2_000)
+        argv = ["experts", "train", source, "--steps", str(expert_steps), "--seed", "0"]
+        jobs.append(Job("expert", f"expert {source}", tuple(argv), settings.home / "experts" / source / "expert.json", env=env))
     for source in DMC_SOURCES:
         name = teacher_name(source)
-        argv = ["teachers", "add", source, "--name", name, "--policy", str(expert_dirs[source]), "--episodes", str(episodes),
+        argv = ["teachers", "add", source, "--name", name, "--expert", "state", "--episodes", str(episodes),
                 "--steps", str(pretrain_steps), "--preset", preset, "--device", settings.device, *pretrain_overrides(scale)]
         jobs.append(Job("teacher", f"teacher {name}", tuple(argv), settings.home / "teachers" / name / "config.json", env=env,
                         needs=(f"expert {source}",)))

@@ -96,7 +96,13 @@ class LaunchOptions:
 
 
 def with_thread_budget(job: Job, threads: int) -> Job:
-    """The job with `--set train.threads=K` after its own settings, so it wins (the runner also sets OMP/MKL threads)."""
+    """The job with `--set train.threads=K` after its own settings, so it wins (the runner also sets OMP/MKL threads).
+
+    State experts (`vid2act experts train`) have no training config: they get the budget through the
+    OMP/MKL variables only (they run one torch thread by default, docs/experts.md).
+    """
+    if job.kind == "expert" and job.argv[:2] == ("experts", "train"):
+        return job
     return replace(job, argv=job.argv + ("--set", f"train.threads={threads}"))
 
 
