@@ -112,3 +112,11 @@ def test_bad_preset_stacks_raise_one_line_errors(spec: str, message: str) -> Non
     with pytest.raises(ConfigError, match=message) as caught:
         load_config(spec)
     assert "\n" not in str(caught.value)
+
+
+def test_paper_updates_block_gives_200k_updates_over_400k_env_steps() -> None:
+    config = preset("paper-dmc,paper-updates")
+    policy_steps = config.train.steps // 2  # DMC tasks act with action repeat 2 (the task's default)
+    assert config.train.train_every == 1 and policy_steps // config.train.train_every == 200_000
+    default = preset("paper-dmc")
+    assert policy_steps // default.train.train_every == 40_000  # the published code's ratio

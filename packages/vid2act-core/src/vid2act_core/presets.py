@@ -122,6 +122,10 @@ PRESET_BLOCKS: dict[str, dict[str, Any]] = {
         # The published code's imagination horizon; the paper's text (section 5.3) states 50.
         "actor_critic.horizon": 15,
     },
+    "paper-updates": {
+        # "200K iterations" read as 200K gradient updates: one update per policy step (docs/presets.md).
+        "train.train_every": 1,
+    },
     # APV (younggyoseo/apv, apv_finetuning/configs.yaml, metaworld block; docs/baselines.md). Stack on
     # paper-metaworld for `transfer --method apv`; `apv-video` is the action-free pretraining's settings.
     "apv-metaworld": {
