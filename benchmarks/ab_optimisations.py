@@ -8,7 +8,7 @@ the variant (only the named optimisations on, or all of them with `all`); their 
 (reference, variant, reference, ...) so that load from other processes hits both alike. Prints the
 median seconds of the world-model phase, the behaviour phase (+ action VAE) and the whole update,
 and the ratio reference / variant. The maths of each switch is checked by
-tests/test_speed_equivalence.py.
+tests/core/test_speed_equivalence.py.
 """
 
 from __future__ import annotations

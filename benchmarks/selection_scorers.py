@@ -4,7 +4,7 @@
     uv run python benchmarks/selection_scorers.py --updates 100
 
 The setup is tests/selection_world.py (three tiny teachers pretrained once, exactly one of them on the
-target's dynamics; see its docstring); tests/test_method_selection.py runs the default scorer only.
+target's dynamics; see its docstring); tests/core/test_method_selection.py runs the default scorer only.
 A configuration passes when the related teacher has the top mean W (last 10 updates) in every
 (seed, position) cell. Prints one line per cell and a table.
 """
