@@ -8,11 +8,17 @@ between the two image streams (0-255 scale).
 
     uv run python benchmarks/env_fps.py                       # ~100 steps per task
     uv run python benchmarks/env_fps.py --steps 300 --tasks walker_walk door-open
+    uv run python benchmarks/env_fps.py --workers 2 --episodes 4 --tasks walker_walk
+
+With `--workers N`: instead, collection throughput of `collect_dataset` (random policy, 64x64)
+with one process and with N worker processes (`vid2act collect --workers N`), frames per second
+including process start-up and HDF5 writing, and the speed-up.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -49,6 +55,22 @@ def run_episode_frames(
     return steps / elapsed, np.stack(images)
 
 
+def collection_fps(task: str, episodes: int, workers: int, image_size: int, episode_steps: int | None) -> float:
+    """Frames per second of `collect_dataset` with `workers` processes (random policy, temp file)."""
+    import tempfile
+    from pathlib import Path
+
+    from vid2act_envs.collect import collect_dataset
+    from vid2act_teachers.plugins import domain_registry
+
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        stats, _ = collect_dataset(domain_registry(), task, episodes, policy="random", out=Path(folder) / "data.h5",
+                                   image_size=image_size, episode_steps=episode_steps, workers=workers,
+                                   registry_factory=domain_registry)
+        return stats.steps / (time.perf_counter() - started)
+
+
 def main() -> None:
     """Parse arguments, benchmark every task, print one table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -56,7 +78,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="agent steps per task and setting")
     parser.add_argument("--image-size", type=int, default=64, help="square image side in pixels")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=0, help="measure collection with 1 and with N worker processes")
+    parser.add_argument("--episodes", type=int, default=4, help="episodes per collection run (with --workers)")
+    parser.add_argument("--episode-steps", type=int, default=None, help="time limit override (with --workers)")
     args = parser.parse_args()
+    if args.workers:
+        print(f"collection, random policy, {args.image_size}x{args.image_size}, {args.episodes} episodes per run, "
+              f"{os.cpu_count()} CPUs, loadavg {os.getloadavg()[0]:.1f}")
+        print(f"{'task':34s} {'1 process fps':>13s} {f'{args.workers} workers fps':>15s} {'speed-up':>8s}")
+        for task in args.tasks:
+            single = collection_fps(task, args.episodes, 1, args.image_size, args.episode_steps)
+            parallel = collection_fps(task, args.episodes, args.workers, args.image_size, args.episode_steps)
+            print(f"{task:34s} {single:13.1f} {parallel:15.1f} {parallel / single:7.2f}x", flush=True)
+        return
 
     backend = ensure_gl_backend()
     print(f"MUJOCO_GL={backend}; image {args.image_size}x{args.image_size}; {args.steps} steps per run")
