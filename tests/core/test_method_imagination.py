@@ -48,3 +48,23 @@ def test_teacher_imagine_step_from_the_cached_posterior_reproduces_the_stored_pr
     imagined = ensemble.imagine_step(ensemble.state_from_features(posts), batch["action"][:, 4])
     # The teachers' one-step predictions for t = 4, as filtering stored them.
     assert torch.allclose(RSSM.feature(imagined).transpose(0, 1), batch["teacher_feat"][:, 4], atol=1e-5)
+
+
+def test_per_step_with_a_per_run_scorer_rolls_no_teacher_and_keeps_k(monkeypatch) -> None:
+    """prediction_error gives one W per run: per-step selection must equal per-rollout, without teacher steps."""
+
+    def configure(config) -> None:
+        config.transfer.imagination_selection = "per_step"
+        config.transfer.scorer = "prediction_error"
+
+    agent, ensemble, batch, _ = tiny_transfer(action_sizes=(2, 4, 3), batch_size=4, configure=configure)
+    agent.distillation.f_weight.error_ema.copy_(torch.tensor([0.5, 0.1, 0.9]))  # teacher 1 predicts best
+    agent.distillation.f_weight.updates.fill_(1)
+    calls = []
+    monkeypatch.setattr(ensemble, "imagine_step", lambda *args: calls.append(args))
+    output = agent.world_model.observe(batch)
+    condition = agent.imagination_condition(batch, output)
+    agent.actor_critic.imagine(agent.world_model, flatten_state(detach_state(output.posts)), condition)
+    selected = torch.stack(condition.selected, 1)
+    assert calls == [] and condition.teacher_state is None
+    assert torch.equal(selected, torch.ones_like(selected))  # argmax W = teacher 1 at every imagined step

@@ -143,7 +143,7 @@ class TransferAgent(DreamerAgent):
             student_priors = self.world_model.rssm.mean_feature(output.priors).flatten(0, 1)
             first_selected = self.selector.select(self.distillation.weights(teacher_priors, student_priors))
             teacher_state = None
-            if per_step and not self.selector.uniform:
+            if per_step and self.distillation.weights_read_states:
                 teacher_posts = self._stored(batch, TEACHER_POSTERIOR_KEY).flatten(0, 1).transpose(0, 1)  # (N, M, F)
                 teacher_state = self.teachers.state_from_features(teacher_posts)
         guidance = ImaginationGuidance(

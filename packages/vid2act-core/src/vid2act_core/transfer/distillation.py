@@ -45,6 +45,11 @@ class TaskSelectiveDistillation(nn.Module):
         """Whether `loss` needs the teachers' posterior states (the `prediction_error` scorer)."""
         return isinstance(self.f_weight, PredictionErrorScorer) and not self.uniform
 
+    @property
+    def weights_read_states(self) -> bool:
+        """Whether W depends on the teacher and student states (not under uniform W or the prediction_error scorer)."""
+        return not self.uniform and getattr(self.f_weight, "reads_states", True)
+
     def transferable(self, teacher_states: torch.Tensor) -> torch.Tensor:
         """u_t^i = f_distill(s_t^i): (..., N, Ft) -> (..., N, Fs)."""
         return self.f_distill(teacher_states)
@@ -60,7 +65,7 @@ class TaskSelectiveDistillation(nn.Module):
         num_teachers = teacher_states.shape[-2]
         if self.uniform:
             return torch.full(teacher_states.shape[:-1], 1.0 / num_teachers, device=teacher_states.device)
-        if transferable is None:
+        if transferable is None and self.weights_read_states:
             transferable = self.transferable(teacher_states)
         logits = self.f_weight.logits(teacher_states, transferable, student_states.detach())
         return F.softmax(logits.float(), -1)

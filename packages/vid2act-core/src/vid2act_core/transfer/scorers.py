@@ -86,6 +86,10 @@ class PredictionErrorScorer(nn.Module):
     `logits` returns -log(EMA) / temperature for every frame (zeros before the first `observe`).
     """
 
+    reads_states = False
+    """W is one vector per run, whatever the teacher and student states: selection in imagination
+    need not roll the teachers forward (its k cannot change within a rollout)."""
+
     def __init__(self, num_teachers: int, teacher_deter_size: int, temperature: float, decay: float) -> None:
         super().__init__()
         if temperature <= 0:
@@ -125,7 +129,7 @@ class PredictionErrorScorer(nn.Module):
             self.error_ema.mul_(self.decay).add_((1 - self.decay) * errors)
         self.updates += 1
 
-    def logits(self, teachers: torch.Tensor, transferable: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
+    def logits(self, teachers: torch.Tensor, transferable: torch.Tensor | None, student: torch.Tensor) -> torch.Tensor:
         if int(self.updates) == 0:
             return torch.zeros(teachers.shape[:-1], device=teachers.device)
         return (-self.error_ema.log() / self.temperature).expand(teachers.shape[:-1])

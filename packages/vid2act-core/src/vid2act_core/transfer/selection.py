@@ -70,7 +70,8 @@ class ImaginationGuidance:
         distillation: TaskSelectiveDistillation | None = None,
         teacher_state: State | None = None,
     ) -> None:
-        if per_step and not selector.uniform and (teachers is None or distillation is None or teacher_state is None):
+        reads_states = distillation is not None and distillation.weights_read_states
+        if per_step and not selector.uniform and (distillation is None or (reads_states and (teachers is None or teacher_state is None))):
             raise ValueError("per-step selection needs the teachers, the distillation module and the teachers' start states")
         self.vae = vae
         self.selector = selector
@@ -84,7 +85,10 @@ class ImaginationGuidance:
     def _reselect(self, state: State, previous_action: torch.Tensor) -> torch.Tensor:
         if self.selector.uniform:
             return self.selector.select(torch.empty(*self.current.shape, self.selector.num_teachers, device=self.current.device))
-        assert self.teachers is not None and self.distillation is not None and self.teacher_state is not None
+        assert self.distillation is not None
+        if not self.distillation.weights_read_states:
+            return self.current  # W, hence k, is the same at every imagined state: no teacher step needed
+        assert self.teachers is not None and self.teacher_state is not None
         self.teacher_state = self.teachers.imagine_step(self.teacher_state, previous_action)
         teacher_features = RSSM.feature(self.teacher_state).transpose(0, 1)  # (M, N, F)
         return self.selector.select(self.distillation.weights(teacher_features, RSSM.mean_feature(state)))
