@@ -62,7 +62,8 @@ def test_parallel_evaluation_matches_one_process(tmp_path: Path) -> None:
     runner = CliRunner()
     env = {"VID2ACT_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
     trained = runner.invoke(app, ["train", "--task", TASK, "--steps", "60", "--preset", "tiny", "--device", "cpu", "--no-progress",
-                                  "--set", "train.eval_every=100000", "--set", "env.action_repeat=4", "--logdir", str(run_dir)], env=env)
+                                  "--set", "train.eval_every=100000", "--set", "env.action_repeat=4", "--set", "env.episode_steps=200",
+                                  "--logdir", str(run_dir)], env=env)
     assert trained.exit_code == 0, trained.output
     results = {}
     for workers in (1, 2):
