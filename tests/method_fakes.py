@@ -11,7 +11,7 @@ from vid2act_core.transfer import SourcePairs, TransferAgent
 from vid2act_core.world_model import WorldModel
 
 
-def tiny_transfer(
+def tiny_transfer_with_teachers(
     action_sizes: tuple[int, ...] = (2, 4),
     target_action: int = 3,
     configure=None,
@@ -19,7 +19,7 @@ def tiny_transfer(
     length: int = 8,
     seed: int = 0,
 ) -> tuple[TransferAgent, TeacherEnsemble, dict[str, torch.Tensor], Config]:
-    """(agent, teachers, batch with the teachers' stored priors and posteriors, config); `configure(config)` edits the config."""
+    """(agent, teacher world models, their ensemble, batch with the teachers' stored priors and posteriors, config)."""
     torch.manual_seed(seed)
     config = preset("tiny")
     config.seed = seed
@@ -49,4 +49,17 @@ def tiny_transfer(
     posts, priors = ensemble.observe(batch["image"], batch["action"], batch["is_first"])
     batch["teacher_feat"] = priors
     batch["teacher_post"] = posts
+    return agent, teachers, ensemble, batch, config
+
+
+def tiny_transfer(
+    action_sizes: tuple[int, ...] = (2, 4),
+    target_action: int = 3,
+    configure=None,
+    batch_size: int = 3,
+    length: int = 8,
+    seed: int = 0,
+) -> tuple[TransferAgent, TeacherEnsemble, dict[str, torch.Tensor], Config]:
+    """(agent, teachers, batch with the teachers' stored priors and posteriors, config); `configure(config)` edits the config."""
+    agent, _, ensemble, batch, config = tiny_transfer_with_teachers(action_sizes, target_action, configure, batch_size, length, seed)
     return agent, ensemble, batch, config

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from method_fakes import tiny_transfer_with_teachers
 from vid2act_core.config import TransferConfig, preset
 from vid2act_core.rssm import RSSM
 from vid2act_core.teachers import TeacherEnsemble, TeacherMismatchError, fit_actions
-from vid2act_core.transfer import ActionVAE, SourcePairs, TaskSelectiveDistillation, TransferAgent, initialise_from_teacher
+from vid2act_core.transfer import ActionVAE, TaskSelectiveDistillation, TransferAgent, initialise_from_teacher
 from vid2act_core.world_model import WorldModel
 
 
@@ -47,34 +48,10 @@ def test_distillation_loss_is_equation_4() -> None:
 
 
 def _setup(action_sizes=(2, 4), target_action=3, guidance=True):
-    torch.manual_seed(0)
-    config = preset("tiny")
-    config.transfer.guidance = guidance
-    teacher_config = preset("tiny").world_model
-    teacher_config.use_reward_head = False
-    teachers = [WorldModel(teacher_config, size) for size in action_sizes]
-    ensemble = TeacherEnsemble(teachers, [f"t{i}" for i in range(len(teachers))])
-    rng = np.random.default_rng(0)
-    sources = []
-    for index, (teacher, size) in enumerate(zip(teachers, action_sizes)):
-        episode = {
-            "image": rng.integers(0, 255, (12, 64, 64, 3), dtype=np.uint8),
-            "action": rng.uniform(-1, 1, (12, size)).astype(np.float32),
-        }
-        sources.append(SourcePairs.from_episodes(f"t{index}", teacher, [episode], "cpu"))
-    agent = TransferAgent(config, target_action, "cpu", ensemble, sources)
-    batch_size, length = 3, 8
-    batch = {
-        "image": torch.randint(0, 255, (batch_size, length, 64, 64, 3), dtype=torch.uint8),
-        "action": torch.rand(batch_size, length, target_action) * 2 - 1,
-        "reward": torch.rand(batch_size, length),
-        "is_first": torch.zeros(batch_size, length, dtype=torch.bool),
-        "is_terminal": torch.zeros(batch_size, length, dtype=torch.bool),
-    }
-    batch["is_first"][:, 0] = True
-    posts, priors = ensemble.observe(batch["image"], batch["action"], batch["is_first"])
-    batch["teacher_feat"] = priors
-    batch["teacher_post"] = posts
+    def configure(config) -> None:
+        config.transfer.guidance = guidance
+
+    agent, teachers, ensemble, batch, _ = tiny_transfer_with_teachers(action_sizes, target_action, configure)
     return agent, teachers, ensemble, batch
 
 
