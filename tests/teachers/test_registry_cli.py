@@ -140,3 +140,13 @@ def test_verify(registry: TeacherRegistry) -> None:
     assert invoke("verify", "cheetah_run").exit_code == 1
     unknown = invoke("verify", "nobody")
     assert unknown.exit_code == 2 and "error: unknown teacher 'nobody'" in unknown.stderr
+
+
+def test_list_fits_an_80_column_terminal(registry: TeacherRegistry) -> None:
+    result = CliRunner().invoke(app, ["teachers", "list"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines()[1:] if not line.startswith("note:")]
+    assert len(lines) == 6 and max(len(line) for line in lines) <= 80, result.output
+    walker = lines.index(next(line for line in lines if line.startswith("walker_walk")))
+    assert "dmc:walker_walk" in lines[walker]
+    assert "64x64 px" in lines[walker + 1] and "100 steps" in lines[walker + 1] and "registry" in lines[walker + 1]

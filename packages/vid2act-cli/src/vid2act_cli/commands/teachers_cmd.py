@@ -31,14 +31,46 @@ def _format_bytes(size: int) -> str:
     return f"{value:.1f} GiB"
 
 
+_LIST_COLUMNS = ("kind", "domain:task", "image", "actions", "steps", "expert return", "source", "size")
+_WIDE_LIST = 120
+"""Terminal width from which `teachers list` is a table; narrower terminals get two lines a teacher."""
+
+
+def _list_row(info: object) -> tuple[str, ...]:
+    """The table cells of one readable teacher, in `_LIST_COLUMNS` order after the name."""
+    from vid2act_teachers.registry import teacher_size_bytes
+
+    expert = info.source_expert  # type: ignore[attr-defined]
+    return (
+        info.name,  # type: ignore[attr-defined]
+        info.kind,  # type: ignore[attr-defined]
+        info.qualified_task,  # type: ignore[attr-defined]
+        f"{info.image_size}x{info.image_size}",  # type: ignore[attr-defined]
+        str(info.action_dim),  # type: ignore[attr-defined]
+        str(info.train_steps),  # type: ignore[attr-defined]
+        f"{expert['eval_return']:.1f}" if expert and "eval_return" in expert else "-",
+        info.source,  # type: ignore[attr-defined]
+        _format_bytes(teacher_size_bytes(info)),
+    )
+
+
+def _narrow_lines(row: tuple[str, ...]) -> list[str]:
+    """One teacher as two short lines (for terminals too narrow for the table)."""
+    name, kind, task, image, actions, steps, expert_return, source, size = row
+    return [
+        f"{name}  ({kind}, {task})",
+        f"    {image} px, {actions} actions, {steps} steps, expert return {expert_return}, {source}, {size}",
+    ]
+
+
 @teachers_app.command("list")
 @cli_errors
 def list_command() -> None:
-    """Table of every teacher: name, kind, domain:task, image size, actions, training steps, expert return, source, size."""
+    """Every teacher: name, kind, domain:task, image size, actions, training steps, expert return, source, size."""
     from rich.console import Console
     from rich.table import Table
 
-    from vid2act_teachers.registry import TeacherError, TeacherRegistry, teacher_size_bytes
+    from vid2act_teachers.registry import TeacherError, TeacherRegistry
 
     registry = TeacherRegistry()
     console = Console()
@@ -46,32 +78,32 @@ def list_command() -> None:
     if not names:
         console.print(f"No teachers in {registry.teachers_dir} (and none shipped by plugins).", markup=False)
         return
-    table = Table(title=f"vid2act teachers ({registry.teachers_dir})")
-    table.add_column("name", no_wrap=True)
-    for header in ("kind", "domain:task", "image", "actions", "steps", "expert return", "source", "size"):
-        table.add_column(header, overflow="fold")
-    unreadable = 0
+    rows: list[tuple[str, ...]] = []
+    unreadable: list[tuple[str, str]] = []
     for name in names:
         try:
-            info = registry.info(name)
+            rows.append(_list_row(registry.info(name)))
         except TeacherError as error:
-            unreadable += 1
-            table.add_row(name, "-", "-", "-", "-", "-", "-", "-", f"unreadable: {error}", style="red")
-            continue
-        table.add_row(
-            info.name,
-            info.kind,
-            info.qualified_task,
-            f"{info.image_size}x{info.image_size}",
-            str(info.action_dim),
-            str(info.train_steps),
-            f"{info.source_expert['eval_return']:.1f}" if info.source_expert and "eval_return" in info.source_expert else "-",
-            info.source,
-            _format_bytes(teacher_size_bytes(info)),
-        )
-    console.print(table)
+            unreadable.append((name, str(error)))
+    if console.width >= _WIDE_LIST:
+        table = Table(title=f"vid2act teachers ({registry.teachers_dir})")
+        table.add_column("name", no_wrap=True)
+        for header in _LIST_COLUMNS:
+            table.add_column(header, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        for name, problem in unreadable:
+            table.add_row(name, "-", "-", "-", "-", "-", "-", "-", f"unreadable: {problem}", style="red")
+        console.print(table)
+    else:
+        console.print(f"vid2act teachers ({registry.teachers_dir})", markup=False, soft_wrap=True)
+        for row in rows:
+            for line in _narrow_lines(row):
+                console.print(line, markup=False, highlight=False)
+        for name, problem in unreadable:
+            console.print(f"{name}  unreadable: {problem}", markup=False, style="red")
     if unreadable:
-        console.print(f"{unreadable} teacher(s) unreadable; run `vid2act teachers verify` for details.", markup=False)
+        console.print(f"{len(unreadable)} teacher(s) unreadable; run `vid2act teachers verify` for details.", markup=False)
     _print_notes(registry, console)
 
 
