@@ -66,3 +66,12 @@ def test_experts_list_shows_the_evaluation_return() -> None:
     assert result.exit_code == 0, result.output
     assert "cartpole_balance" in result.output and "1.0 ± 0.0" in result.output
     assert "walker_walk-0" not in result.output
+
+
+def test_experts_list_fits_80_columns_unwrapped() -> None:
+    write_fake_expert(_home())
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["experts", "list"])
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    row = next(line for line in result.output.splitlines() if "cartpole_balance" in line)
+    assert "1.0 ± 0.0" in row and "sac" in row

@@ -78,13 +78,21 @@ def train_command(
 
 def list_command() -> None:
     """List the experts cached under $VID2ACT_HOME/experts/ with their evaluation return."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     from vid2act_teachers.experts import list_experts
     from vid2act_teachers.experts.train import checkpoint_progress
 
-    table = Table("expert", "algorithm", "agent steps", "eval return", "train min", "sha256")
+    # Compact borders and no wrapping in the name and return: the table fits 80 columns.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("expert", no_wrap=True)
+    table.add_column("algo", no_wrap=True)
+    table.add_column("agent steps", no_wrap=True)
+    table.add_column("eval return", no_wrap=True)
+    table.add_column("minutes", no_wrap=True)
+    table.add_column("sha256", no_wrap=True)
     for directory, meta, problem in list_experts(_home()):
         if problem is not None:
             table.add_row(directory.name, "-", "-", f"[red]{problem}[/red]", "-", "-")
