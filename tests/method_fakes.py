@@ -18,7 +18,7 @@ def tiny_transfer_with_teachers(
     batch_size: int = 3,
     length: int = 8,
     seed: int = 0,
-) -> tuple[TransferAgent, TeacherEnsemble, dict[str, torch.Tensor], Config]:
+) -> tuple[TransferAgent, list[WorldModel], TeacherEnsemble, dict[str, torch.Tensor], Config]:
     """(agent, teacher world models, their ensemble, batch with the teachers' stored priors and posteriors, config)."""
     torch.manual_seed(seed)
     config = preset("tiny")
