@@ -43,10 +43,12 @@ def synthetic_batch(teachers: int, feature_size: int, device: torch.device | str
 def build_agent(teachers: int = 0, device: torch.device | str = "cpu", selection: str = "per_step"):
     """The agent (TransferAgent; DreamerV2 when `teachers` is 0) and a synthetic batch."""
     from vid2act_core.config import preset
+    from vid2act_core.host_memory import keep_freed_host_memory
     from vid2act_core.teachers import TeacherEnsemble
     from vid2act_core.transfer import SourcePairs, TransferAgent
     from vid2act_core.world_model import WorldModel
 
+    keep_freed_host_memory()  # as the vid2act commands do (configure_threads)
     torch.manual_seed(0)
     config = preset(PRESET)
     config.train.batch_size, config.train.batch_length = BATCH, LENGTH

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from vid2act_core.config import Config
+from vid2act_core.host_memory import keep_freed_host_memory
 
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 
@@ -39,9 +40,11 @@ def resolve_device(name: str | torch.device, reporter: Reporter | None = None) -
 
 
 def configure_threads(config: Config) -> None:
-    """torch's intra-op threads as `train.threads` says (0: torch's default)."""
+    """torch's intra-op threads as `train.threads` says (0: torch's default), and the host allocator
+    tuned for repeated training updates (`vid2act_core.host_memory`)."""
     if config.train.threads > 0:
         torch.set_num_threads(config.train.threads)
+    keep_freed_host_memory()
 
 
 AUTO_PRESET = "auto"

@@ -33,7 +33,7 @@ from vid2act_core.probe import ProbeSchedule, ProbeVariant
 from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY
 from vid2act_core.transfer.scorers import SCORERS
 
-from vid2act_cli.compose.devices import resolve_device
+from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 
 CONFIGURATIONS = ("none", "all", "related", "unrelated", "uniform")
@@ -267,8 +267,7 @@ def run_probe(request: ProbeRequest, reporter: Reporter | None = None) -> ProbeO
     todo = [cell for cell in cells if not cell_path(out, cell).exists()]
     run_now = todo if request.max_cells is None else todo[: max(0, request.max_cells)]
     device = resolve_device(request.device, reporter)
-    if request.config.train.threads > 0:
-        torch.set_num_threads(request.config.train.threads)
+    configure_threads(request.config)
     reporter.say(f"probe in {out}: {len(cells)} cells, {len(done)} done, {len(run_now)} to run now")
     split, teachers, spec = _load(request)
     (out / "cells").mkdir(parents=True, exist_ok=True)
