@@ -61,7 +61,7 @@ def test_report_writes_non_empty_pngs_and_an_html_page_that_holds_them(two_runs:
     assert "cartpole_balance vid2act" in result.stdout and "dominant teacher" in result.stdout
     pngs = sorted(out.glob("*.png"))
     names = {png.name for png in pngs}
-    for expected in ("eval_return.png", "task_weights.png", "selected_teacher.png", "model_loss.png",
+    for expected in ("eval_return.png", "task_weights.png", "selected_teacher.png", "selected_over_time.png", "model_loss.png",
                      "open_loop_dmc_cartpole_balance_vid2act.png", "open_loop_dmc_cartpole_balance_dreamer.png"):
         assert expected in names, sorted(names)
     page = (out / "index.html").read_text()

@@ -12,7 +12,7 @@ from vid2act_core.naming import slugify
 from vid2act_cli.compose.runs import DONE_MARKER
 from vid2act_cli.report.grouping import describe_groups
 from vid2act_cli.report.page import final_numbers, page_html
-from vid2act_cli.report.plots import plot_eval, plot_model_loss, plot_open_loop, plot_selected, plot_task_weights, latest_open_loop_gif
+from vid2act_cli.report.plots import plot_eval, plot_model_loss, plot_open_loop, plot_selected, plot_selected_over_time, plot_task_weights, latest_open_loop_gif
 from vid2act_cli.report.runs import RETURN_KEY, SUCCESS_KEY, NotARunError, RunData, expand_run_paths, group_runs, load_run
 
 
@@ -22,7 +22,7 @@ class Report:
 
     html: Path
     figures: dict[str, Path]
-    """Figure key (eval_return, eval_success, task_weights, selected_teacher, model_loss, open_loop_*) -> PNG."""
+    """Figure key (eval_return, eval_success, task_weights, selected_teacher, selected_over_time, model_loss, open_loop_*) -> PNG."""
     rows: list[dict[str, Any]]
     notes: list[str]
 
@@ -55,7 +55,8 @@ def build_report(run_dirs: list[str | Path], out: str | Path) -> Report:
     figures: dict[str, Path] = {"eval_return": plot_eval(groups, RETURN_KEY, "return", out / "eval_return.png")}
     if any(run.eval_series(SUCCESS_KEY)[0].size for run in runs):
         figures["eval_success"] = plot_eval(groups, SUCCESS_KEY, "success rate", out / "eval_success.png")
-    for key, function in (("task_weights", plot_task_weights), ("selected_teacher", plot_selected), ("model_loss", plot_model_loss)):
+    for key, function in (("task_weights", plot_task_weights), ("selected_teacher", plot_selected),
+                          ("selected_over_time", plot_selected_over_time), ("model_loss", plot_model_loss)):
         result = function(groups, out / f"{key}.png")
         if result is not None:
             figures[key] = result

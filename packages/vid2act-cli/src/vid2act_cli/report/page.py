@@ -73,6 +73,7 @@ CAPTIONS = {
     "eval_success": "Evaluation success rate (an episode succeeds if the task reports success at any step): mean ± std over seeds.",
     "task_weights": "Task weights of each teacher over training (softmax of f_weight, Eq. 3; dotted: uniform).",
     "selected_teacher": "Selected teacher k (argmax of the task weights) while acting: share of environment steps.",
+    "selected_over_time": "Selected teacher k while acting, over training: share of the acting steps of each logging interval (mean ± std over seeds).",
     "model_loss": "World-model losses of the agent: image reconstruction and reward.",
 }
 

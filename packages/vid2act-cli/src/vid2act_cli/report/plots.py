@@ -72,9 +72,12 @@ def plot_eval(groups: dict[tuple[str, str], list[RunData]], key: str, ylabel: st
     return _save(figure, path)
 
 
-def plot_task_weights(groups: dict[tuple[str, str], list[RunData]], path: Path) -> Path | None:
-    """One panel per (task, method) with teachers: each teacher's mean task weight (Eq. 3) over training."""
-    panels = [(key, runs) for key, runs in groups.items() if any(run.series(WEIGHT_PREFIX + t)[0].size for run in runs for t in run.teachers)]
+def _plot_teacher_series(
+    groups: dict[tuple[str, str], list[RunData]], prefix: str, ylabel: str, path: Path, uniform_line: bool
+) -> Path | None:
+    """One panel per (task, method) with teachers: the logged series `prefix + teacher` of every teacher
+    against env steps (mean ± std over seeds), or None when no run logged it."""
+    panels = [(key, runs) for key, runs in groups.items() if any(run.series(prefix + t)[0].size for run in runs for t in run.teachers)]
     if not panels:
         return None
     plt = _plt()
@@ -83,18 +86,29 @@ def plot_task_weights(groups: dict[tuple[str, str], list[RunData]], path: Path) 
     for axis, ((task, method), runs) in zip(axes, panels):
         teachers = list(dict.fromkeys(t for run in runs for t in run.teachers))
         for index, teacher in enumerate(teachers):
-            grid, mean, std, _ = aggregate([run.series(WEIGHT_PREFIX + teacher) for run in runs])
+            grid, mean, std, _ = aggregate([run.series(prefix + teacher) for run in runs])
             if len(grid):
                 _band(axis, grid, mean, std, colors(index % 10), teacher)
-        if teachers:
+        if teachers and uniform_line:
             axis.axhline(1 / len(teachers), color="gray", linestyle=":", linewidth=1)
-        axis.set_title(f"{task} - {method_style(method)[0]}", fontsize=10)
+        axis.set_title(f"{task} - {method_style(method)[0]} (n={len(runs)})", fontsize=10)
         axis.set_xlabel("environment steps")
-        axis.set_ylabel("task weight")
+        axis.set_ylabel(ylabel)
         axis.set_ylim(0, 1)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
     return _save(figure, path)
+
+
+def plot_task_weights(groups: dict[tuple[str, str], list[RunData]], path: Path) -> Path | None:
+    """One panel per (task, method) with teachers: each teacher's mean task weight (Eq. 3) over training."""
+    return _plot_teacher_series(groups, WEIGHT_PREFIX, "task weight", path, uniform_line=True)
+
+
+def plot_selected_over_time(groups: dict[tuple[str, str], list[RunData]], path: Path) -> Path | None:
+    """One panel per (task, method) with teachers: the share of acting steps on which each teacher was the
+    selected k, per logging interval, over training."""
+    return _plot_teacher_series(groups, SELECTED_PREFIX, "share of acting steps selected", path, uniform_line=True)
 
 
 def selected_shares(runs: list[RunData]) -> dict[str, float]:
