@@ -24,6 +24,21 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
 
 
+TIE_MARGIN = 0.01
+"""A top W that beats the runner-up by less than this is reported as no clear top (`top_teacher` None, `tie` True)."""
+
+
+def top_teacher(weights: dict[str, tuple[float, float]]) -> tuple[str | None, bool]:
+    """(the teacher with the largest mean W, False), or (None, True) when the runner-up is within TIE_MARGIN,
+    or (None, False) with fewer than two teachers."""
+    if len(weights) < 2:
+        return None, False
+    ranked = sorted(weights, key=lambda name: weights[name][0], reverse=True)
+    if weights[ranked[0]][0] - weights[ranked[1]][0] < TIE_MARGIN:
+        return None, True
+    return ranked[0], False
+
+
 def _groups(cells: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for cell in cells:
@@ -48,7 +63,7 @@ def summarise(cells: list[dict[str, Any]], teachers: list[str], related: str, ho
             values = [cell["final_weights"][name] for cell in members if name in cell["final_weights"]]
             if values:
                 row["weights"][name] = mean_std(values)
-        row["top_teacher"] = max(row["weights"], key=lambda name: row["weights"][name][0]) if len(row["weights"]) > 1 else None
+        row["top_teacher"], row["tie"] = top_teacher(row["weights"])
         row["uniform"] = bool(members[0].get("uniform"))
         rows.append(row)
     return rows
@@ -67,7 +82,12 @@ def markdown_table(rows: list[dict[str, Any]], teachers: list[str], related: str
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         top = row["top_teacher"]
-        top_text = "uniform" if row["uniform"] else ("" if top is None else f"{top}{' (related)' if top == related else ''}")
+        if row["uniform"]:
+            top_text = "uniform"
+        elif row.get("tie"):
+            top_text = f"none (within {TIE_MARGIN})"
+        else:
+            top_text = "" if top is None else f"{top}{' (related)' if top == related else ''}"
         values = ([row["config"], row["order"], str(len(row["seeds"]))]
                   + [_cell(row["metrics"].get(key)) for key in metric_keys] + [_cell(row["delta_vs_none"])]
                   + [_cell(row["weights"].get(name), 2) for name in teachers] + [top_text])
