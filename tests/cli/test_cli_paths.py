@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from typer.testing import CliRunner, Result
 
 from pretrained_teachers import TeacherStore
@@ -230,3 +231,18 @@ def test_teachers_add_refuses_an_agent_of_another_task_or_a_transfer_run(agent_r
     student = _vid2act(["teachers", "add", TARGET, "--policy", str(transfer_run), "--episodes", "1", *TINY], tmp_path / "home")
     _one_line_error(student, f"--policy {transfer_run}", "a 'vid2act' run", "vid2act train")
     assert not (tmp_path / "home" / "datasets").exists()
+
+
+def test_evaluate_an_unpinned_run_with_a_teacher_of_another_size_is_a_one_line_error(
+    pretrained_teachers: TeacherStore, transfer_run: Path, tmp_path: Path
+) -> None:
+    # A run from before teacher pins were recorded: nothing to compare the registry's teachers with.
+    legacy = tmp_path / "legacy_run"
+    shutil.copytree(transfer_run, legacy)
+    config_path = legacy / "config.yaml"
+    data = yaml.safe_load(config_path.read_text())
+    data["run"].pop("teacher_sha256")
+    config_path.write_text(yaml.safe_dump(data))
+    replaced = tmp_path / "replaced"
+    pretrained_teachers.install(replaced, {"swingup_src": "cartpole_swingup", "balance_src": "walker_walk"})
+    _one_line_error(_vid2act(["evaluate", str(legacy), "--episodes", "1", "--device", "cpu"], replaced), str(legacy), "balance_src")
