@@ -53,12 +53,12 @@ def load_run_agent(run_dir: Path, device: torch.device):
     except (RuntimeError, KeyError) as error:
         # A run started before teacher pins were recorded cannot tell a replaced teacher by its hash; a
         # replaced teacher of another size shows up here, as a checkpoint that does not fit the agent.
-        first_line = str(error).strip().splitlines()[-1].strip() if str(error).strip() else type(error).__name__
+        detail = str(error).strip().splitlines()[-1].strip() if str(error).strip() else type(error).__name__
         raise ValueError(
             f"{checkpoint_path}: does not fit the agent rebuilt from {run_dir / 'config.yaml'}"
             + (f" and teachers {', '.join(plan.teacher_names)} (one may have been replaced since the run started)"
                if plan.teacher_names else "")
-            + f": {first_line}"
+            + f": {detail}"
         ) from error
     agent.eval()
     return agent, config, info, payload

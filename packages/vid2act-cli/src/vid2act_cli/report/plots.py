@@ -73,7 +73,7 @@ def plot_eval(groups: dict[tuple[str, str], list[RunData]], key: str, ylabel: st
 
 
 def _plot_teacher_series(
-    groups: dict[tuple[str, str], list[RunData]], prefix: str, ylabel: str, path: Path, uniform_line: bool
+    groups: dict[tuple[str, str], list[RunData]], prefix: str, ylabel: str, path: Path
 ) -> Path | None:
     """One panel per (task, method) with teachers: the logged series `prefix + teacher` of every teacher
     against env steps (mean ± std over seeds), or None when no run logged it."""
@@ -89,7 +89,7 @@ def _plot_teacher_series(
             grid, mean, std, _ = aggregate([run.series(prefix + teacher) for run in runs])
             if len(grid):
                 _band(axis, grid, mean, std, colors(index % 10), teacher)
-        if teachers and uniform_line:
+        if teachers:
             axis.axhline(1 / len(teachers), color="gray", linestyle=":", linewidth=1)
         axis.set_title(f"{task} - {method_style(method)[0]} (n={len(runs)})", fontsize=10)
         axis.set_xlabel("environment steps")
@@ -102,13 +102,13 @@ def _plot_teacher_series(
 
 def plot_task_weights(groups: dict[tuple[str, str], list[RunData]], path: Path) -> Path | None:
     """One panel per (task, method) with teachers: each teacher's mean task weight (Eq. 3) over training."""
-    return _plot_teacher_series(groups, WEIGHT_PREFIX, "task weight", path, uniform_line=True)
+    return _plot_teacher_series(groups, WEIGHT_PREFIX, "task weight", path)
 
 
 def plot_selected_over_time(groups: dict[tuple[str, str], list[RunData]], path: Path) -> Path | None:
     """One panel per (task, method) with teachers: the share of acting steps on which each teacher was the
     selected k, per logging interval, over training."""
-    return _plot_teacher_series(groups, SELECTED_PREFIX, "share of acting steps selected", path, uniform_line=True)
+    return _plot_teacher_series(groups, SELECTED_PREFIX, "share of acting steps selected", path)
 
 
 def selected_shares(runs: list[RunData]) -> dict[str, float]:
