@@ -44,11 +44,13 @@ def build_agent(teachers: int = 0, device: torch.device | str = "cpu", selection
     """The agent (TransferAgent; DreamerV2 when `teachers` is 0) and a synthetic batch."""
     from vid2act_core.config import preset
     from vid2act_core.host_memory import keep_freed_host_memory
+    from vid2act_core.mkl_dispatch import enable_mkl_avx512
     from vid2act_core.teachers import TeacherEnsemble
     from vid2act_core.transfer import SourcePairs, TransferAgent
     from vid2act_core.world_model import WorldModel
 
     keep_freed_host_memory()  # as the vid2act commands do (configure_threads)
+    enable_mkl_avx512()
     torch.manual_seed(0)
     config = preset(PRESET)
     config.train.batch_size, config.train.batch_length = BATCH, LENGTH

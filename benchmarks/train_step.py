@@ -39,12 +39,14 @@ def measure(
 
     from vid2act_core.config import preset
     from vid2act_core.host_memory import keep_freed_host_memory
+    from vid2act_core.mkl_dispatch import enable_mkl_avx512
     from vid2act_core.teachers import TeacherEnsemble
     from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY, SourcePairs, TransferAgent
     from vid2act_core.world_model import WorldModel
 
     torch.set_num_threads(threads)
     keep_freed_host_memory()  # as the vid2act commands do (configure_threads)
+    enable_mkl_avx512()
     torch.manual_seed(0)
     device = torch.device(device_name)
     config = preset(preset_name)

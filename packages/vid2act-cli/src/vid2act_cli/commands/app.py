@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from vid2act_core.mkl_dispatch import enable_mkl_avx512
 
 from vid2act_cli.commands import COMMAND_MODULES
 from vid2act_cli.commands.plugin_glue import register_cli_commands
@@ -19,6 +20,8 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """Model-based transfer RL from pixels: collect, pretrain teachers, transfer, evaluate."""
+    # Before any command's first matmul: MKL fixes its choice of kernels at that call.
+    enable_mkl_avx512()
 
 
 for module in COMMAND_MODULES:
