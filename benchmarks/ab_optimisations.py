@@ -2,9 +2,11 @@
 
     uv run python benchmarks/ab_optimisations.py --threads 2 --rounds 6
     uv run python benchmarks/ab_optimisations.py --variants decoder_matmul --teachers 4
+    uv run python benchmarks/ab_optimisations.py --variants decoder_subpixel --marginal
 
 Two agents from the same seed: the reference (every optimisation listed in `SWITCHES` off) and
-the variant (only the named optimisations on, or all of them with `all`); their updates alternate
+the variant (only the named optimisations on, or all of them with `all`; with --marginal both
+arms have every other switch on); their updates alternate
 (reference, variant, reference, ...) so that load from other processes hits both alike. Prints the
 median seconds of the world-model phase, the behaviour phase (+ action VAE) and the whole update,
 and the ratio reference / variant. The maths of each switch is checked by
@@ -27,6 +29,7 @@ from anchor_setup import build_ours  # noqa: E402
 
 SWITCHES = {
     "decoder_matmul": "the decoder's first transposed convolution (1 x 1 input) as a matmul",
+    "decoder_subpixel": "the decoder's last transposed convolution's forward in sub-pixel form",
     "idle_resets": "observe skips the reset masking at steps where no sequence starts",
     "inplace_elu": "the convolutional nets' ELUs in place",
 }
@@ -35,6 +38,7 @@ SWITCHES = {
 def set_switches(agent, names: set[str]) -> None:
     """Turn the named optimisations on and the others off, on this agent's modules only."""
     agent.world_model.decoder.first_layer_as_matmul = "decoder_matmul" in names
+    agent.world_model.decoder.last_layer_as_subpixel = "decoder_subpixel" in names
     agent.world_model.rssm.skip_idle_resets = "idle_resets" in names
     for module in [*agent.world_model.encoder.net, *agent.world_model.decoder.net]:
         if isinstance(module, torch.nn.ELU):
@@ -47,6 +51,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="timed updates per agent")
     parser.add_argument("--teachers", type=int, default=0)
     parser.add_argument("--variants", default="all", help=f"comma-separated from {', '.join(SWITCHES)}, or all")
+    parser.add_argument("--marginal", action="store_true",
+                        help="the reference has every other switch on: the named ones' gain on top of the rest")
     args = parser.parse_args()
     names = set(SWITCHES) if args.variants == "all" else {name.strip() for name in args.variants.split(",")}
     unknown = names - set(SWITCHES)
@@ -54,8 +60,9 @@ def main() -> None:
         sys.exit(f"error: --variants: unknown {', '.join(sorted(unknown))}; choose from {', '.join(SWITCHES)}")
     torch.set_num_threads(args.threads)
     reference, variant = build_ours(args.teachers), build_ours(args.teachers)
-    set_switches(reference[1]["agent"], set())
-    set_switches(variant[1]["agent"], names)
+    others = set(SWITCHES) - names if args.marginal else set()
+    set_switches(reference[1]["agent"], others)
+    set_switches(variant[1]["agent"], others | names)
     for update, _ in (reference, variant):
         update()  # warm-up
     times: dict[str, dict[str, list[float]]] = {"reference": {}, "variant": {}}
@@ -66,7 +73,8 @@ def main() -> None:
             for key, value in parts.items():
                 times[label].setdefault(key, []).append(value)
     print(f"torch {torch.__version__}, threads {args.threads}, teachers {args.teachers}, {args.rounds} alternating rounds, "
-          f"loadavg {os.getloadavg()[0]:.1f}; variant: {', '.join(sorted(names))}")
+          f"loadavg {os.getloadavg()[0]:.1f}; variant: {', '.join(sorted(names))}"
+          + (f" on top of {', '.join(sorted(others))}" if others else ""))
     print(f"{'phase':<8} {'reference s':>11} {'variant s':>10} {'speed-up':>9}")
     for key in ("wm", "ac", "total"):
         base, new = statistics.median(times["reference"][key]), statistics.median(times["variant"][key])

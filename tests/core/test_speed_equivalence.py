@@ -1,7 +1,8 @@
 """Speed optimisations that are on by default keep the maths: the optimised update equals the reference one.
 
-Reference = every switch off (`ConvDecoder.first_layer_as_matmul`, `RSSM.skip_idle_resets`, the
-conv nets' in-place ELUs): the decoder's first transposed convolution run as a convolution, the
+Reference = every switch off (`ConvDecoder.first_layer_as_matmul`, `ConvDecoder.last_layer_as_subpixel`,
+`RSSM.skip_idle_resets`, the conv nets' in-place ELUs): the decoder's first and last transposed
+convolutions run as such, the
 reset masking applied at every step, out-of-place activations. Same seed, same batch (with an episode starting mid-window): losses, gradients, metrics and
 the parameters after a full update agree within float tolerance.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import torch
 
 from method_fakes import tiny_transfer
@@ -20,6 +22,7 @@ from vid2act_core.nets import ConvDecoder
 
 def _switches(agent: DreamerAgent, on: bool) -> None:
     agent.world_model.decoder.first_layer_as_matmul = on
+    agent.world_model.decoder.last_layer_as_subpixel = on
     agent.world_model.rssm.skip_idle_resets = on
     for module in [*agent.world_model.encoder.net, *agent.world_model.decoder.net]:
         if isinstance(module, torch.nn.ELU):
@@ -57,6 +60,46 @@ def test_decoder_matmul_path_equals_the_convolution_and_skips_it() -> None:
     assert fast.shape == reference.shape == (2, 3, 3, 64, 64)
     torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(fast_grad, reference_grad, rtol=1e-4, atol=1e-4)
+
+
+def test_subpixel_last_layer_equals_the_transposed_convolution_and_skips_it() -> None:
+    torch.manual_seed(0)
+    decoder = ConvDecoder(in_dim=40, depth=32)
+    features = torch.randn(2, 3, 40, requires_grad=True)
+    calls = []
+    decoder.net[-1].register_forward_hook(lambda *_: calls.append(1))
+    outcomes = []
+    for subpixel in (False, True):
+        decoder.last_layer_as_subpixel = subpixel
+        images = decoder(features)
+        grads = torch.autograd.grad(images.square().sum(), [features, *decoder.parameters()])
+        outcomes.append((images, grads))
+        assert len(calls) == 1, "the sub-pixel path must not run the transposed convolution"
+    (reference, reference_grads), (fast, fast_grads) = outcomes
+    assert fast.shape == reference.shape == (2, 3, 3, 64, 64)
+    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
+    for fast_grad, reference_grad in zip(fast_grads, reference_grads):
+        torch.testing.assert_close(fast_grad, reference_grad, rtol=1e-4, atol=1e-4)
+
+
+def test_subpixel_form_of_a_transposed_convolution_with_any_even_kernel() -> None:
+    from vid2act_core.nets import subpixel_transposed_conv
+
+    generator = torch.Generator().manual_seed(1)
+    for in_channels, out_channels, kernel, size in ((5, 3, 6, 7), (4, 2, 4, 5), (3, 6, 2, 4)):
+        inputs = torch.randn(2, in_channels, size, size, generator=generator, requires_grad=True)
+        weight = torch.randn(in_channels, out_channels, kernel, kernel, generator=generator, requires_grad=True)
+        bias = torch.randn(out_channels, generator=generator, requires_grad=True)
+        expected = torch.nn.functional.conv_transpose2d(inputs, weight, bias, stride=2)
+        result = subpixel_transposed_conv(inputs, weight, bias)
+        torch.testing.assert_close(result, expected, rtol=1e-5, atol=1e-5)
+        upstream = torch.randn(expected.shape, generator=generator)
+        expected_grads = torch.autograd.grad(expected, [inputs, weight, bias], upstream)
+        result_grads = torch.autograd.grad(result, [inputs, weight, bias], upstream)
+        for got, want in zip(result_grads, expected_grads):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="even size"):
+        subpixel_transposed_conv(torch.randn(1, 2, 3, 3), torch.randn(2, 2, 5, 5), torch.randn(2))
 
 
 def test_world_model_loss_and_gradients_match_the_reference() -> None:
