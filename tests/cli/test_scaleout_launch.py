@@ -34,7 +34,6 @@ logdir.mkdir(parents=True, exist_ok=True)
 attempts = logdir / "attempts"
 attempt = int(attempts.read_text()) + 1 if attempts.exists() else 1
 attempts.write_text(str(attempt))
-(logdir / "task_pid").write_text(str(os.getppid()))  # the submitit task running this command
 print(f"attempt {attempt}", flush=True)
 if mode == "kill":
     os.kill(os.getpid(), signal.SIGKILL)
@@ -42,6 +41,8 @@ if attempt >= finish_on:
     (logdir / "DONE").write_text('{"env_steps": 10}')
     sys.exit(0)
 try:
+    # Written only once an interrupt would be caught here: the test signals after it appears.
+    (logdir / "task_pid").write_text(str(os.getppid()))  # the submitit task running this command
     time.sleep(120)
 except KeyboardInterrupt:
     print("interrupted: re-run the same command to resume", flush=True)
@@ -147,23 +148,30 @@ def test_a_killed_command_is_a_failed_job_with_its_reason(tmp_path: Path) -> Non
     assert status.detail == "transfer fake killed: killed by SIGKILL: attempt 1"
 
 
-def test_a_preempted_command_is_requeued_and_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("launched_in_background", [False, True], ids=["foreground", "sigint-ignored"])
+def test_a_preempted_command_is_requeued_and_resumes(tmp_path: Path, launched_in_background: bool) -> None:
+    # A launcher started with `cmd &` from a non-interactive shell has SIGINT ignored, and its
+    # processes inherit that; the command must still receive the Ctrl-C a preemption sends.
     job = _fake_job(tmp_path, "preempted")
     folder = tmp_path / "submitit"
-    submitted = local_executor(folder, ()).submit(_fake_command(tmp_path, job, finish_on=2))
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN if launched_in_background else signal.default_int_handler)
+    try:
+        submitted = local_executor(folder, ()).submit(_fake_command(tmp_path, job, finish_on=2))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     _record(tmp_path, job, submitted, folder)
-    attempts = tmp_path / "preempted" / "attempts"
+    attempts, task_pid_file = tmp_path / "preempted" / "attempts", tmp_path / "preempted" / "task_pid"
     for _ in range(600):
-        if attempts.exists() and job_status(job, read_experiment(tmp_path).records[job.key]).state == "running":
+        if task_pid_file.exists() and task_pid_file.read_text().strip() and job_status(job, read_experiment(tmp_path).records[job.key]).state == "running":
             break
         time.sleep(0.05)
     assert job_status(job, read_experiment(tmp_path).records[job.key]).state == "running"
-    task_pid = int((tmp_path / "preempted" / "task_pid").read_text())
+    task_pid = int(task_pid_file.read_text())
     os.kill(task_pid, signal.SIGUSR2)  # what Slurm sends the job before preemption or its time limit
     assert submitted.result().startswith("transfer fake preempted: finished")
     assert attempts.read_text() == "2" and job.is_done()
     log = (tmp_path / "logs" / f"{job.key}.log").read_text()
-    assert "attempt 1\ninterrupted: re-run the same command to resume" in log and "attempt 2" in log
+    assert "attempt 1\ninterrupted: re-run the same command to resume" in log and "attempt 2" in log, log
     assert job_status(job, read_experiment(tmp_path).records[job.key]).state == "done"
 
 

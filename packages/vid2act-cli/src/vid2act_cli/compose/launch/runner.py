@@ -27,8 +27,16 @@ class RunFailedError(RuntimeError):
     """The command exited with an error, was killed, or exited without finishing its job."""
 
 
-def _die_with_parent() -> None:
-    """In the child: receive SIGINT when the launching process dies (Linux), so a killed job leaves no orphan."""
+def _prepare_child() -> None:
+    """In the child, before exec: SIGINT stops it, also when it arrives because the launching process died.
+
+    A process started in the background by a non-interactive shell (`nohup vid2act ... &`) has
+    SIGINT ignored, and an ignored signal stays ignored across exec: the command would never see
+    the Ctrl-C that a preemption sends (and Python installs no KeyboardInterrupt handler for it),
+    so it would be killed after the grace period instead of stopping at its checkpoint. Hence the
+    default disposition first. Then (Linux) SIGINT when the parent dies, so a killed job leaves no orphan.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
@@ -85,7 +93,7 @@ class RunCommand(submitit.helpers.Checkpointable):
             output.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {self.label}: {' '.join(self.argv)}\n".encode())
             output.flush()
             self._process = subprocess.Popen([*self.program, *self.argv], env=dict(os.environ, **self.env),
-                                             stdout=output, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+                                             stdout=output, stderr=subprocess.STDOUT, preexec_fn=_prepare_child)
             returncode = self._process.wait()
         self._process = None
         if returncode != 0:
