@@ -14,6 +14,7 @@ import torch
 from vid2act_core.checkpoint import load_checkpoint
 from vid2act_core.fileio import atomic_write_text
 from vid2act_core.loop import evaluate, evaluation_seed, seed_everything
+from vid2act_core.mkl_dispatch import enable_mkl_avx512
 
 from vid2act_envs.parallel import check_workers, run_in_workers
 
@@ -157,6 +158,7 @@ def _evaluate_in_workers(
 def _worker_setup(run_dir: Path, device: str) -> tuple[Any, Any]:
     """In a worker process: the run's agent (one torch thread) and its evaluation environment."""
     torch.set_num_threads(1)
+    enable_mkl_avx512()  # a spawned process: the entry point's call did not reach it
     agent, config, _, _ = load_run_agent(run_dir, torch.device(device))
     return agent, make_task_env(config, seed=config.seed)
 
