@@ -1,4 +1,4 @@
-"""Shared test setup: few threads, headless rendering chosen before any simulator import."""
+"""Shared test setup: few threads, MKL's kernels chosen as the vid2act commands choose them, headless rendering."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ import torch  # noqa: E402
 if TYPE_CHECKING:
     from pretrained_teachers import TeacherStore
 
+from vid2act_core.mkl_dispatch import enable_mkl_avx512  # noqa: E402
+
 torch.set_num_threads(1)
+# Before any test's first matmul, as the `vid2act` entry point does: the test process then uses the
+# same MKL kernels as the worker and command processes it starts (on AMD CPUs with AVX-512).
+enable_mkl_avx512()
 
 
 @pytest.fixture(autouse=True)
