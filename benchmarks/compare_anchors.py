@@ -37,8 +37,10 @@ DEFAULT_IMPLS = "ours,ours-t4,ours-t6,dreamer-torch,vid2act-t4"
 def describe_mkl_rows(mode: str, names: list[str]) -> str:
     """Which rows let MKL use AVX-512 kernels, or why none can on this CPU."""
     from anchor_worker import wants_mkl_avx512
-    from vid2act_core.mkl_dispatch import cpu_reason_to_skip
+    from vid2act_core.mkl_dispatch import OPT_OUT_VARIABLE, cpu_reason_to_skip
 
+    if os.environ.get(OPT_OUT_VARIABLE, "1").strip() == "0":
+        return f"no row ({OPT_OUT_VARIABLE}=0)"
     try:
         reason = cpu_reason_to_skip(Path("/proc/cpuinfo").read_text())
     except OSError:

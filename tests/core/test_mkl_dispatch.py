@@ -119,3 +119,11 @@ def test_a_full_transfer_update_with_avx512_kernels_matches_the_default_kernels(
     for name, value in reference["params"].items():
         if value.is_floating_point():
             torch.testing.assert_close(fast["params"][name], value, rtol=1e-4, atol=1e-5, msg=lambda text, name=name: f"{name}: {text}")
+
+
+def test_checkpoints_record_what_mkl_was_told() -> None:
+    from vid2act_core.loop import system_info
+
+    status = mkl_dispatch.enable_mkl_avx512()  # the test process asked already (conftest): same answer
+    assert system_info()["mkl_avx512"] == status
+    assert status.split(":")[0] in ("enabled", "already", "off", "not needed", "skipped")

@@ -87,6 +87,7 @@ def system_info() -> dict[str, str]:
     import platform
 
     import vid2act_core
+    from vid2act_core.mkl_dispatch import mkl_dispatch_status
 
     return {
         "vid2act_core": vid2act_core.__version__,
@@ -95,6 +96,7 @@ def system_info() -> dict[str, str]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "device": str(torch.cuda.get_device_name()) if torch.cuda.is_available() else "cpu",
+        "mkl_avx512": mkl_dispatch_status() or "not asked",
     }
 
 
