@@ -37,14 +37,9 @@ DEFAULT_IMPLS = "ours,ours-t4,ours-t6,dreamer-torch,vid2act-t4"
 def describe_mkl_rows(mode: str, names: list[str]) -> str:
     """Which rows let MKL use AVX-512 kernels, or why none can on this CPU."""
     from anchor_worker import wants_mkl_avx512
-    from vid2act_core.mkl_dispatch import OPT_OUT_VARIABLE, cpu_reason_to_skip
+    from vid2act_core.mkl_dispatch import reason_to_skip
 
-    if os.environ.get(OPT_OUT_VARIABLE, "1").strip() == "0":
-        return f"no row ({OPT_OUT_VARIABLE}=0)"
-    try:
-        reason = cpu_reason_to_skip(Path("/proc/cpuinfo").read_text())
-    except OSError:
-        reason = "no /proc/cpuinfo"
+    reason = reason_to_skip()
     if reason is not None:
         return f"no row ({reason})"
     chosen = [name for name in [*names, "matmul"] if wants_mkl_avx512(name, mode)]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -155,14 +154,9 @@ def main() -> None:
         print(f"{torch.cuda.get_device_name(torch.device(args.device))}, torch {torch.__version__}, "
               f"precision {args.precision}, compile {args.compile}; peak = torch.cuda.max_memory_allocated")
     else:
-        from pathlib import Path
+        from vid2act_core.mkl_dispatch import reason_to_skip
 
-        from vid2act_core.mkl_dispatch import OPT_OUT_VARIABLE, cpu_reason_to_skip
-
-        reason = cpu_reason_to_skip(Path("/proc/cpuinfo").read_text()) if Path("/proc/cpuinfo").exists() else "no /proc/cpuinfo"
-        if os.environ.get(OPT_OUT_VARIABLE, "1").strip() == "0":
-            reason = f"off ({OPT_OUT_VARIABLE}=0)"
-        print(f"CPU, {args.threads} thread(s); MKL AVX-512 kernels on AMD: {reason or 'on in every row'}")
+        print(f"CPU, {args.threads} thread(s); MKL AVX-512 kernels on AMD: {reason_to_skip() or 'on in every row'}")
     peak_label = "GPU MB" if on_cuda else "peak MB"
     header = f"{'preset':<10} {'teachers':>8} {'batch':>6} {'WM upd/s':>9} {'AC upd/s':>9} {'upd/s':>7} {'vs none':>8} {peak_label:>8}"
     print(header)

@@ -104,7 +104,9 @@ def mkl_dispatch_status() -> str | None:
     return _status
 
 
-def _enable() -> str:
+def reason_to_skip() -> str | None:
+    """Why `enable_mkl_avx512` would do nothing in this process (the opt-out, the platform, the CPU, the
+    torch build), or None when it applies; changes nothing (benchmarks print it for their rows)."""
     if os.environ.get(OPT_OUT_VARIABLE, "1").strip() == "0":
         return f"off: {OPT_OUT_VARIABLE}=0"
     if not sys.platform.startswith("linux") or platform.machine() != "x86_64":
@@ -120,6 +122,13 @@ def _enable() -> str:
 
     if not torch.backends.mkl.is_available():
         return "not needed: this torch build does not use MKL"
+    return None
+
+
+def _enable() -> str:
+    reason = reason_to_skip()
+    if reason is not None:
+        return reason
     library = _torch_cpu_library()
     if library is None or not hasattr(library, _PATCHED_FUNCTION):
         return f"skipped: {_PATCHED_FUNCTION} not found in libtorch_cpu.so"
