@@ -3,7 +3,8 @@
 Started by the harness's coordinator (speed.py) as `python anchor_worker.py NAME THREADS`; puts the
 anchor folder on sys.path, replaces the `ours*` builders of its impls.py (written against an older
 API) with anchor_setup.build_ours, lets MKL use AVX-512 kernels where --mkl-avx512 says
-(`vid2act_core.mkl_dispatch`), then runs the harness's own worker loop unchanged.
+(`vid2act_core.mkl_dispatch`), places every row on $VID2ACT_BENCH_DEVICE when it is not the CPU
+(`anchor_setup.place_on_device`), then runs the harness's own worker loop unchanged.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from anchor_setup import register_builders  # noqa: E402
+from anchor_setup import bench_device, place_on_device, register_builders  # noqa: E402
 
 
 def wants_mkl_avx512(name: str, mode: str) -> bool:
@@ -43,6 +44,9 @@ def main() -> None:
     import worker
 
     register_builders(impls)
+    device = bench_device()
+    if device != "cpu":
+        place_on_device(impls, worker, device)
     worker.main()
 
 

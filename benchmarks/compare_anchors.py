@@ -16,13 +16,19 @@ On an AMD CPU with AVX-512, this project's training commands let MKL use its AVX
 (`vid2act_core.mkl_dispatch`); `--mkl-avx512` says which rows do (default: ours and the matmul
 ceiling, the anchors as they ship; `all` equalises it). The first line printed says which rows got it.
 
-CPU only: the anchor builders place their models on the CPU (see ../shared/anchors/impls.py). On
-a GPU use `benchmarks/train_step.py --device cuda` for this project's rows.
+`--device cuda` puts every row on the GPU: the anchor builders run unchanged with CUDA as torch's
+default device while they build and their config's device set to it (`anchor_setup.place_on_device`),
+every timed update ends with `torch.cuda.synchronize()`, the ceiling probe's matmul runs on the GPU
+and the peak column is `torch.cuda.max_memory_allocated`. fp32 everywhere (torch's defaults: TF32 off
+for matmuls, on for cuDNN convolutions, the same in every row's process).
+
+    uv run python benchmarks/compare_anchors.py --device cuda --updates 20 --warmup 3
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -46,6 +52,24 @@ def describe_mkl_rows(mode: str, names: list[str]) -> str:
     return ", ".join(chosen) if chosen else "no row"
 
 
+def check_device(device: str) -> str:
+    """A description of `device` for the output's first lines; exits with a one-line error if it cannot be used."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        sys.exit(f"error: --device {device!r}: not a torch device (cpu, cuda, cuda:1, ...)")
+    if parsed.type == "cpu":
+        return "cpu (fp32; the table's 'peak RSS' is each worker's resident set)"
+    if parsed.type != "cuda":
+        sys.exit(f"error: --device {device}: only cpu and cuda are supported")
+    if not torch.cuda.is_available():
+        sys.exit(f"error: --device {device}: CUDA is not available (torch {torch.__version__}); use --device cpu")
+    return (f"{device} ({torch.cuda.get_device_name(parsed)}, CUDA {torch.version.cuda}; fp32, TF32 off for matmuls; "
+            "the table's 'peak RSS' column is torch.cuda.max_memory_allocated, the matmul ceiling is the GPU's)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--anchors", type=Path, default=Path(os.environ.get("VID2ACT_ANCHORS", DEFAULT_ANCHORS)),
@@ -59,14 +83,17 @@ def main() -> None:
                         help="on AMD CPUs, which rows let MKL use its AVX-512 kernels (vid2act_core.mkl_dispatch): "
                              "shipped = this project's rows (as its commands do) and the matmul ceiling, the anchors "
                              "as they ship; all = every row; none = no row")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]: where every row runs")
     parser.add_argument("--out", type=Path, default=None, help="JSON results (default: a file in the temp folder)")
     args = parser.parse_args()
+    device_line = check_device(args.device)
     anchors = args.anchors.resolve()
     missing = [name for name in ("speed.py", "worker.py", "impls.py") if not (anchors / name).is_file()]
     if missing:
         sys.exit(f"error: --anchors {anchors}: not the anchor harness (missing {', '.join(missing)})")
     os.environ["VID2ACT_ANCHORS"] = str(anchors)
     os.environ["VID2ACT_BENCH_MKL_AVX512"] = args.mkl_avx512
+    os.environ["VID2ACT_BENCH_DEVICE"] = args.device
     if args.mkl_avx512 == "none":
         os.environ["VID2ACT_MKL_AVX512"] = "0"  # this project's own call (anchor_setup) stands down too
     sys.path.insert(0, str(HERE))
@@ -95,11 +122,26 @@ def main() -> None:
             )
 
     speed.Worker = Worker
+    print(f"# device: {device_line}")
     print(f"# MKL AVX-512 kernels (--mkl-avx512 {args.mkl_avx512}): {describe_mkl_rows(args.mkl_avx512, args.impls.split(','))}")
     out = args.out or Path(tempfile.gettempdir()) / f"compare-anchors-t{args.threads}-{time.strftime('%Y%m%dT%H%M%S')}.json"
     sys.argv = ["speed.py", "--threads", str(args.threads), "--impls", args.impls, "--updates", str(args.updates),
                 "--warmup", str(args.warmup), "--out", str(out)] + (["--no-flops"] if args.no_flops else [])
     speed.main()
+    for line in scorer_row_costs(json.loads(out.read_text())["results"]):
+        print(line)
+
+
+def scorer_row_costs(results: dict[str, dict]) -> list[str]:
+    """`cost of teachers` lines for the rows the harness does not pair itself (ours-t6-paper, ...) against `ours`."""
+    if "ours" not in results or "median_s" not in results["ours"]:
+        return []
+    base = results["ours"]["median_s"]
+    return [
+        f"cost of teachers, {name} / ours: {result['median_s'] / base:.2f}x the time"
+        for name, result in results.items()
+        if name.startswith("ours-t") and name.count("-") >= 2 and "median_s" in result
+    ]
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
     uv run python benchmarks/train_step.py                       # small + paper-dmc, DreamerV2 and transfer
     uv run python benchmarks/train_step.py --presets small --teachers 0,1,2,4,6 --device cuda
     uv run python benchmarks/train_step.py --presets paper-dmc --device cuda --precision 16 --compile
+    uv run python benchmarks/train_step.py --presets paper-dmc --device cuda --precision 16 --compile --compile-mode reduce-overhead
+    uv run python benchmarks/train_step.py --presets paper-dmc --teachers 0,6 --scorer paper     # teachers imagining alongside
     uv run python benchmarks/train_step.py --presets small --teachers 0,apv,isodream --threads 1   # the baselines
 
 Each configuration runs in a fresh subprocess so that its peak memory is its own (resident set on
@@ -31,7 +33,8 @@ def _teacher_spec(text: str) -> int | str:
 
 def measure(
     preset_name: str, teachers: int | str, batch_size: int, length: int, updates: int, device_name: str, threads: int,
-    precision: int = 32, compiled: bool = False, selection: str = "per_step",
+    precision: int = 32, compiled: bool = False, selection: str = "per_step", scorer: str | None = None,
+    compile_mode: str = "default",
 ) -> dict:
     import resource
 
@@ -51,8 +54,10 @@ def measure(
     device = torch.device(device_name)
     config = preset(preset_name)
     config.train.batch_size, config.train.batch_length = batch_size, length
-    config.train.precision, config.train.compile = precision, compiled
+    config.train.precision, config.train.compile, config.train.compile_mode = precision, compiled, compile_mode
     config.transfer.imagination_selection = selection
+    if scorer is not None:
+        config.transfer.scorer = scorer
     action_dim = 6
     ensemble, sources = None, None
     baseline = teachers if teachers in BASELINES else None
@@ -136,14 +141,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--precision", type=int, choices=(32, 16), default=32, help="16: bf16 autocast (CUDA only)")
     parser.add_argument("--compile", action="store_true", help="torch.compile encoder, decoder and GRU cell")
+    parser.add_argument("--compile-mode", default="default", choices=("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
+                        help="train.compile_mode with --compile (reduce-overhead: CUDA graphs on CUDA)")
     parser.add_argument("--selection-teachers", type=int, default=4,
                         help="teachers for the per-step vs per-rollout task-selection line (0: skip it)")
+    parser.add_argument("--scorer", default=None, choices=("prediction_error", "paper", "mlp", "similarity"),
+                        help="transfer.scorer for the teacher rows (default: the preset's); paper, mlp and similarity read "
+                             "teacher states, so per-step selection runs the teachers' imagination alongside the student's")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         preset_name, teachers, selection = (args.one.split(":") + ["per_step"])[:3]
         print(json.dumps(measure(preset_name, _teacher_spec(teachers), args.batch, args.length, args.updates, args.device, args.threads,
-                                 args.precision, args.compile, selection)))
+                                 args.precision, args.compile, selection, args.scorer, args.compile_mode)))
         return
     on_cuda = args.device.startswith("cuda")
     if on_cuda:
@@ -152,11 +162,12 @@ def main() -> None:
         if not torch.cuda.is_available():
             sys.exit(f"error: --device {args.device}: CUDA is not available (torch {torch.__version__}); use --device cpu")
         print(f"{torch.cuda.get_device_name(torch.device(args.device))}, torch {torch.__version__}, "
-              f"precision {args.precision}, compile {args.compile}; peak = torch.cuda.max_memory_allocated")
+              f"precision {args.precision}, compile {args.compile} (mode {args.compile_mode}); peak = torch.cuda.max_memory_allocated")
     else:
         from vid2act_core.mkl_dispatch import reason_to_skip
 
         print(f"CPU, {args.threads} thread(s); MKL AVX-512 kernels on AMD: {reason_to_skip() or 'on in every row'}")
+    print(f"teacher rows: transfer.scorer = {args.scorer or 'the preset default'}")
     peak_label = "GPU MB" if on_cuda else "peak MB"
     header = f"{'preset':<10} {'teachers':>8} {'batch':>6} {'WM upd/s':>9} {'AC upd/s':>9} {'upd/s':>7} {'vs none':>8} {peak_label:>8}"
     print(header)
@@ -164,7 +175,8 @@ def main() -> None:
     def run_one(spec: str) -> subprocess.CompletedProcess:
         command = [sys.executable, __file__, "--one", spec, "--batch", str(args.batch),
                    "--length", str(args.length), "--updates", str(args.updates), "--device", args.device,
-                   "--threads", str(args.threads), "--precision", str(args.precision)] + (["--compile"] if args.compile else [])
+                   "--threads", str(args.threads), "--precision", str(args.precision)] + (["--compile"] if args.compile else []) \
+            + (["--scorer", args.scorer] if args.scorer else []) + ["--compile-mode", args.compile_mode]
         return subprocess.run(command, capture_output=True, text=True)
 
     for preset_name in args.presets.split(","):

@@ -25,12 +25,14 @@ from vid2act_core.world_model import WorldModel
 
 CUDA = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (torch.cuda.is_available() is False)")]
 DEVICES = [pytest.param("cpu", id="cpu"), pytest.param("cuda", id="cuda", marks=CUDA)]
-# (device, train.precision, train.compile): bf16 autocast and torch.compile only act on CUDA.
+# (device, train.precision, train.compile, train.compile_mode): bf16 autocast and torch.compile only act on CUDA;
+# reduce-overhead replays CUDA graphs there.
 UPDATE_SETTINGS = [
-    pytest.param("cpu", 32, False, id="cpu-fp32"),
-    pytest.param("cuda", 32, False, id="cuda-fp32", marks=CUDA),
-    pytest.param("cuda", 16, False, id="cuda-bf16", marks=CUDA),
-    pytest.param("cuda", 16, True, id="cuda-bf16-compile", marks=CUDA),
+    pytest.param("cpu", 32, False, "default", id="cpu-fp32"),
+    pytest.param("cuda", 32, False, "default", id="cuda-fp32", marks=CUDA),
+    pytest.param("cuda", 16, False, "default", id="cuda-bf16", marks=CUDA),
+    pytest.param("cuda", 16, True, "default", id="cuda-bf16-compile", marks=CUDA),
+    pytest.param("cuda", 16, True, "reduce-overhead", id="cuda-bf16-cudagraphs", marks=CUDA),
 ]
 TARGET_ACTIONS = 3
 TEACHER_ACTIONS = (2, 4)  # one narrower and one wider than the target: padding and truncation both run
@@ -109,12 +111,13 @@ def _assert_same(left: Any, right: Any, where: str) -> None:
         assert left == right, f"{where}: {left!r} != {right!r}"
 
 
-@pytest.mark.parametrize(("device", "precision", "compiled"), UPDATE_SETTINGS)
-def test_dreamer_update_and_acting_on_device(device: str, precision: int, compiled: bool) -> None:
+@pytest.mark.parametrize(("device", "precision", "compiled", "compile_mode"), UPDATE_SETTINGS)
+def test_dreamer_update_and_acting_on_device(device: str, precision: int, compiled: bool, compile_mode: str) -> None:
     torch.manual_seed(0)
     config = preset("tiny")
-    config.train.precision, config.train.compile = precision, compiled
+    config.train.precision, config.train.compile, config.train.compile_mode = precision, compiled, compile_mode
     agent = DreamerAgent(config, TARGET_ACTIONS, device)
+    assert agent.replays_cuda_graphs == (device == "cuda" and compile_mode == "reduce-overhead")
     assert {param.device.type for param in agent.parameters()} == {device}
     world_model, actor, critic = _snapshot(agent.world_model), _snapshot(agent.actor_critic.actor), _snapshot(agent.actor_critic.critic)
 
@@ -129,6 +132,15 @@ def test_dreamer_update_and_acting_on_device(device: str, precision: int, compil
     action, policy_state = agent.policy(observation, None, mode="eval")
     assert action.shape == (BATCH, TARGET_ACTIONS) and action.device.type == device
     assert action.abs().max() <= 1 and policy_state["latent"]["deter"].device.type == device
+    # The training loop's pattern: acting steps carry their latent across further acting steps and
+    # updates (with CUDA graphs, each replay reuses the previous one's output memory).
+    carried = {key: value.clone() for key, value in policy_state["latent"].items()}
+    second_metrics = agent.train_step(_synthetic_batch(device))
+    _assert_finite_on(second_metrics, device)
+    assert all(torch.equal(carried[key], policy_state["latent"][key]) for key in carried), "an update changed the carried latent"
+    for _ in range(2):
+        action, policy_state = agent.policy(observation, policy_state, mode="explore")
+    assert torch.isfinite(policy_state["latent"]["deter"]).all() and action.abs().max() <= 1
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -200,6 +212,6 @@ def test_gpu_tests_collect_with_only_the_core_importable() -> None:
                             cwd=Path(__file__).resolve().parents[2])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     collected = sorted(line.split("::")[-1] for line in result.stdout.splitlines() if "::" in line)
-    expected = sorted([f"test_dreamer_update_and_acting_on_device[{name}]" for name in ("cuda-fp32", "cuda-bf16", "cuda-bf16-compile")]
+    expected = sorted([f"test_dreamer_update_and_acting_on_device[{name}]" for name in ("cuda-fp32", "cuda-bf16", "cuda-bf16-compile", "cuda-bf16-cudagraphs")]
                       + ["test_transfer_update_with_two_teachers_on_device[cuda]", "test_checkpoint_round_trip_on_device[cuda]"])
     assert collected == expected

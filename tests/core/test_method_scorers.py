@@ -53,6 +53,17 @@ def test_similarity_scorer_prefers_the_teacher_whose_distilled_state_is_closest(
         assert torch.equal(weights.argmax(-1), torch.full((6,), index))
 
 
+@pytest.mark.parametrize(("scorer", "reads_transferable"), [("paper", False), ("mlp", False), ("similarity", True)])
+def test_weights_compute_f_distill_only_for_the_scorer_that_reads_it(scorer: str, reads_transferable: bool) -> None:
+    # Per-step selection calls weights() at every imagined step; f_distill of N teachers is its largest cost.
+    distill = _distillation(scorer)
+    calls: list[torch.Size] = []
+    distill.f_distill.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape))
+    weights = distill.weights(torch.randn(6, 3, 5), torch.randn(6, 4))
+    assert torch.allclose(weights.sum(-1), torch.ones(6))
+    assert calls == ([torch.Size([6, 3, 5])] if reads_transferable else [])
+
+
 def test_per_teacher_heads_equal_separate_mlps_and_stay_independent() -> None:
     torch.manual_seed(0)
     heads = PerTeacherMLP(num_teachers=3, in_dim=5, out_dim=4, units=8, layers=2)

@@ -19,6 +19,9 @@ from vid2act_core.rssm import State, detach_state, flatten_state
 from vid2act_core.world_model import Batch, WorldModel, WorldModelOutput
 
 PolicyState = dict[str, Any]
+
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
+"""train.compile_mode values under which torch.compile replays CUDA graphs on CUDA."""
 ActMode = Literal["explore", "eval", "stochastic"]
 
 
@@ -41,7 +44,7 @@ class DreamerAgent(nn.Module):
         if config.train.compile:
             # In-place compilation keeps parameter names, so checkpoints and teachers stay interchangeable.
             for module in (self.world_model.encoder, self.world_model.decoder, self.world_model.rssm.cell):
-                module.compile()
+                module.compile(mode=config.train.compile_mode)
         wm, ac = config.world_model, config.actor_critic
         self.model_optimizer = torch.optim.Adam(self.world_model_parameters(), lr=wm.lr, eps=wm.eps)
         self.actor_optimizer = torch.optim.Adam(self.actor_critic.actor.parameters(), lr=ac.actor_lr, eps=ac.eps)
@@ -91,6 +94,18 @@ class DreamerAgent(nn.Module):
     def world_model_parameters(self) -> list[nn.Parameter]:
         return list(self.world_model.parameters()) + self.extra_world_model_parameters()
 
+    @property
+    def replays_cuda_graphs(self) -> bool:
+        """Whether the compiled modules replay CUDA graphs (train.compile_mode reduce-overhead or max-autotune, on CUDA)."""
+        train = self.config.train
+        return train.compile and train.compile_mode in CUDA_GRAPH_MODES and self.device.type == "cuda"
+
+    def _begin_cuda_graph_step(self) -> None:
+        # A CUDA-graph replay reuses the memory of the previous replay's outputs; telling torch where an
+        # update or an acting step begins lets it free that memory instead of recording new graphs.
+        if self.replays_cuda_graphs:
+            torch.compiler.cudagraph_mark_step_begin()
+
     def autocast(self) -> contextlib.AbstractContextManager:
         """bf16 autocast when train.precision is 16 (CUDA or CPU); distributions, KL and returns stay fp32."""
         if self.config.train.precision == 16 and self.device.type in ("cuda", "cpu"):
@@ -122,6 +137,7 @@ class DreamerAgent(nn.Module):
         return grad_norm.detach()
 
     def train_world_model(self, batch: Batch) -> tuple[WorldModelOutput, dict[str, torch.Tensor]]:
+        self._begin_cuda_graph_step()
         with self.autocast():
             model_loss, output, metrics = self.world_model.loss(batch)
             extra_loss, extra_metrics = self.extra_world_model_loss(batch, output)
@@ -175,6 +191,7 @@ class DreamerAgent(nn.Module):
         batch_size = obs["image"].shape[0]
         if policy_state is None:
             policy_state = self.initial_policy_state(batch_size)
+        self._begin_cuda_graph_step()
         embed = self.world_model.embed(obs["image"])
         post, prior = self.world_model.rssm.obs_step(
             policy_state["latent"], policy_state["action"], embed, obs["is_first"], sample=mode != "eval"
@@ -182,6 +199,9 @@ class DreamerAgent(nn.Module):
         condition, extra_state = self.acting_condition(post, prior, obs, policy_state, mode)
         dist = self.actor_critic.actor(self.world_model.rssm.feature(post), condition)
         action = dist.mode() if mode == "eval" else dist.sample()
+        if self.replays_cuda_graphs:
+            # The next step's replay overwrites this one's outputs; the carried latent must outlive it.
+            post = {key: value.clone() for key, value in post.items()}
         new_state = dict(policy_state)
         new_state.update(extra_state)
         new_state.update(latent=post, action=action)

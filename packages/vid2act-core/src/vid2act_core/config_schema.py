@@ -193,6 +193,10 @@ class TrainConfig:
     """16 enables bf16 mixed precision (autocast, CUDA or CPU); distributions, KL and returns stay fp32."""
     compile: bool = False
     """Compile the encoder, decoder and GRU cell with torch.compile (in place; worth it on CUDA)."""
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = "default"
+    """torch.compile mode when train.compile is on. reduce-overhead and max-autotune replay CUDA graphs
+    on CUDA (one launch per compiled call instead of one per kernel: the RSSM's 50-step loop at batch
+    16 is launch-bound); on the CPU there are no CUDA graphs and they compile like the others."""
     threads: int = 0
     """torch CPU threads (0: leave torch's default)."""
 

@@ -60,12 +60,12 @@ class TaskSelectiveDistillation(nn.Module):
         """Eq. 3. teacher_states (..., N, Ft), student_states (..., Fs) -> W (..., N) in fp32, summing to 1 over N.
 
         Under the uniform ablation W = 1/N. `transferable` (f_distill of the teachers) is computed
-        when not given.
+        when not given and the scorer reads it (`similarity`).
         """
         num_teachers = teacher_states.shape[-2]
         if self.uniform:
             return torch.full(teacher_states.shape[:-1], 1.0 / num_teachers, device=teacher_states.device)
-        if transferable is None and self.weights_read_states:
+        if transferable is None and getattr(self.f_weight, "reads_transferable", False):
             transferable = self.transferable(teacher_states)
         logits = self.f_weight.logits(teacher_states, transferable, student_states.detach())
         return F.softmax(logits.float(), -1)

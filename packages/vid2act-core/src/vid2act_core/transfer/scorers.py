@@ -68,6 +68,9 @@ class MLPScorer(nn.Module):
 class SimilarityScorer(nn.Module):
     """-mean_j (u_t^i - e_t)_j^2 / temperature on detached inputs: closest distilled teacher wins."""
 
+    reads_transferable = True
+    """The only scorer that reads u_t^i = f_distill(s_t^i): the others need not compute it."""
+
     def __init__(self, temperature: float) -> None:
         super().__init__()
         if temperature <= 0:
