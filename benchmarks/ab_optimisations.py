@@ -32,6 +32,7 @@ SWITCHES = {
     "decoder_subpixel": "the decoder's last transposed convolution's forward in sub-pixel form",
     "idle_resets": "observe skips the reset masking at steps where no sequence starts",
     "inplace_elu": "the convolutional nets' ELUs in place",
+    "conv_bias_apart": "the convolutions' bias gradients summed apart from oneDNN's backward",
 }
 
 
@@ -40,6 +41,8 @@ def set_switches(agent, names: set[str]) -> None:
     agent.world_model.decoder.first_layer_as_matmul = "decoder_matmul" in names
     agent.world_model.decoder.last_layer_as_subpixel = "decoder_subpixel" in names
     agent.world_model.rssm.skip_idle_resets = "idle_resets" in names
+    agent.world_model.encoder.bias_grad_apart = "conv_bias_apart" in names
+    agent.world_model.decoder.bias_grad_apart = "conv_bias_apart" in names
     for module in [*agent.world_model.encoder.net, *agent.world_model.decoder.net]:
         if isinstance(module, torch.nn.ELU):
             module.inplace = "inplace_elu" in names

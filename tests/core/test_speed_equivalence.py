@@ -1,8 +1,8 @@
 """Speed optimisations that are on by default keep the maths: the optimised update equals the reference one.
 
 Reference = every switch off (`ConvDecoder.first_layer_as_matmul`, `ConvDecoder.last_layer_as_subpixel`,
-`RSSM.skip_idle_resets`, the conv nets' in-place ELUs): the decoder's first and last transposed
-convolutions run as such, the
+`RSSM.skip_idle_resets`, the conv nets' in-place ELUs and `bias_grad_apart`): the decoder's first and
+last transposed convolutions run as such, the convolutions' backward computes their bias gradients, the
 reset masking applied at every step, out-of-place activations. Same seed, same batch (with an episode starting mid-window): losses, gradients, metrics and
 the parameters after a full update agree within float tolerance.
 """
@@ -24,6 +24,8 @@ def _switches(agent: DreamerAgent, on: bool) -> None:
     agent.world_model.decoder.first_layer_as_matmul = on
     agent.world_model.decoder.last_layer_as_subpixel = on
     agent.world_model.rssm.skip_idle_resets = on
+    agent.world_model.encoder.bias_grad_apart = on
+    agent.world_model.decoder.bias_grad_apart = on
     for module in [*agent.world_model.encoder.net, *agent.world_model.decoder.net]:
         if isinstance(module, torch.nn.ELU):
             module.inplace = on
@@ -47,6 +49,7 @@ def test_decoder_matmul_path_equals_the_convolution_and_skips_it() -> None:
     torch.manual_seed(0)
     decoder = ConvDecoder(in_dim=40, depth=32)
     features = torch.randn(2, 3, 40, requires_grad=True)
+    decoder.bias_grad_apart = False  # the layers run as modules, so the hook sees them
     calls = []
     decoder.net[0].register_forward_hook(lambda *_: calls.append(1))
     decoder.first_layer_as_matmul = False
@@ -66,6 +69,7 @@ def test_subpixel_last_layer_equals_the_transposed_convolution_and_skips_it() ->
     torch.manual_seed(0)
     decoder = ConvDecoder(in_dim=40, depth=32)
     features = torch.randn(2, 3, 40, requires_grad=True)
+    decoder.bias_grad_apart = False  # the layers run as modules, so the hook sees them
     calls = []
     decoder.net[-1].register_forward_hook(lambda *_: calls.append(1))
     outcomes = []
@@ -80,6 +84,40 @@ def test_subpixel_last_layer_equals_the_transposed_convolution_and_skips_it() ->
     torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
     for fast_grad, reference_grad in zip(fast_grads, reference_grads):
         torch.testing.assert_close(fast_grad, reference_grad, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("net", ["encoder", "decoder"])
+def test_bias_grad_apart_equals_the_layers_backward_and_skips_onednn_bias(net: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vid2act_core.nets import ConvEncoder
+
+    torch.manual_seed(0)
+    module = ConvEncoder() if net == "encoder" else ConvDecoder(in_dim=40, depth=32)
+    inputs = torch.randn(2, 3, 3, 64, 64) if net == "encoder" else torch.randn(2, 3, 40)
+    masks: list[list[bool]] = []
+    backward = torch.ops.aten.convolution_backward
+
+    def recording_backward(*args):
+        masks.append(list(args[-1]))
+        return backward(*args)
+
+    outcomes = []
+    for apart in (False, True):
+        module.bias_grad_apart = apart
+        masks.clear()
+        monkeypatch.setattr(torch.ops.aten, "convolution_backward", recording_backward)
+        source = inputs.clone().requires_grad_(True)
+        output = module(source)
+        grads = torch.autograd.grad(output.square().sum(), [source, *module.parameters()])
+        monkeypatch.undo()
+        outcomes.append((output, grads))
+        if apart:  # every convolution's backward asked oneDNN for no bias gradient
+            assert len(masks) == (4 if net == "encoder" else 3) and all(mask[2] is False for mask in masks), masks
+    (reference, reference_grads), (fast, fast_grads) = outcomes
+    torch.testing.assert_close(fast, reference, rtol=0, atol=0)  # the forward is the same call
+    for fast_grad, reference_grad in zip(fast_grads, reference_grads):
+        torch.testing.assert_close(fast_grad, reference_grad, rtol=1e-4, atol=1e-5)
+    with torch.no_grad():  # no backward: the plain layers (as in the teachers' vmapped encoders)
+        torch.testing.assert_close(module(inputs), reference.detach(), rtol=0, atol=0)
 
 
 def test_subpixel_form_of_a_transposed_convolution_with_any_even_kernel() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from vid2act_core.conv_forms import conv_bias_grad_apart, subpixel_transposed_conv
 
 
 class MLP(nn.Sequential):
@@ -34,8 +35,12 @@ class ConvEncoder(nn.Module):
     """Four stride-2 convolutions (kernel 4), depth d, 2d, 4d, 8d: 64x64 -> 8d x 2 x 2.
 
     The ELUs of both convolutional nets work in place on the convolution outputs (which no backward
-    needs): one activation-sized buffer less per layer (benchmarks/README.md).
+    needs): one activation-sized buffer less per layer (benchmarks/README.md). On the CPU the
+    convolutions' bias gradients are summed apart from oneDNN's backward (`bias_grad_apart`, on by
+    default; see `conv_forms.conv_bias_grad_apart`).
     """
+
+    bias_grad_apart: bool = True
 
     def __init__(self, depth: int = 32, image_size: int = 64, channels: int = 3) -> None:
         super().__init__()
@@ -54,7 +59,7 @@ class ConvEncoder(nn.Module):
         """images: (..., 3, 64, 64) float -> (..., out_dim)."""
         batch_shape = images.shape[:-3]
         flat = images.reshape(-1, *images.shape[-3:])
-        features = self.net(flat.contiguous(memory_format=torch.channels_last))
+        features = run_conv_layers(self.net, flat.contiguous(memory_format=torch.channels_last), self.bias_grad_apart)
         return features.reshape(*batch_shape, self.out_dim)
 
 
@@ -66,11 +71,13 @@ class ConvDecoder(nn.Module):
     (`first_layer_as_matmul`, on by default) because oneDNN's transposed convolution of a 1 x 1
     input is slow, its backward especially (benchmarks/README.md). On the CPU the last transposed
     convolution's forward runs in sub-pixel form (`last_layer_as_subpixel`, on by default; see
-    `subpixel_transposed_conv`). Parameters are unchanged.
+    `conv_forms.subpixel_transposed_conv`) and the others' bias gradients are summed apart from
+    oneDNN's backward (`bias_grad_apart`, as in the encoder). Parameters are unchanged.
     """
 
     first_layer_as_matmul: bool = True
     last_layer_as_subpixel: bool = True
+    bias_grad_apart: bool = True
 
     def __init__(self, in_dim: int, depth: int = 32, channels: int = 3) -> None:
         super().__init__()
@@ -102,52 +109,37 @@ class ConvDecoder(nn.Module):
         else:
             pixels = hidden.reshape(-1, 32 * self.depth, 1, 1)
         pixels = pixels.contiguous(memory_format=torch.channels_last)
-        if self.last_layer_as_subpixel and pixels.device.type == "cpu" and not torch.is_autocast_enabled("cpu"):
+        if self.last_layer_as_subpixel and _plain_cpu_tensor(pixels):
             last = self.net[-1]
-            images = subpixel_transposed_conv(layers[:-1](pixels), last.weight, last.bias)
+            images = subpixel_transposed_conv(run_conv_layers(layers[:-1], pixels, self.bias_grad_apart), last.weight, last.bias)
         else:
-            images = layers(pixels)
+            images = run_conv_layers(layers, pixels, self.bias_grad_apart)
         return images.reshape(*batch_shape, *images.shape[-3:])
 
 
-def subpixel_transposed_conv(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """`conv_transpose2d(inputs, weight, bias, stride=2)` for an even kernel, with a faster forward on the CPU.
-
-    A stride-2 transposed convolution with a k x k kernel is, for each of the 4 output pixel phases
-    (row and column parity), a stride-1 convolution with a (k/2) x (k/2) slice of the kernel: one
-    convolution with 4 x C_out channels, then a pixel shuffle. For the decoder's last layer
-    (32 -> 3 channels, 30 x 30 -> 64 x 64) oneDNN runs that 1.5-1.8x faster than its transposed
-    convolution (benchmarks/README.md), whose backward stays the faster one and is used unchanged.
-    """
-    return _SubpixelTransposedConv.apply(inputs, weight, bias)
+def _plain_cpu_tensor(inputs: torch.Tensor) -> bool:
+    """On the CPU, without autocast and outside torch.func transforms (where the custom conv forms apply)."""
+    return inputs.device.type == "cpu" and not torch.is_autocast_enabled("cpu") and not torch._C._functorch.is_functorch_wrapped_tensor(inputs)
 
 
-def _phase_weight(weight: torch.Tensor) -> torch.Tensor:
-    """(C_in, C_out, k, k) transposed-conv kernel -> (C_out * 4, C_in, k/2, k/2) kernel of the phase convolution.
+def run_conv_layers(layers: nn.Sequential, inputs: torch.Tensor, bias_grad_apart: bool) -> torch.Tensor:
+    """`layers(inputs)`, with each (transposed) convolution's bias gradient summed apart on the CPU when
+    `bias_grad_apart` and gradients are on (`conv_forms.conv_bias_grad_apart`; same maths)."""
+    if not (bias_grad_apart and torch.is_grad_enabled() and _plain_cpu_tensor(inputs)):
+        return layers(inputs)
+    outputs = inputs
+    for layer in layers:
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)) and layer.bias is not None and _plain_conv(layer):
+            outputs = conv_bias_grad_apart(outputs, layer.weight, layer.bias, layer.stride[0], isinstance(layer, nn.ConvTranspose2d))
+        else:
+            outputs = layer(outputs)
+    return outputs
 
-    Output pixel (2m + p, 2n + q) sums inputs (m - a, n - b) times kernel tap (2a + p, 2b + q); as a
-    correlation over the padded input the taps run backwards, hence the flips.
-    """
-    in_channels, out_channels, kernel = weight.shape[0], weight.shape[1], weight.shape[-1]
-    half = kernel // 2
-    taps = weight.reshape(in_channels, out_channels, half, 2, half, 2).flip(2, 4)
-    return taps.permute(1, 3, 5, 0, 2, 4).reshape(out_channels * 4, in_channels, half, half)
 
-
-class _SubpixelTransposedConv(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        kernel = weight.shape[-1]
-        if kernel % 2 or weight.shape[-2] != kernel:
-            raise ValueError(f"subpixel_transposed_conv needs a square kernel of even size, got {tuple(weight.shape[-2:])}")
-        ctx.save_for_backward(inputs, weight)
-        phases = F.conv2d(inputs, _phase_weight(weight), bias.repeat_interleave(4), padding=kernel // 2 - 1)
-        return F.pixel_shuffle(phases, 2)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        inputs, weight = ctx.saved_tensors
-        grad_input, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
-            grad, inputs, weight, [weight.shape[1]], [2, 2], [0, 0], [1, 1], True, [0, 0], 1, list(ctx.needs_input_grad)
-        )
-        return grad_input, grad_weight, grad_bias
+def _plain_conv(layer: nn.Conv2d | nn.ConvTranspose2d) -> bool:
+    """Square stride, no padding, dilation, groups or output padding: what conv_bias_grad_apart computes."""
+    output_padding = getattr(layer, "output_padding", (0, 0))
+    return (
+        layer.stride[0] == layer.stride[1] and tuple(layer.padding) == (0, 0) and tuple(layer.dilation) == (1, 1)
+        and layer.groups == 1 and tuple(output_padding) == (0, 0) and layer.padding_mode == "zeros"
+    )

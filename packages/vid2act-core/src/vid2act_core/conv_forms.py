@@ -1,0 +1,98 @@
+"""Faster forms of the encoder's and decoder's convolutions on the CPU, with the same maths.
+
+Two custom autograd Functions, used by `nets.ConvEncoder` / `nets.ConvDecoder` where their switches
+say (benchmarks/README.md has the measured gains; tests/core/test_speed_equivalence.py checks them
+against the plain layers):
+
+- `conv_bias_grad_apart`: a stride-s convolution or transposed convolution whose backward asks
+  oneDNN for the input and weight gradients only and sums the bias gradient itself. oneDNN's
+  backward-weights primitive with a bias runs 1.5-2x slower than without one at these shapes (the
+  decoder's 64 -> 32 layer: 130 vs 71 ms for 800 images, 2 threads), while the bias gradient is a
+  2-3 ms sum over the output gradient.
+- `subpixel_transposed_conv`: the forward of a stride-2 transposed convolution with an even kernel
+  as one stride-1 convolution and a pixel shuffle (the decoder's last layer).
+
+Both only run outside torch.func transforms and with gradients enabled (the teachers' vmapped,
+gradient-free encoders use the plain layers).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def conv_bias_grad_apart(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, stride: int, transposed: bool) -> torch.Tensor:
+    """`conv2d` (or `conv_transpose2d` when `transposed`) with this stride, no padding, with the bias
+    gradient computed as a sum apart from the convolution's backward."""
+    return _ConvBiasGradApart.apply(inputs, weight, bias, stride, transposed)
+
+
+class _ConvBiasGradApart(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, stride: int, transposed: bool) -> torch.Tensor:
+        ctx.save_for_backward(inputs, weight)
+        ctx.stride, ctx.transposed = stride, transposed
+        convolution = F.conv_transpose2d if transposed else F.conv2d
+        return convolution(inputs, weight, bias, stride=stride)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        inputs, weight = ctx.saved_tensors
+        return (*_input_and_weight_grads(ctx, grad, inputs, weight, ctx.stride, ctx.transposed), None, None)
+
+
+def _input_and_weight_grads(
+    ctx, grad: torch.Tensor, inputs: torch.Tensor, weight: torch.Tensor, stride: int, transposed: bool
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """(input, weight, bias) gradients of a bias-carrying convolution; the bias one as a sum, apart."""
+    needs_input, needs_weight, needs_bias = ctx.needs_input_grad[:3]
+    grad_input = grad_weight = grad_bias = None
+    if needs_input or needs_weight:
+        grad_input, grad_weight, _ = torch.ops.aten.convolution_backward(
+            grad, inputs, weight, None, [stride, stride], [0, 0], [1, 1], transposed, [0, 0], 1, [needs_input, needs_weight, False]
+        )
+    if needs_bias:
+        grad_bias = grad.sum((0, 2, 3))
+    return grad_input, grad_weight, grad_bias
+
+
+def subpixel_transposed_conv(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """`conv_transpose2d(inputs, weight, bias, stride=2)` for an even kernel, with a faster forward on the CPU.
+
+    A stride-2 transposed convolution with a k x k kernel is, for each of the 4 output pixel phases
+    (row and column parity), a stride-1 convolution with a (k/2) x (k/2) slice of the kernel: one
+    convolution with 4 x C_out channels, then a pixel shuffle. For the decoder's last layer
+    (32 -> 3 channels, 30 x 30 -> 64 x 64) oneDNN runs that 1.5-1.8x faster than its transposed
+    convolution (benchmarks/README.md), whose backward stays the faster one and is used (with the
+    bias gradient apart, as in `conv_bias_grad_apart`).
+    """
+    return _SubpixelTransposedConv.apply(inputs, weight, bias)
+
+
+def _phase_weight(weight: torch.Tensor) -> torch.Tensor:
+    """(C_in, C_out, k, k) transposed-conv kernel -> (C_out * 4, C_in, k/2, k/2) kernel of the phase convolution.
+
+    Output pixel (2m + p, 2n + q) sums inputs (m - a, n - b) times kernel tap (2a + p, 2b + q); as a
+    correlation over the padded input the taps run backwards, hence the flips.
+    """
+    in_channels, out_channels, kernel = weight.shape[0], weight.shape[1], weight.shape[-1]
+    half = kernel // 2
+    taps = weight.reshape(in_channels, out_channels, half, 2, half, 2).flip(2, 4)
+    return taps.permute(1, 3, 5, 0, 2, 4).reshape(out_channels * 4, in_channels, half, half)
+
+
+class _SubpixelTransposedConv(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        kernel = weight.shape[-1]
+        if kernel % 2 or weight.shape[-2] != kernel:
+            raise ValueError(f"subpixel_transposed_conv needs a square kernel of even size, got {tuple(weight.shape[-2:])}")
+        ctx.save_for_backward(inputs, weight)
+        phases = F.conv2d(inputs, _phase_weight(weight), bias.repeat_interleave(4), padding=kernel // 2 - 1)
+        return F.pixel_shuffle(phases, 2)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        inputs, weight = ctx.saved_tensors
+        return _input_and_weight_grads(ctx, grad, inputs, weight, 2, True)
