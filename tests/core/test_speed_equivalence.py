@@ -193,3 +193,22 @@ def test_preprocess_in_place_arithmetic_leaves_the_input_alone() -> None:
     torch.testing.assert_close(preprocess_images(images), expected)
     torch.testing.assert_close(preprocess_images(as_float), expected)
     assert torch.equal(as_float, before), "preprocess_images must not modify a float input"
+
+
+@pytest.mark.parametrize("net", ["encoder", "decoder"])
+def test_the_cpu_conv_forms_trace_into_one_torch_compile_graph(net: str) -> None:
+    """train.compile on the CPU compiles these nets: the custom forms must trace without graph breaks
+    (aot_eager: dynamo and AOTAutograd, no C++ toolchain) and give the eager result."""
+    from vid2act_core.nets import ConvEncoder
+
+    torch.manual_seed(0)
+    module = ConvEncoder() if net == "encoder" else ConvDecoder(in_dim=40, depth=8)
+    inputs = (torch.randn(2, 3, 64, 64) if net == "encoder" else torch.randn(2, 40)).requires_grad_(True)
+    reference = module(inputs)
+    reference_grads = torch.autograd.grad(reference.square().sum(), [inputs, *module.parameters()])
+    compiled = torch.compile(module, backend="aot_eager", fullgraph=True)
+    output = compiled(inputs)
+    grads = torch.autograd.grad(output.square().sum(), [inputs, *module.parameters()])
+    torch.testing.assert_close(output, reference, rtol=1e-5, atol=1e-6)
+    for grad, reference_grad in zip(grads, reference_grads):
+        torch.testing.assert_close(grad, reference_grad, rtol=1e-4, atol=1e-5)

@@ -119,7 +119,10 @@ class ConvDecoder(nn.Module):
 
 def _plain_cpu_tensor(inputs: torch.Tensor) -> bool:
     """On the CPU, without autocast and outside torch.func transforms (where the custom conv forms apply)."""
-    return inputs.device.type == "cpu" and not torch.is_autocast_enabled("cpu") and not torch._C._functorch.is_functorch_wrapped_tensor(inputs)
+    if inputs.device.type != "cpu" or torch.is_autocast_enabled("cpu"):
+        return False
+    # torch.compile traces the custom forms; the functorch query itself would break its graph.
+    return torch.compiler.is_compiling() or not torch._C._functorch.is_functorch_wrapped_tensor(inputs)
 
 
 def run_conv_layers(layers: nn.Sequential, inputs: torch.Tensor, bias_grad_apart: bool) -> torch.Tensor:
