@@ -33,6 +33,7 @@ SWITCHES = {
     "idle_resets": "observe skips the reset masking at steps where no sequence starts",
     "inplace_elu": "the convolutional nets' ELUs in place",
     "conv_bias_apart": "the convolutions' bias gradients summed apart from oneDNN's backward",
+    "encoder_matmul": "the encoder's last convolution (2 x 2 output pixels) as a matmul over its input patches",
 }
 
 
@@ -43,6 +44,7 @@ def set_switches(agent, names: set[str]) -> None:
     agent.world_model.rssm.skip_idle_resets = "idle_resets" in names
     agent.world_model.encoder.bias_grad_apart = "conv_bias_apart" in names
     agent.world_model.decoder.bias_grad_apart = "conv_bias_apart" in names
+    agent.world_model.encoder.last_layer_as_matmul = "encoder_matmul" in names
     for module in [*agent.world_model.encoder.net, *agent.world_model.decoder.net]:
         if isinstance(module, torch.nn.ELU):
             module.inplace = "inplace_elu" in names

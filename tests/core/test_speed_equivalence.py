@@ -1,8 +1,9 @@
 """Speed optimisations that are on by default keep the maths: the optimised update equals the reference one.
 
 Reference = every switch off (`ConvDecoder.first_layer_as_matmul`, `ConvDecoder.last_layer_as_subpixel`,
-`RSSM.skip_idle_resets`, the conv nets' in-place ELUs and `bias_grad_apart`): the decoder's first and
-last transposed convolutions run as such, the convolutions' backward computes their bias gradients, the
+`RSSM.skip_idle_resets`, the conv nets' in-place ELUs, `bias_grad_apart` and
+`ConvEncoder.last_layer_as_matmul`): the decoder's first and last transposed convolutions and the
+encoder's last convolution run as such, the convolutions' backward computes their bias gradients, the
 reset masking applied at every step, out-of-place activations. Same seed, same batch (with an episode starting mid-window): losses, gradients, metrics and
 the parameters after a full update agree within float tolerance.
 """
@@ -26,6 +27,7 @@ def _switches(agent: DreamerAgent, on: bool) -> None:
     agent.world_model.rssm.skip_idle_resets = on
     agent.world_model.encoder.bias_grad_apart = on
     agent.world_model.decoder.bias_grad_apart = on
+    agent.world_model.encoder.last_layer_as_matmul = on
     for module in [*agent.world_model.encoder.net, *agent.world_model.decoder.net]:
         if isinstance(module, torch.nn.ELU):
             module.inplace = on
@@ -92,6 +94,8 @@ def test_bias_grad_apart_equals_the_layers_backward_and_skips_onednn_bias(net: s
 
     torch.manual_seed(0)
     module = ConvEncoder() if net == "encoder" else ConvDecoder(in_dim=40, depth=32)
+    if net == "encoder":
+        module.last_layer_as_matmul = False  # every layer a convolution here
     inputs = torch.randn(2, 3, 3, 64, 64) if net == "encoder" else torch.randn(2, 3, 40)
     masks: list[list[bool]] = []
     backward = torch.ops.aten.convolution_backward
@@ -118,6 +122,29 @@ def test_bias_grad_apart_equals_the_layers_backward_and_skips_onednn_bias(net: s
         torch.testing.assert_close(fast_grad, reference_grad, rtol=1e-4, atol=1e-5)
     with torch.no_grad():  # no backward: the plain layers (as in the teachers' vmapped encoders)
         torch.testing.assert_close(module(inputs), reference.detach(), rtol=0, atol=0)
+
+
+def test_encoder_last_layer_as_matmul_equals_the_convolution_and_skips_it() -> None:
+    from vid2act_core.nets import ConvEncoder
+
+    torch.manual_seed(0)
+    encoder = ConvEncoder()
+    encoder.bias_grad_apart = False  # the layers run as modules, so the hook sees them
+    calls = []
+    encoder.net[-2].register_forward_hook(lambda *_: calls.append(1))
+    images = torch.rand(2, 3, 3, 64, 64) - 0.5
+    outcomes = []
+    for as_matmul in (False, True):
+        encoder.last_layer_as_matmul = as_matmul
+        source = images.clone().requires_grad_(True)
+        features = encoder(source)
+        outcomes.append((features, torch.autograd.grad(features.square().sum(), [source, *encoder.parameters()])))
+        assert len(calls) == 1, "the matmul path must not run the convolution"
+    (reference, reference_grads), (fast, fast_grads) = outcomes
+    assert fast.shape == reference.shape == (2, 3, encoder.out_dim)
+    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
+    for fast_grad, reference_grad in zip(fast_grads, reference_grads):
+        torch.testing.assert_close(fast_grad, reference_grad, rtol=1e-4, atol=1e-4)
 
 
 def test_subpixel_form_of_a_transposed_convolution_with_any_even_kernel() -> None:

@@ -1,7 +1,6 @@
 """Faster forms of the encoder's and decoder's convolutions on the CPU, with the same maths.
 
-Two custom autograd Functions, used by `nets.ConvEncoder` / `nets.ConvDecoder` where their switches
-say (benchmarks/README.md has the measured gains; tests/core/test_speed_equivalence.py checks them
+Used by `nets.ConvEncoder` / `nets.ConvDecoder` where their switches say (benchmarks/README.md has the measured gains; tests/core/test_speed_equivalence.py checks them
 against the plain layers):
 
 - `conv_bias_grad_apart`: a stride-s convolution or transposed convolution whose backward asks
@@ -11,8 +10,10 @@ against the plain layers):
   2-3 ms sum over the output gradient.
 - `subpixel_transposed_conv`: the forward of a stride-2 transposed convolution with an even kernel
   as one stride-1 convolution and an interleaving of its 4 output phases (the decoder's last layer).
+- `conv_as_matmul`: a convolution with few output pixels as one matmul over its input patches
+  (the encoder's last layer).
 
-Both only run outside torch.func transforms and with gradients enabled (the teachers' vmapped,
+They only run outside torch.func transforms and with gradients enabled (the teachers' vmapped,
 gradient-free encoders use the plain layers).
 """
 
@@ -55,6 +56,24 @@ def _input_and_weight_grads(
     if needs_bias:
         grad_bias = grad.sum((0, 2, 3))
     return grad_input, grad_weight, grad_bias
+
+
+def conv_as_matmul(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, stride: int) -> torch.Tensor:
+    """`conv2d(inputs, weight, bias, stride)` (no padding) as one matmul over the input's patches.
+
+    For a layer with few output pixels (the encoder's last: 6 x 6 -> 2 x 2, 128 -> 256 channels)
+    the patch matrix is small (N * 4 rows of 2048) and MKL's matmul, forward and backward, beats
+    oneDNN's convolution, whose backward runs at ~110 GFLOP/s there (65 -> 46 ms forward + backward
+    for 800 images, 2 threads). Takes and returns channels-last strides; autograd through the
+    patch view (its backward sums the overlapping windows).
+    """
+    out_channels, in_channels, kernel = weight.shape[0], weight.shape[1], weight.shape[-1]
+    batch = inputs.shape[0]
+    patches = inputs.permute(0, 2, 3, 1).unfold(1, kernel, stride).unfold(2, kernel, stride)  # (N, Ho, Wo, C, k, k)
+    height, width = patches.shape[1], patches.shape[2]
+    columns = patches.reshape(batch * height * width, in_channels * kernel * kernel)
+    outputs = torch.addmm(bias, columns, weight.reshape(out_channels, -1).t())
+    return outputs.reshape(batch, height, width, out_channels).permute(0, 3, 1, 2)
 
 
 def subpixel_transposed_conv(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vid2act_core.conv_forms import conv_bias_grad_apart, subpixel_transposed_conv
+from vid2act_core.conv_forms import conv_as_matmul, conv_bias_grad_apart, subpixel_transposed_conv
 
 
 class MLP(nn.Sequential):
@@ -37,10 +37,12 @@ class ConvEncoder(nn.Module):
     The ELUs of both convolutional nets work in place on the convolution outputs (which no backward
     needs): one activation-sized buffer less per layer (benchmarks/README.md). On the CPU the
     convolutions' bias gradients are summed apart from oneDNN's backward (`bias_grad_apart`, on by
-    default; see `conv_forms.conv_bias_grad_apart`).
+    default; see `conv_forms.conv_bias_grad_apart`) and the last convolution (2 x 2 output pixels)
+    runs as a matmul over its input patches (`last_layer_as_matmul`, `conv_forms.conv_as_matmul`).
     """
 
     bias_grad_apart: bool = True
+    last_layer_as_matmul: bool = True
 
     def __init__(self, depth: int = 32, image_size: int = 64, channels: int = 3) -> None:
         super().__init__()
@@ -59,7 +61,13 @@ class ConvEncoder(nn.Module):
         """images: (..., 3, 64, 64) float -> (..., out_dim)."""
         batch_shape = images.shape[:-3]
         flat = images.reshape(-1, *images.shape[-3:])
-        features = run_conv_layers(self.net, flat.contiguous(memory_format=torch.channels_last), self.bias_grad_apart)
+        pixels = flat.contiguous(memory_format=torch.channels_last)
+        if self.last_layer_as_matmul and _plain_cpu_tensor(pixels):
+            last, activation = self.net[-2], self.net[-1]
+            hidden = run_conv_layers(self.net[:-2], pixels, self.bias_grad_apart)
+            features = activation(conv_as_matmul(hidden, last.weight, last.bias, last.stride[0]))
+        else:
+            features = run_conv_layers(self.net, pixels, self.bias_grad_apart)
         return features.reshape(*batch_shape, self.out_dim)
 
 
