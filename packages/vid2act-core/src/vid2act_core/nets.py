@@ -62,8 +62,8 @@ class ConvEncoder(nn.Module):
         batch_shape = images.shape[:-3]
         flat = images.reshape(-1, *images.shape[-3:])
         pixels = flat.contiguous(memory_format=torch.channels_last)
-        if self.last_layer_as_matmul and _plain_cpu_tensor(pixels):
-            last, activation = self.net[-2], self.net[-1]
+        last, activation = self.net[-2], self.net[-1]
+        if self.last_layer_as_matmul and _plain_cpu_tensor(pixels, last.weight):
             hidden = run_conv_layers(self.net[:-2], pixels, self.bias_grad_apart)
             features = activation(conv_as_matmul(hidden, last.weight, last.bias, last.stride[0]))
         else:
@@ -117,26 +117,30 @@ class ConvDecoder(nn.Module):
         else:
             pixels = hidden.reshape(-1, 32 * self.depth, 1, 1)
         pixels = pixels.contiguous(memory_format=torch.channels_last)
-        if self.last_layer_as_subpixel and _plain_cpu_tensor(pixels):
-            last = self.net[-1]
+        last = self.net[-1]
+        if self.last_layer_as_subpixel and _plain_cpu_tensor(pixels, last.weight):
             images = subpixel_transposed_conv(run_conv_layers(layers[:-1], pixels, self.bias_grad_apart), last.weight, last.bias)
         else:
             images = run_conv_layers(layers, pixels, self.bias_grad_apart)
         return images.reshape(*batch_shape, *images.shape[-3:])
 
 
-def _plain_cpu_tensor(inputs: torch.Tensor) -> bool:
-    """On the CPU, without autocast and outside torch.func transforms (where the custom conv forms apply)."""
-    if inputs.device.type != "cpu" or torch.is_autocast_enabled("cpu"):
+def _plain_cpu_tensor(*tensors: torch.Tensor) -> bool:
+    """On the CPU, without autocast and outside torch.func transforms (where the custom conv forms apply).
+
+    Pass the layer's weight too: the teachers' vmapped encoders batch the weights, not the images.
+    """
+    if any(tensor.device.type != "cpu" for tensor in tensors) or torch.is_autocast_enabled("cpu"):
         return False
     # torch.compile traces the custom forms; the functorch query itself would break its graph.
-    return torch.compiler.is_compiling() or not torch._C._functorch.is_functorch_wrapped_tensor(inputs)
+    return torch.compiler.is_compiling() or not any(torch._C._functorch.is_functorch_wrapped_tensor(tensor) for tensor in tensors)
 
 
 def run_conv_layers(layers: nn.Sequential, inputs: torch.Tensor, bias_grad_apart: bool) -> torch.Tensor:
     """`layers(inputs)`, with each (transposed) convolution's bias gradient summed apart on the CPU when
     `bias_grad_apart` and gradients are on (`conv_forms.conv_bias_grad_apart`; same maths)."""
-    if not (bias_grad_apart and torch.is_grad_enabled() and _plain_cpu_tensor(inputs)):
+    weights = [layer.weight for layer in layers if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d))]
+    if not (bias_grad_apart and torch.is_grad_enabled() and _plain_cpu_tensor(inputs, *weights)):
         return layers(inputs)
     outputs = inputs
     for layer in layers:
