@@ -47,13 +47,19 @@ def _batch(batch_size: int = 3, length: int = 8, action_dim: int = 2) -> dict[st
     return batch
 
 
-def test_decoder_matmul_path_equals_the_convolution_and_skips_it() -> None:
+def _decoder_watching(layer_index: int) -> tuple[ConvDecoder, torch.Tensor, list[int]]:
+    """A decoder, its input features, and a list that grows each time its layer `layer_index` runs as a module."""
     torch.manual_seed(0)
     decoder = ConvDecoder(in_dim=40, depth=32)
     features = torch.randn(2, 3, 40, requires_grad=True)
     decoder.bias_grad_apart = False  # the layers run as modules, so the hook sees them
-    calls = []
-    decoder.net[0].register_forward_hook(lambda *_: calls.append(1))
+    calls: list[int] = []
+    decoder.net[layer_index].register_forward_hook(lambda *_: calls.append(1))
+    return decoder, features, calls
+
+
+def test_decoder_matmul_path_equals_the_convolution_and_skips_it() -> None:
+    decoder, features, calls = _decoder_watching(0)
     decoder.first_layer_as_matmul = False
     reference = decoder(features)
     (reference_grad,) = torch.autograd.grad(reference.square().sum(), features)
@@ -68,12 +74,7 @@ def test_decoder_matmul_path_equals_the_convolution_and_skips_it() -> None:
 
 
 def test_subpixel_last_layer_equals_the_transposed_convolution_and_skips_it() -> None:
-    torch.manual_seed(0)
-    decoder = ConvDecoder(in_dim=40, depth=32)
-    features = torch.randn(2, 3, 40, requires_grad=True)
-    decoder.bias_grad_apart = False  # the layers run as modules, so the hook sees them
-    calls = []
-    decoder.net[-1].register_forward_hook(lambda *_: calls.append(1))
+    decoder, features, calls = _decoder_watching(-1)
     outcomes = []
     for subpixel in (False, True):
         decoder.last_layer_as_subpixel = subpixel

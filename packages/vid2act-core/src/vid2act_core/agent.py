@@ -19,10 +19,10 @@ from vid2act_core.rssm import State, detach_state, flatten_state
 from vid2act_core.world_model import Batch, WorldModel, WorldModelOutput
 
 PolicyState = dict[str, Any]
+ActMode = Literal["explore", "eval", "stochastic"]
 
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 """train.compile_mode values under which torch.compile replays CUDA graphs on CUDA."""
-ActMode = Literal["explore", "eval", "stochastic"]
 
 
 class NonFiniteLossError(RuntimeError):

@@ -1,7 +1,7 @@
 """Faster forms of the encoder's and decoder's convolutions on the CPU, with the same maths.
 
-Used by `nets.ConvEncoder` / `nets.ConvDecoder` where their switches say (benchmarks/README.md has the measured gains; tests/core/test_speed_equivalence.py checks them
-against the plain layers):
+Used by `nets.ConvEncoder` / `nets.ConvDecoder` where their switches say (benchmarks/README.md has
+the measured gains; tests/core/test_speed_equivalence.py checks them against the plain layers):
 
 - `conv_bias_grad_apart`: a stride-s convolution or transposed convolution whose backward asks
   oneDNN for the input and weight gradients only and sums the bias gradient itself. oneDNN's
@@ -13,8 +13,8 @@ against the plain layers):
 - `conv_as_matmul`: a convolution with few output pixels as one matmul over its input patches
   (the encoder's last layer).
 
-They only run outside torch.func transforms and with gradients enabled (the teachers' vmapped,
-gradient-free encoders use the plain layers).
+They run on the CPU without autocast and outside torch.func transforms (the teachers' vmapped
+encoders keep the plain layers); `conv_bias_grad_apart` only where gradients are enabled.
 """
 
 from __future__ import annotations

@@ -91,8 +91,7 @@ class ImaginationGuidance:
         assert self.teachers is not None and self.teacher_state is not None
         self.teacher_state = self.teachers.imagine_step(self.teacher_state, previous_action)
         teacher_features = RSSM.feature(self.teacher_state).transpose(0, 1)  # (M, N, F)
-        with torch.no_grad():  # k is an argmax: nothing flows back through the selection
-            return self.selector.select(self.distillation.weights(teacher_features, RSSM.mean_feature(state)))
+        return self.selector.select(self.distillation.weights(teacher_features, RSSM.mean_feature(state)))
 
     def __call__(self, state: State, previous_action: torch.Tensor | None) -> torch.Tensor:
         if previous_action is not None and self.per_step:
