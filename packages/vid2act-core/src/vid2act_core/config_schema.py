@@ -139,7 +139,7 @@ class TransferConfig:
     """Source sequences per source task per VAE update."""
     vae_batch_length: int = 16
     """Length of each source sequence for the VAE update."""
-    scorer: Literal["prediction_error", "paper", "mlp", "similarity"] = "prediction_error"
+    scorer: Literal["prediction_error", "stepwise_error", "paper", "mlp", "similarity"] = "prediction_error"
     """f_weight of Eq. 3 (docs/method.md): prediction_error (each teacher's one-step prediction error on the
     target frames, one W per run; the only scorer that passes the selection test), paper (linear on
     concat; its student term cancels), mlp (MLP on concat), similarity (distance of f_distill(teacher) to the student)."""
@@ -151,8 +151,25 @@ class TransferConfig:
     """prediction_error scorer: W = softmax(-log EMA(error) / temperature); 1 gives W proportional to 1 / error."""
     prediction_error_decay: float = 0.99
     """prediction_error scorer: EMA decay of the per-teacher error per update (the first update sets it)."""
+    stepwise_window: int = 8
+    """stepwise_error scorer: each teacher's per-frame error is smoothed causally over about this many steps."""
     distill_heads: Literal["shared", "per_teacher"] = "shared"
     """f_distill: one MLP for all teachers (paper) or one per teacher (batched, stacked weights)."""
+    distill_form: Literal["student_head", "paper", "published"] = "student_head"
+    """Eq. 4's two sides (docs/method.md "Distillation forms"): student_head (per-teacher heads g_i on the student's
+    state regress each teacher's state, normalised per dimension and without gradient: collapse cannot lower it),
+    paper (f_distill(teacher state) against the student's state, both trainable), published (paper on posterior
+    states with a linear f_distill and the weight floor 0.1, as the published code)."""
+    distill_reduction: Literal["mean", "sum"] = "mean"
+    """Reduction of the squared distance over feature dimensions (mean: the published code's; sum: Eq. 4 as written)."""
+    distill_weight_floor: float = 0.0
+    """Each teacher's weight in L_distill is max(w_i, floor) (the published code floors at 0.1); W itself is unchanged."""
+    distill_states: Literal["prior", "posterior"] = "prior"
+    """Which states Eq. 4 compares: the teachers' one-step priors with the student's prior mean, or both posteriors."""
+    distill_target_decay: float = 0.99
+    """student_head: EMA decay per update of each teacher's per-dimension mean and std that normalise its states."""
+    diagnostics_every: int = 50
+    """World-model updates between the collapse and gradient-ratio diagnostics (0: never)."""
     distill_burn_in: int = 5
     """Steps at the start of each replay window left out of L_distill (the student starts there from zero)."""
     imagination_selection: Literal["per_step", "per_rollout"] = "per_step"
