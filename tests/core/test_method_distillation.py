@@ -14,6 +14,7 @@ def test_distillation_target_is_the_prior_mean_not_a_sample() -> None:
     def configure(config) -> None:
         config.transfer.distill_burn_in = 0
         config.transfer.scorer = "paper"  # a W that does not change between the calls below
+        config.transfer.distill_form = "paper"  # a target without running statistics (they advance per call)
 
     agent, _, batch, _ = tiny_transfer(configure=configure)
     output = agent.world_model.observe(batch)
@@ -30,7 +31,7 @@ def test_distillation_target_is_the_prior_mean_not_a_sample() -> None:
 
 def test_burn_in_steps_contribute_zero_gradient() -> None:
     torch.manual_seed(0)
-    distill = TaskSelectiveDistillation(3, 2, TransferConfig(distill_units=8, distill_layers=1, distill_burn_in=3, scorer="paper"), 2)
+    distill = TaskSelectiveDistillation(3, 2, TransferConfig(distill_units=8, distill_layers=1, distill_burn_in=3, scorer="paper", distill_form="paper", distill_reduction="sum"), 2)
     teachers = torch.randn(2, 6, 2, 3)
     student = torch.randn(2, 6, 2, requires_grad=True)
     is_first = torch.zeros(2, 6, dtype=torch.bool)
@@ -47,7 +48,7 @@ def test_burn_in_steps_contribute_zero_gradient() -> None:
     changed_loss, _, _ = distill.loss(changed, student.detach(), is_first)
     assert torch.allclose(changed_loss, loss.detach())
     # The mean is over valid frames only (not diluted by masked ones).
-    no_burn_in = TaskSelectiveDistillation(3, 2, TransferConfig(distill_units=8, distill_layers=1, distill_burn_in=0, scorer="paper"), 2)
+    no_burn_in = TaskSelectiveDistillation(3, 2, TransferConfig(distill_units=8, distill_layers=1, distill_burn_in=0, scorer="paper", distill_form="paper", distill_reduction="sum"), 2)
     no_burn_in.load_state_dict(distill.state_dict())
     _, weights, _ = no_burn_in.loss(teachers, student.detach())
     per_frame = (weights * (student.detach().unsqueeze(-2) - distill.transferable(teachers)).square().sum(-1)).sum(-1)

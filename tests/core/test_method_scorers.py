@@ -13,7 +13,7 @@ from vid2act_core.transfer.distill_heads import PerTeacherMLP
 
 def _distillation(scorer: str, heads: str = "shared") -> TaskSelectiveDistillation:
     torch.manual_seed(0)
-    config = TransferConfig(distill_units=8, distill_layers=1, scorer=scorer, distill_heads=heads, scorer_units=8)
+    config = TransferConfig(distill_units=8, distill_layers=1, scorer=scorer, distill_heads=heads, scorer_units=8, distill_form="paper")
     return TaskSelectiveDistillation(teacher_size=5, student_size=4, config=config, num_teachers=3)
 
 

@@ -32,7 +32,7 @@ def test_weights_are_a_softmax_over_teachers_per_batch_and_time() -> None:
 
 def test_distillation_loss_is_equation_4() -> None:
     torch.manual_seed(1)
-    distill = TaskSelectiveDistillation(3, 2, TransferConfig(distill_units=8, distill_layers=1, distill_burn_in=0, scorer="paper"))
+    distill = TaskSelectiveDistillation(3, 2, TransferConfig(distill_units=8, distill_layers=1, distill_burn_in=0, scorer="paper", distill_form="paper", distill_reduction="sum"))
     teachers = torch.randn(2, 4, 3, 3)
     student = torch.randn(2, 4, 2)
     loss, weights, _ = distill.loss(teachers, student)
@@ -76,9 +76,9 @@ def test_teachers_are_frozen_and_every_learned_part_gets_its_own_gradient() -> N
     stacked_before = [buffer.clone() for buffer in ensemble.buffers()]
     world_model_before = [p.detach().clone() for p in agent.world_model.parameters()]
 
-    # The world-model loss (with L_distill) reaches the student, f_distill and f_weight, not G.
+    # The world-model loss (with L_distill) reaches the student and the distillation's own maps, not G.
     output, _ = agent.train_world_model(batch)
-    distill_params = list(agent.distillation.f_distill.parameters()) + list(agent.distillation.f_weight.parameters())
+    distill_params = list(agent.distillation.parameters())
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in distill_params)
     assert all(p.grad is None for p in agent.vae.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(world_model_before, agent.world_model.parameters()))

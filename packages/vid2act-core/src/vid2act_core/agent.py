@@ -37,6 +37,7 @@ class DreamerAgent(nn.Module):
         self.config = config
         self.action_dim = action_dim
         self.device = torch.device(device)
+        self._world_model_updates = 0
         self.world_model = self.build_world_model()
         self.actor_critic = ActorCritic(config.actor_critic, self.world_model.feature_size, action_dim, cond_dim)
         self.build_extra_modules()
@@ -136,6 +137,42 @@ class DreamerAgent(nn.Module):
         optimizer.step()
         return grad_norm.detach()
 
+    @property
+    def diagnosing(self) -> bool:
+        """Whether the current world-model update computes the `diag/` statistics (every `transfer.diagnostics_every`)."""
+        every = self.config.transfer.diagnostics_every
+        return every > 0 and self._world_model_updates % every == 0
+
+    def shared_student_parameters(self) -> list[nn.Parameter]:
+        """Encoder and RSSM: the parameters both the world-model loss and distillation train."""
+        return [p for p in (*self.world_model.encoder.parameters(), *self.world_model.rssm.parameters()) if p.requires_grad]
+
+    def world_model_diagnostics(self, output: WorldModelOutput, model_loss: torch.Tensor, extra_loss: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Collapse and gradient-balance statistics (docs/method.md "Diagnostics"), without touching any gradient.
+
+        `diag/student_deter_std`, `diag/student_stoch_std`: mean over dimensions of the std over the
+        batch's frames of the student's posterior deterministic state and stochastic mean.
+        `diag/grad_ratio`: |grad of the extra (distillation) loss| / |grad of the world-model loss| over
+        the encoder and RSSM; 0 where the extra loss has no gradient.
+        """
+        with torch.no_grad():
+            feature = self.world_model.rssm.mean_feature(output.posts).flatten(0, -2).float()
+            deter_size = self.world_model.config.deter
+            metrics = {
+                "diag/student_deter_std": feature[:, :deter_size].std(0).mean(),
+                "diag/student_stoch_std": feature[:, deter_size:].std(0).mean(),
+            }
+        if extra_loss.requires_grad:
+            params = self.shared_student_parameters()
+            extra_grads = torch.autograd.grad(extra_loss, params, retain_graph=True, allow_unused=True)
+            model_grads = torch.autograd.grad(model_loss, params, retain_graph=True, allow_unused=True)
+            extra_norm = torch.linalg.vector_norm(torch.stack([g.float().norm() for g in extra_grads if g is not None] or [torch.zeros(())]))
+            model_norm = torch.linalg.vector_norm(torch.stack([g.float().norm() for g in model_grads if g is not None]))
+            metrics["diag/grad_ratio"] = (extra_norm / model_norm.clamp_min(1e-12)).detach()
+        else:
+            metrics["diag/grad_ratio"] = torch.zeros((), device=self.device)
+        return metrics
+
     def train_world_model(self, batch: Batch) -> tuple[WorldModelOutput, dict[str, torch.Tensor]]:
         self._begin_cuda_graph_step()
         with self.autocast():
@@ -144,6 +181,9 @@ class DreamerAgent(nn.Module):
             total_loss = model_loss + extra_loss
         self._check_finite("world model loss", total_loss)
         metrics.update(extra_metrics)
+        if self.diagnosing:
+            metrics.update(self.world_model_diagnostics(output, model_loss, extra_loss))
+        self._world_model_updates += 1
         metrics["model_grad_norm"] = self._step(
             self.model_optimizer, total_loss, self.world_model_parameters(), self.config.world_model.grad_clip
         )

@@ -50,6 +50,10 @@ __all__ = [
 ]
 
 
+LEGACY_DISTILLATION = {"distill_form": "paper", "distill_reduction": "sum"}
+"""The distillation of a saved config that names no `transfer.distill_form`."""
+
+
 def load_config(
     preset_name: str = "paper-dmc",
     yaml_path: str | Path | None = None,
@@ -74,5 +78,9 @@ def load_config(
 def config_from_dict(mapping: dict[str, Any]) -> Config:
     """Rebuild a Config saved with `to_dict` (starts from its own preset stack's values)."""
     mapping = copy.deepcopy(mapping)
+    transfer = mapping.get("transfer")
+    if isinstance(transfer, dict) and "distill_form" not in transfer:
+        # Saved before the distillation had forms: such a run trained Eq. 4 as written, and its checkpoint holds f_distill.
+        transfer.update(LEGACY_DISTILLATION)
     config = preset(mapping.pop("preset", "paper-dmc"))
     return apply_mapping(config, mapping, "saved config")

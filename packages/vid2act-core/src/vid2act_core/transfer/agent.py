@@ -37,8 +37,27 @@ TEACHER_POSTERIOR_KEY = "teacher_post"
 """Replay key of the teachers' posterior states, (T, N, F_teacher) float16: where per-step selection starts imagining."""
 ACTING_PHASES = ("train", "eval")
 """Phases whose teacher selections are counted apart: explore-mode acting, and eval/stochastic acting."""
+TRANSFER_MODULES_SEED_OFFSET = 7919
+"""Offset of the seed of the transfer modules' own initialisation from `config.seed`."""
 UNIFORM_SELECTION = "uniform"
 """The selection metric's name under the uniform-weights ablation (no teacher is selected)."""
+
+
+def guidance_input_statistics(source: torch.Tensor, query: torch.Tensor) -> dict[str, torch.Tensor]:
+    """How G's query states (acting/imagination) compare with the source states it is trained on, both (M, S).
+
+    `diag/guidance_source_std`, `diag/guidance_query_std`: mean per-dimension std of each;
+    `diag/guidance_mean_gap`: RMS over dimensions of the difference of their per-dimension means, in
+    units of the source's per-dimension std (0: same centre).
+    """
+    source, query = source.float(), query.float()
+    source_std = source.std(0)
+    gap = ((query.mean(0) - source.mean(0)) / source_std.clamp_min(1e-6)).square().mean().sqrt()
+    return {
+        "diag/guidance_source_std": source_std.mean(),
+        "diag/guidance_query_std": query.std(0).mean(),
+        "diag/guidance_mean_gap": gap,
+    }
 
 
 class TransferAgent(DreamerAgent):
@@ -72,6 +91,7 @@ class TransferAgent(DreamerAgent):
         }
         self.selector = TaskSelector(self.num_teachers, transfer.uniform_weights, self.device, config.seed)
         self._last_guidance: ImaginationGuidance | None = None
+        self._last_query_states: torch.Tensor | None = None
         if self.guidance_enabled:
             self.vae_optimizer = torch.optim.Adam(self.vae.parameters(), lr=transfer.vae_lr, eps=config.world_model.eps)
             self._sources = [SourcePairs(s.name, s.features.to(self.device), s.actions.to(self.device)) for s in sources]  # type: ignore[union-attr]
@@ -96,12 +116,19 @@ class TransferAgent(DreamerAgent):
         self.teachers = self._teachers
         student_size = self.world_model.feature_size
         transfer = self.config.transfer
-        self.distillation = TaskSelectiveDistillation(
-            self.teachers.feature_size, student_size, transfer, self.teachers.num_teachers, self.teachers.deter_size
-        )
-        if self.guidance_enabled:
-            self.source_action_size = max(source.actions.shape[-1] for source in self._pending["sources"])
-            self.vae = ActionVAE(student_size, self.source_action_size, self.teachers.num_teachers, transfer.vae_units, transfer.guidance_dim)
+        # The transfer modules draw their initial weights from a forked generator, so the global RNG, and
+        # with it every later draw of the update (latent samples, actions), is the same as DreamerV2's:
+        # alpha 0 is then exactly DreamerV2 (tests/core/test_distillation_forms.py).
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed + TRANSFER_MODULES_SEED_OFFSET)
+            self.distillation = TaskSelectiveDistillation(
+                self.teachers.feature_size, student_size, transfer, self.teachers.num_teachers, self.teachers.deter_size
+            )
+            if self.guidance_enabled:
+                self.source_action_size = max(source.actions.shape[-1] for source in self._pending["sources"])
+                self.vae = ActionVAE(
+                    self.distillation.guidance_size, self.source_action_size, self.teachers.num_teachers, transfer.vae_units, transfer.guidance_dim
+                )
 
     def extra_world_model_parameters(self) -> list[nn.Parameter]:
         return list(self.distillation.parameters()) if self._teachers is not None else []
@@ -121,17 +148,36 @@ class TransferAgent(DreamerAgent):
     def extra_world_model_loss(self, batch: Batch, output: WorldModelOutput) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         if self._teachers is None:
             return super().extra_world_model_loss(batch, output)
+        alpha = self.config.transfer.alpha
         student = self.world_model.rssm.mean_feature(output.priors)
+        student_posteriors = self.world_model.rssm.mean_feature(output.posts)
+        teacher_priors = self._stored(batch, TEACHER_FEATURE_KEY)
         posteriors = self._stored(batch, TEACHER_POSTERIOR_KEY) if self.distillation.needs_posteriors else None
-        distill_loss, weights, valid = self.distillation.loss(
-            self._stored(batch, TEACHER_FEATURE_KEY), student, batch.get("is_first"), posteriors
-        )
+        # With alpha 0 the term is measured but builds no graph: the student's gradients, hence its weights,
+        # are bit-identical to DreamerV2's.
+        with torch.set_grad_enabled(torch.is_grad_enabled() and alpha != 0):
+            distill_loss, weights, valid = self.distillation.loss(teacher_priors, student, batch.get("is_first"), posteriors, student_posteriors)
         metrics = {"distill_loss": distill_loss.detach()}
         mask = valid.unsqueeze(-1).to(weights.dtype)
         mean_weights = (weights.detach() * mask).sum((0, 1)) / mask.sum((0, 1)).clamp_min(1.0)
         for index, name in enumerate(self.teacher_names):
             metrics[f"weight/{name}"] = mean_weights[index]
-        return self.config.transfer.alpha * distill_loss, metrics
+        if self.diagnosing:
+            compared = self.distillation.compared_states(teacher_priors, student, posteriors, student_posteriors)
+            metrics.update(self.distillation.diagnostics(*compared, valid))
+            if self.distillation.frame_level:
+                metrics["diag/weight_change_rate"] = self._weight_change_rate(weights, valid)
+        if alpha == 0:
+            return torch.zeros((), device=self.device), metrics
+        return alpha * distill_loss, metrics
+
+    @staticmethod
+    def _weight_change_rate(weights: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Share of consecutive valid frame pairs (B, T-1) whose argmax W differs: how often k would switch along the replay."""
+        top = weights.argmax(-1)
+        pairs = valid[:, 1:] & valid[:, :-1]
+        changed = (top[:, 1:] != top[:, :-1]) & pairs
+        return changed.sum().float() / pairs.sum().clamp_min(1).float()
 
     # ----- behaviour transfer (Eq. 8, Algorithm 1 lines 12-14) ---------------------------------
     def imagination_condition(self, batch: Batch, output: WorldModelOutput) -> ConditionFn | None:
@@ -141,13 +187,21 @@ class TransferAgent(DreamerAgent):
         with torch.no_grad():
             teacher_priors = self._stored(batch, TEACHER_FEATURE_KEY).flatten(0, 1)  # (M, N, F)
             student_priors = self.world_model.rssm.mean_feature(output.priors).flatten(0, 1)
-            first_selected = self.selector.select(self.distillation.weights(teacher_priors, student_priors))
+            smoothed = None
+            if self.distillation.frame_level and self.distillation.last_smoothed_errors is not None:
+                # The start states' W is the one the world-model update used at those frames.
+                smoothed = self.distillation.last_smoothed_errors.flatten(0, 1)
+                start_weights = torch.softmax(self.distillation.f_weight.logits_from_errors(smoothed).float(), -1)
+            else:
+                start_weights = self.distillation.weights(teacher_priors, student_priors)
+            first_selected = self.selector.select(start_weights)
+            self._last_query_states = self.distillation.query_states(self.world_model.rssm.feature(output.posts).flatten(0, 1), first_selected)
             teacher_state = None
             if per_step and self.distillation.weights_read_states:
                 teacher_posts = self._stored(batch, TEACHER_POSTERIOR_KEY).flatten(0, 1).transpose(0, 1)  # (N, M, F)
                 teacher_state = self.teachers.state_from_features(teacher_posts)
         guidance = ImaginationGuidance(
-            self.vae, self.selector, first_selected, per_step, self.teachers, self.distillation, teacher_state
+            self.vae, self.selector, first_selected, per_step, self.teachers, self.distillation, teacher_state, smoothed
         )
         self._last_guidance = guidance
         return guidance
@@ -169,8 +223,11 @@ class TransferAgent(DreamerAgent):
             actions.append(fit_actions(source_actions, self.source_action_size))
             labels.append(F.one_hot(torch.full((count,), task_index, device=self.device), self.num_teachers).float())
         with torch.no_grad():
-            # (count, N, Ft) so that source i goes through teacher i's f_distill head when heads are per teacher.
-            distilled = self.distillation.transferable(torch.stack(states, 1)).transpose(0, 1).flatten(0, 1)
+            # (count, N, Ft) so that source i goes through teacher i's map (f_distill head or normaliser).
+            distilled = self.distillation.source_states(torch.stack(states, 1)).transpose(0, 1).flatten(0, 1)
+            if self._last_query_states is not None:
+                metrics.update(guidance_input_statistics(distilled, self._last_query_states))
+                self._last_query_states = None
         with self.autocast():
             loss, vae_metrics = self.vae.loss(distilled, torch.cat(actions), torch.cat(labels))
         self._check_finite("action VAE loss", loss)
@@ -191,20 +248,26 @@ class TransferAgent(DreamerAgent):
             teacher_state = self.teachers.initial(batch_size, self.device)
         teacher_post, teacher_prior = self.teachers.filter_step(teacher_state, policy_state["action"], obs["image"], obs["is_first"])
         teacher_features = RSSM.feature(teacher_prior).transpose(0, 1)  # (B, N, F)
-        weights = self.distillation.weights(teacher_features, self.world_model.rssm.mean_feature(prior))
+        teacher_posterior_features = RSSM.feature(teacher_post).transpose(0, 1)
+        weights, smoothed = self.distillation.acting_weights(
+            teacher_features, teacher_posterior_features, self.world_model.rssm.mean_feature(prior), obs["is_first"],
+            policy_state.get("smoothed_errors"),
+        )
         selected = self.selector.select(weights)
         self.selected_counts["train" if mode == "explore" else "eval"] += torch.bincount(selected, minlength=self.num_teachers)
         extra = {
             "teacher_state": teacher_post,
             "teacher_features": teacher_features,
-            "teacher_posterior_features": RSSM.feature(teacher_post).transpose(0, 1),
+            "teacher_posterior_features": teacher_posterior_features,
             "task_weights": weights,
             "selected_task": selected,
+            "smoothed_errors": smoothed,
         }
         if not self.guidance_enabled:
             return None, extra
         # Deterministic evaluation uses G's mean (z = 0), like the latent mean and the actor's mode.
-        guidance = self.vae.guidance(self.world_model.rssm.feature(post), self.selector.labels(selected), sample=mode != "eval")
+        query = self.distillation.query_states(self.world_model.rssm.feature(post), selected)
+        guidance = self.vae.guidance(query, self.selector.labels(selected), sample=mode != "eval")
         return guidance, extra
 
     def transition_extras(self, policy_state: PolicyState) -> dict[str, Any]:

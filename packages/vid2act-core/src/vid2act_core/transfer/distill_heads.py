@@ -6,6 +6,10 @@
 - `per_teacher`: N independent MLPs of the same shape with stacked weights, evaluated as one
   batched matrix product per layer (no Python loop over teachers).
 Both map (..., N, Ft) -> (..., N, Fs).
+
+The `student_head` distillation form (`transfer.distill_form`) runs the map the other way:
+`StudentHeads` g_i maps the student's state (..., Fs) to every teacher's space (..., N, Ft), one
+head per teacher, batched the same way.
 """
 
 from __future__ import annotations
@@ -37,16 +41,27 @@ class PerTeacherMLP(nn.Module):
         self.norm_scales = nn.ParameterList([nn.Parameter(torch.ones(num_teachers, units)) for _ in range(layers)])
         self.norm_shifts = nn.ParameterList([nn.Parameter(torch.zeros(num_teachers, units)) for _ in range(layers)])
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """inputs (..., N, in_dim) -> (..., N, out_dim); teacher i's input goes through MLP i."""
+    def forward(self, inputs: torch.Tensor, shared_input: bool = False) -> torch.Tensor:
+        """inputs (..., N, in_dim) -> (..., N, out_dim); teacher i's input goes through MLP i.
+
+        shared_input: inputs are (..., in_dim), one input for every MLP (no N-fold copy is made).
+        """
         hidden = inputs
         last = len(self.weights) - 1
         for index, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            hidden = torch.einsum("...ni,nio->...no", hidden, weight.to(hidden.dtype)) + bias.to(hidden.dtype)
+            pattern = "...i,nio->...no" if shared_input and index == 0 else "...ni,nio->...no"
+            hidden = torch.einsum(pattern, hidden, weight.to(hidden.dtype)) + bias.to(hidden.dtype)
             if index < last:
                 hidden = F.layer_norm(hidden, hidden.shape[-1:]) * self.norm_scales[index] + self.norm_shifts[index]
                 hidden = F.elu(hidden)
         return hidden
+
+
+class StudentHeads(PerTeacherMLP):
+    """g_i of the `student_head` form: the student's state (..., Fs) -> its estimate of every teacher's state (..., N, Ft)."""
+
+    def forward(self, inputs: torch.Tensor, shared_input: bool = True) -> torch.Tensor:
+        return super().forward(inputs, shared_input=shared_input)
 
 
 def build_distill_head(kind: str, num_teachers: int, teacher_size: int, student_size: int, units: int, layers: int) -> nn.Module:

@@ -12,6 +12,14 @@ Four scorers behind `transfer.scorer`, all with the same call
   student's training cannot feed back into the choice (the loop that defeats the student-aware
   scorers at test size, docs/method.md). Before the first update W is uniform.
 
+- `stepwise_error`: the same per-teacher error, but per frame and time-varying: at every frame each
+  teacher's one-step error (sum over its stochastic state of (posterior - prior)^2, over the running
+  variance of its posterior) is smoothed causally, s_t = (1 - c) s_{t-1} + c error_t with
+  c = 1 / `stepwise_window`, starting each window (and each episode) from the run-level EMA of the
+  errors; W(b, t) = softmax(-log s / temperature). So k can change within an episode; in
+  imagination, where no frame is observed, the error is how far the student's projection of its
+  imagined state lies from each teacher's imagined state (`student_head` form).
+
 - `paper`: one linear layer on concat(s_t^i, e_t), as Eq. 3 writes it (and the published code).
   Its logit is a.s_t^i + b.e_t + c; the student term b.e_t + c is the same for every teacher and
   cancels in the softmax, so W depends on the teachers' states only (tests prove it).
@@ -34,7 +42,7 @@ from torch import nn
 
 from vid2act_core.nets import MLP
 
-SCORERS = ("prediction_error", "paper", "mlp", "similarity")
+SCORERS = ("prediction_error", "stepwise_error", "paper", "mlp", "similarity")
 """Values of `transfer.scorer`."""
 
 
@@ -79,7 +87,11 @@ class SimilarityScorer(nn.Module):
 
     def logits(self, teachers: torch.Tensor, transferable: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
         distances = (transferable.detach().float() - student.detach().float().unsqueeze(-2)).square().mean(-1)
-        return -distances / self.temperature
+        return self.logits_from_distances(distances)
+
+    def logits_from_distances(self, distances: torch.Tensor) -> torch.Tensor:
+        """Mean squared distances (..., N) of each teacher's pair (either distillation form) -> logits (..., N)."""
+        return -distances.detach().float() / self.temperature
 
 
 class PredictionErrorScorer(nn.Module):
@@ -138,6 +150,68 @@ class PredictionErrorScorer(nn.Module):
         return (-self.error_ema.log() / self.temperature).expand(teachers.shape[:-1])
 
 
+class StepwiseErrorScorer(PredictionErrorScorer):
+    """W per frame from each teacher's causally smoothed, normalised one-step error (module docstring).
+
+    The run-level EMA of the errors (`error_ema`, as `prediction_error` keeps it) starts every window's
+    smoothing; `spread` is the running total variance of each teacher's posterior (stochastic part),
+    which normalises single frames where no batch variance exists (acting).
+    """
+
+    reads_states = True
+    frame_level = True
+    """W depends on the frame: the caller passes the teachers' priors and posteriors (`frame_logits`)."""
+
+    def __init__(self, num_teachers: int, teacher_deter_size: int, temperature: float, decay: float, window: int) -> None:
+        super().__init__(num_teachers, teacher_deter_size, temperature, decay)
+        if window < 1:
+            raise ValueError(f"transfer.stepwise_window: must be >= 1, got {window}")
+        self.rate = 1.0 / window
+        self.register_buffer("spread", torch.ones(num_teachers))
+
+    @torch.no_grad()
+    def observe(self, priors: torch.Tensor, posteriors: torch.Tensor, is_first: torch.Tensor | None) -> None:
+        frames = torch.ones(priors.shape[:2], dtype=torch.bool, device=priors.device) if is_first is None else ~is_first.bool()
+        spread = posteriors[..., self.deter_size:].float()[frames].var(0).sum(-1).clamp_min(1e-8)
+        first = int(self.updates) == 0
+        super().observe(priors, posteriors, is_first)
+        if first:
+            self.spread.copy_(spread)
+        else:
+            self.spread.mul_(self.decay).add_((1 - self.decay) * spread)
+
+    def frame_errors(self, priors: torch.Tensor, posteriors: torch.Tensor) -> torch.Tensor:
+        """(..., N, Ft) priors and posteriors -> (..., N) normalised one-step error per frame."""
+        difference = posteriors[..., self.deter_size:].float() - priors[..., self.deter_size:].float()
+        return difference.square().sum(-1) / self.spread
+
+    def smooth(self, previous: torch.Tensor | None, errors: torch.Tensor, is_first: torch.Tensor | None) -> torch.Tensor:
+        """One causal smoothing step: previous (M, N) or None (start from the run-level EMA), errors (M, N), is_first (M,)."""
+        start = self.error_ema.expand_as(errors)
+        if previous is None:
+            previous = start
+        smoothed = (1 - self.rate) * previous + self.rate * errors
+        if is_first is not None:
+            # An episode's first prior is the reset state: its error says nothing about the dynamics.
+            smoothed = torch.where(is_first.bool().unsqueeze(-1), start, smoothed)
+        return smoothed
+
+    def smoothed_errors(self, priors: torch.Tensor, posteriors: torch.Tensor, is_first: torch.Tensor | None) -> torch.Tensor:
+        """(B, T, N, Ft) priors and posteriors, is_first (B, T) -> smoothed errors (B, T, N)."""
+        errors = self.frame_errors(priors, posteriors)
+        smoothed, previous = [], None
+        for t in range(errors.shape[1]):  # a recurrence over time, on (B, N) only
+            previous = self.smooth(previous, errors[:, t], None if is_first is None else is_first[:, t])
+            smoothed.append(previous)
+        return torch.stack(smoothed, 1)
+
+    def logits_from_errors(self, smoothed: torch.Tensor) -> torch.Tensor:
+        """Smoothed errors (..., N) -> logits (..., N); zeros before the first `observe`."""
+        if int(self.updates) == 0:
+            return torch.zeros_like(smoothed)
+        return -smoothed.clamp_min(1e-8).log() / self.temperature
+
+
 Scorer = PredictionErrorScorer | PaperScorer | MLPScorer | SimilarityScorer
 
 
@@ -151,10 +225,13 @@ def build_scorer(
     teacher_deter_size: int = 0,
     error_temperature: float = 1.0,
     error_decay: float = 0.99,
+    stepwise_window: int = 8,
 ) -> Scorer:
     """The scorer named by `transfer.scorer`."""
     if name == "prediction_error":
         return PredictionErrorScorer(num_teachers, teacher_deter_size, error_temperature, error_decay)
+    if name == "stepwise_error":
+        return StepwiseErrorScorer(num_teachers, teacher_deter_size, error_temperature, error_decay, stepwise_window)
     if name == "paper":
         return PaperScorer(teacher_size, student_size)
     if name == "mlp":

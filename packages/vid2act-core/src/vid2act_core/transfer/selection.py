@@ -69,6 +69,7 @@ class ImaginationGuidance:
         teachers: TeacherEnsemble | None = None,
         distillation: TaskSelectiveDistillation | None = None,
         teacher_state: State | None = None,
+        smoothed_errors: torch.Tensor | None = None,
     ) -> None:
         reads_states = distillation is not None and distillation.weights_read_states
         if per_step and not selector.uniform and (distillation is None or (reads_states and (teachers is None or teacher_state is None))):
@@ -80,6 +81,8 @@ class ImaginationGuidance:
         self.distillation = distillation
         self.teacher_state = teacher_state
         self.current = first_selected
+        self.smoothed_errors = smoothed_errors
+        """stepwise_error: the smoothed per-teacher errors (M, N) carried from step to step."""
         self.selected: list[torch.Tensor] = []
 
     def _reselect(self, state: State, previous_action: torch.Tensor) -> torch.Tensor:
@@ -91,13 +94,17 @@ class ImaginationGuidance:
         assert self.teachers is not None and self.teacher_state is not None
         self.teacher_state = self.teachers.imagine_step(self.teacher_state, previous_action)
         teacher_features = RSSM.feature(self.teacher_state).transpose(0, 1)  # (M, N, F)
-        return self.selector.select(self.distillation.weights(teacher_features, RSSM.mean_feature(state)))
+        if self.distillation.frame_level and self.smoothed_errors is None:
+            return self.current  # no start errors (no update yet): keep the start selection
+        weights, self.smoothed_errors = self.distillation.imagined_weights(teacher_features, RSSM.mean_feature(state), self.smoothed_errors)
+        return self.selector.select(weights)
 
     def __call__(self, state: State, previous_action: torch.Tensor | None) -> torch.Tensor:
         if previous_action is not None and self.per_step:
             self.current = self._reselect(state, previous_action)
         self.selected.append(self.current)
-        return self.vae.guidance(RSSM.feature(state), self.selector.labels(self.current))
+        query = RSSM.feature(state) if self.distillation is None else self.distillation.query_states(RSSM.feature(state), self.current)
+        return self.vae.guidance(query, self.selector.labels(self.current))
 
     def switch_rate(self) -> torch.Tensor:
         """Fraction of imagined steps (after the first) whose k differs from the previous step's."""
