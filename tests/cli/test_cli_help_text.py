@@ -52,3 +52,23 @@ def test_preset_help_names_every_full_preset_and_block(command: str) -> None:
     text = dict(help_texts())[f"vid2act {command} --preset"]
     for name in [*PRESETS, *PRESET_BLOCKS]:
         assert name in text, f"{command} --preset help does not name {name}"
+
+
+def test_transfer_help_names_the_scorer_and_the_distillation_form_with_their_defaults() -> None:
+    from vid2act_core.config import TransferConfig
+    from vid2act_core.transfer.distillation import DISTILL_FORMS
+    from vid2act_core.transfer.scorers import SCORERS
+
+    texts = dict(help_texts())
+    defaults = TransferConfig()
+    for option, choices, default in (("--scorer", SCORERS, defaults.scorer), ("--distill-form", DISTILL_FORMS, defaults.distill_form)):
+        text = texts[f"vid2act transfer {option}"]
+        assert all(choice in text for choice in choices) and f"default {default}" in text
+
+
+def test_transfer_refuses_an_unknown_distillation_form_naming_the_option() -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["transfer", "--target", "cartpole_balance", "--distill-form", "both"])
+    assert result.exit_code != 0
+    assert "--distill-form" in result.output and "'both' is not one of student_head, paper, published" in result.output

@@ -6,8 +6,14 @@ from pathlib import Path
 
 import typer
 
+from vid2act_core.config import TransferConfig
+from vid2act_core.transfer.distillation import DISTILL_FORMS
+from vid2act_core.transfer.scorers import SCORERS
+
 from vid2act_cli.commands.errors import cli_errors
 from vid2act_cli.commands.help_text import AUTO_PRESET_HELP
+
+DEFAULTS = TransferConfig()
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +23,13 @@ def register(app: typer.Typer) -> None:
         target: str = typer.Option(..., "--target", help="Target task, e.g. quadruped_run or metaworld:button-press."),
         teachers: str = typer.Option(None, "--teachers", help="Comma-separated teacher names, or 'all'."),
         preset: str = typer.Option("auto", "--preset", help=AUTO_PRESET_HELP),
-        alpha: float = typer.Option(None, "--alpha", help="Scale of the distillation loss (Eq. 5)."),
+        alpha: float = typer.Option(None, "--alpha", help=f"Scale of the distillation loss (Eq. 5); default {DEFAULTS.alpha:g}."),
+        scorer: str = typer.Option(
+            None, "--scorer", help=f"Task weights W (Eq. 3): {', '.join(SCORERS)}; default {DEFAULTS.scorer} (docs/method.md).",
+        ),
+        distill_form: str = typer.Option(
+            None, "--distill-form", help=f"Distillation (Eq. 4): {', '.join(DISTILL_FORMS)}; default {DEFAULTS.distill_form} (docs/method.md).",
+        ),
         device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
         seed: int = typer.Option(0, "--seed", help="Random seed."),
         steps: int = typer.Option(None, "--steps", help="Environment steps (overrides train.steps)."),
@@ -49,6 +61,13 @@ def register(app: typer.Typer) -> None:
             config.train.steps = require_count(steps, "--steps")
         if alpha is not None:
             config.transfer.alpha = alpha
+        for option, value, choices in (("--scorer", scorer, SCORERS), ("--distill-form", distill_form, DISTILL_FORMS)):
+            if value is not None and value not in choices:
+                raise ValueError(f"{option}: {value!r} is not one of {', '.join(choices)}")
+        if scorer is not None:
+            config.transfer.scorer = scorer  # type: ignore[assignment]
+        if distill_form is not None:
+            config.transfer.distill_form = distill_form  # type: ignore[assignment]
         if no_distill:
             config.transfer.distill = False
         if uniform_weights:
