@@ -118,12 +118,15 @@ def test_truncated_normal_samples_stay_in_bounds_and_carry_gradients() -> None:
 
 
 def test_continuation_loss_targets_one_minus_terminal() -> None:
-    logits = torch.tensor([[0.0, 2.0], [-1.0, 3.0]], dtype=torch.bfloat16)
+    logits = torch.tensor([[0.0, 2.0], [-1.0, 0.5]], dtype=torch.bfloat16)
     is_terminal = torch.tensor([[False, True], [False, False]])
     # Targets 1, 0, 1, 1: -log sigmoid(x) for a continuing step, -log(1 - sigmoid(x)) for the terminal one.
+    # Flipping the targets changes each term by +-x: these logits do not sum to zero, so the flip shows.
     expected = (
-        math.log(1 + math.exp(-0.0)) + math.log(1 + math.exp(2.0)) + math.log(1 + math.exp(1.0)) + math.log(1 + math.exp(-3.0))
+        math.log(1 + math.exp(-0.0)) + math.log(1 + math.exp(2.0)) + math.log(1 + math.exp(1.0)) + math.log(1 + math.exp(-0.5))
     ) / 4
+    flipped = (math.log(2.0) + math.log(1 + math.exp(-2.0)) + math.log(1 + math.exp(-1.0)) + math.log(1 + math.exp(0.5))) / 4
+    assert abs(expected - flipped) > 0.5
     value = continuation_loss(logits, is_terminal)
     assert value.dtype == torch.float32
     assert abs(value.item() - expected) < 1e-6
