@@ -54,7 +54,8 @@ def test_same_evaluation_seed_twice_gives_identical_returns() -> None:
 def test_selection_shares_are_counted_apart_for_training_and_evaluation() -> None:
     agent, _, batch, _ = tiny_transfer()
 
-    def act(t: int, mode: str, teacher: int, state):
+    def act(t: int, mode: str, teacher: int, state: dict | None) -> dict:
+        """One acting step at frame t in `mode`, with W favouring `teacher`."""
         prefer_teacher(agent, teacher)
         obs = {"image": batch["image"][:1, t], "is_first": torch.tensor([t == 0])}
         _, state = agent.policy(obs, state, mode)
