@@ -28,6 +28,22 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("VID2ACT_HOME", str(tmp_path_factory.mktemp("vid2act_home")))
 
 
+TEST_PLUGINS = "example"
+"""The external plugins every test loads (VID2ACT_PLUGINS): the example plugin the workspace installs."""
+
+
+@pytest.fixture(autouse=True)
+def _only_the_example_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test, and each command it starts, loads the built-in plugins and the example only.
+
+    A plugin author runs this suite beside their own plugin: its domains, teachers and commands must
+    not change what the tests see. A test about loading every installed plugin unsets the variable
+    itself (and then asserts only what holds whatever else is installed).
+    """
+    monkeypatch.setenv("VID2ACT_PLUGINS", TEST_PLUGINS)
+    monkeypatch.delenv("VID2ACT_DISABLE_PLUGINS", raising=False)
+
+
 @pytest.fixture(scope="session")
 def pretrained_teachers(tmp_path_factory: pytest.TempPathFactory) -> "TeacherStore":
     """Tiny teachers pretrained for 60 steps on random-policy data, built once per session

@@ -63,3 +63,12 @@ def tiny_transfer(
     """(agent, teachers, batch with the teachers' stored priors and posteriors, config); `configure(config)` edits the config."""
     agent, _, ensemble, batch, config = tiny_transfer_with_teachers(action_sizes, target_action, configure, batch_size, length, seed)
     return agent, ensemble, batch, config
+
+
+def prefer_teacher(agent: TransferAgent, index: int) -> None:
+    """W favours teacher `index` from now on: its prediction-error EMA is half the others' (W = (1/3, 2/3) for two teachers)."""
+    scorer = agent.distillation.f_weight
+    errors = torch.ones_like(scorer.error_ema)
+    errors[index] = 0.5
+    scorer.error_ema.copy_(errors)
+    scorer.updates.fill_(1)

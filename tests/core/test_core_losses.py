@@ -74,6 +74,25 @@ def test_free_nats_clamp_removes_the_gradient_below_the_threshold() -> None:
     assert torch.count_nonzero(prior_mean.grad) == 2
 
 
+def test_balanced_kl_is_kl_of_the_posterior_from_the_prior_on_both_sides() -> None:
+    # Unequal stds, where KL(post || prior) != KL(prior || post): N(1, 2^2) against N(0, 0.5^2).
+    post_mean, post_std = torch.tensor([[1.0]], requires_grad=True), torch.tensor([[2.0]], requires_grad=True)
+    prior_mean, prior_std = torch.tensor([[0.0]], requires_grad=True), torch.tensor([[0.5]], requires_grad=True)
+    post, prior = {"mean": post_mean, "std": post_std}, {"mean": prior_mean, "std": prior_std}
+    loss, value = kl_balance_loss(_kl, post, prior, balance=0.8, free_nats=0.0)
+    # KL(N(1, 4) || N(0, 0.25)) = log(0.5 / 2) + (4 + 1) / (2 * 0.25) - 1/2; the reverse KL is about 1.3.
+    by_hand = math.log(0.25) + 5 / 0.5 - 0.5
+    assert abs(value.item() - by_hand) < 1e-5 and abs(loss.item() - by_hand) < 1e-5
+    loss.backward()
+    # d KL / d(prior mean) = (mu_prior - mu_post) / s_prior^2 = -4, d / d(post mean) = +4;
+    # d / d(prior std) = 1 / s_prior - (s_post^2 + (mu_post - mu_prior)^2) / s_prior^3 = 2 - 40,
+    # d / d(post std) = s_post / s_prior^2 - 1 / s_post = 8 - 0.5; the prior gets 0.8 of its side, the posterior 0.2.
+    assert torch.allclose(prior_mean.grad, torch.tensor([[0.8 * -4.0]]))
+    assert torch.allclose(post_mean.grad, torch.tensor([[0.2 * 4.0]]))
+    assert torch.allclose(prior_std.grad, torch.tensor([[0.8 * -38.0]]))
+    assert torch.allclose(post_std.grad, torch.tensor([[0.2 * 7.5]]))
+
+
 def test_truncated_normal_samples_stay_in_bounds_and_carry_gradients() -> None:
     generator = torch.Generator().manual_seed(0)
     mean = torch.tensor([[0.99, -0.99, 0.0]]).repeat(20_000, 1).requires_grad_(True)
@@ -99,12 +118,15 @@ def test_truncated_normal_samples_stay_in_bounds_and_carry_gradients() -> None:
 
 
 def test_continuation_loss_targets_one_minus_terminal() -> None:
-    logits = torch.tensor([[0.0, 2.0], [-1.0, 3.0]], dtype=torch.bfloat16)
+    logits = torch.tensor([[0.0, 2.0], [-1.0, 0.5]], dtype=torch.bfloat16)
     is_terminal = torch.tensor([[False, True], [False, False]])
     # Targets 1, 0, 1, 1: -log sigmoid(x) for a continuing step, -log(1 - sigmoid(x)) for the terminal one.
+    # Flipping the targets changes each term by +-x: these logits do not sum to zero, so the flip shows.
     expected = (
-        math.log(1 + math.exp(-0.0)) + math.log(1 + math.exp(2.0)) + math.log(1 + math.exp(1.0)) + math.log(1 + math.exp(-3.0))
+        math.log(1 + math.exp(-0.0)) + math.log(1 + math.exp(2.0)) + math.log(1 + math.exp(1.0)) + math.log(1 + math.exp(-0.5))
     ) / 4
+    flipped = (math.log(2.0) + math.log(1 + math.exp(-2.0)) + math.log(1 + math.exp(-1.0)) + math.log(1 + math.exp(0.5))) / 4
+    assert abs(expected - flipped) > 0.5
     value = continuation_loss(logits, is_terminal)
     assert value.dtype == torch.float32
     assert abs(value.item() - expected) < 1e-6

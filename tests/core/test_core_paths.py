@@ -101,6 +101,40 @@ def test_reinforce_actor_gradient_is_the_score_function_with_a_detached_advantag
     assert any(not torch.allclose(a, p.grad, atol=1e-6) for a, p in zip(actor_grads, actor_critic.actor.parameters()))
 
 
+def test_lambda_returns_bootstrap_from_the_slow_critic_and_train_the_online_one() -> None:
+    torch.manual_seed(5)
+    config = preset("tiny")
+    world_model = WorldModel(config.world_model, 2)
+    actor_critic = ActorCritic(config.actor_critic, world_model.feature_size, 2)
+    # A fresh slow critic is an exact copy of the critic, where the two cannot be told apart: move it away.
+    with torch.no_grad():
+        for param in actor_critic.slow_critic.parameters():
+            param.add_(0.5 * torch.randn_like(param))
+    start = flatten_state(world_model.rssm.initial(6, "cpu"), 1)
+    start = {key: value + 0.1 * torch.randn_like(value) for key, value in start.items()}
+    torch.manual_seed(6)
+    _, critic_loss, metrics = actor_critic.loss(world_model, start)
+
+    torch.manual_seed(6)
+    features, _, _, _ = actor_critic.imagine(world_model, start)
+
+    def by_hand(bootstrap: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        """(critic loss, mean return) with lambda-returns bootstrapped from `bootstrap` (no continuation head in tiny)."""
+        with torch.no_grad():
+            rewards = world_model.reward(features[:, 1:])
+            discounts = config.actor_critic.discount * torch.ones_like(rewards)
+            returns = lambda_returns(rewards, bootstrap(features).squeeze(-1), discounts, config.actor_critic.lambda_)
+            weights = torch.cumprod(torch.cat([torch.ones_like(discounts[:, :1]), discounts[:, :-1]], 1), 1)
+            values = actor_critic.critic(features[:, :-1]).squeeze(-1)
+        return 0.5 * (weights * (values - returns).square()).mean(), returns.mean()
+
+    assert world_model.continuation(features) is None
+    slow_loss, slow_return = by_hand(actor_critic.slow_critic)
+    online_loss, online_return = by_hand(actor_critic.critic)
+    assert torch.allclose(critic_loss, slow_loss, atol=1e-6) and torch.allclose(metrics["imagined_return"], slow_return, atol=1e-6)
+    assert not torch.allclose(slow_loss, online_loss, atol=1e-3) and not torch.allclose(slow_return, online_return, atol=1e-3)
+
+
 # ----- data-parallel gradient averaging (2 gloo processes) ---------------------------------------
 
 

@@ -9,6 +9,7 @@ from vid2act_core.config import TransferConfig
 from vid2act_core.nets import MLP
 from vid2act_core.transfer import TaskSelectiveDistillation
 from vid2act_core.transfer.distill_heads import PerTeacherMLP
+from vid2act_core.transfer.scorers import PredictionErrorScorer
 
 
 def _distillation(scorer: str, heads: str = "shared") -> TaskSelectiveDistillation:
@@ -162,3 +163,38 @@ def test_prediction_error_needs_the_teachers_posteriors_and_says_so() -> None:
         TaskSelectiveDistillation(5, 4, TransferConfig(scorer="prediction_error", prediction_error_temperature=0.0), 3, 2)
     with pytest.raises(ValueError, match="transfer.prediction_error_decay: must be in"):
         TaskSelectiveDistillation(5, 4, TransferConfig(scorer="prediction_error", prediction_error_decay=1.0), 3, 2)
+
+
+def _offset_batch(offsets: tuple[float, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Priors and posteriors (1, 2, N, 2) (deter size 1, one stochastic unit) whose normalised error is offset_i^2 / 2.
+
+    The two frames' posteriors are +1 and -1 (batch variance 2); each teacher's prior misses both by offset_i.
+    """
+    offset = torch.tensor(offsets)
+    posteriors = torch.zeros(1, 2, len(offsets), 2)
+    posteriors[0, 0, :, 1], posteriors[0, 1, :, 1] = 1.0, -1.0
+    priors = posteriors.clone()
+    priors[..., 1] += offset
+    return priors, posteriors
+
+
+def test_prediction_error_temperature_divides_the_log_error() -> None:
+    # Errors (0.5, 2); W = softmax(-log(error) / T), i.e. proportional to error^(-1/T).
+    expected = {1.0: (0.8, 0.2), 2.0: (2 / 3, 1 / 3), 0.5: (16 / 17, 1 / 17)}
+    for temperature, shares in expected.items():
+        scorer = PredictionErrorScorer(num_teachers=2, teacher_deter_size=1, temperature=temperature, decay=0.9)
+        scorer.observe(*_offset_batch((1.0, 2.0)), is_first=None)
+        assert torch.allclose(scorer.error_ema, torch.tensor([0.5, 2.0]))
+        weights = torch.softmax(scorer.logits(torch.zeros(3, 2, 7), None, torch.zeros(3, 4)), -1)
+        assert torch.allclose(weights, torch.tensor(shares).expand(3, 2), atol=1e-6), temperature
+
+
+def test_prediction_error_ema_keeps_decay_of_the_old_value() -> None:
+    # First update: the EMA is the batch error; later ones: decay * old + (1 - decay) * new.
+    scorer = PredictionErrorScorer(num_teachers=2, teacher_deter_size=1, temperature=1.0, decay=0.9)
+    scorer.observe(*_offset_batch((1.0, 2.0)), is_first=None)  # errors (0.5, 2)
+    scorer.observe(*_offset_batch((2.0, 1.0)), is_first=None)  # errors (2, 0.5)
+    assert torch.allclose(scorer.error_ema, torch.tensor([0.9 * 0.5 + 0.1 * 2.0, 0.9 * 2.0 + 0.1 * 0.5]))
+    scorer.observe(*_offset_batch((0.0, 0.0)), is_first=None)  # errors clamp to 1e-8
+    assert torch.allclose(scorer.error_ema, torch.tensor([0.9 * 0.65 + 0.1e-8, 0.9 * 1.85 + 0.1e-8]))
+    assert int(scorer.updates) == 3

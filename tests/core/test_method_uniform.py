@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from method_fakes import tiny_transfer
+from method_fakes import prefer_teacher, tiny_transfer
 from vid2act_core.transfer import UNIFORM_SELECTION
 
 
@@ -68,7 +68,10 @@ def test_uniform_draws_are_seeded_and_metrics_name_no_teacher() -> None:
 
 def test_learned_weights_select_argmax_and_name_teachers() -> None:
     agent, _, batch, _ = tiny_transfer()
+    prefer_teacher(agent, 1)  # W = (1/3, 2/3): tied weights would hide argmin, both give teacher 0
     obs = {"image": batch["image"][:1, 0], "is_first": torch.tensor([True])}
     _, state = agent.policy(obs, None, "explore")
-    assert torch.equal(state["selected_task"], state["task_weights"].argmax(-1))
-    assert set(agent.acting_metrics()) == {"selected/t0", "selected/t1"}
+    assert torch.allclose(state["task_weights"], torch.tensor([[1 / 3, 2 / 3]]))
+    assert state["selected_task"].tolist() == [1]
+    _, state = agent.policy({"image": batch["image"][:1, 1], "is_first": torch.tensor([False])}, state, "explore")
+    assert agent.acting_metrics() == {"selected/t0": 0.0, "selected/t1": 1.0}

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
-from method_fakes import tiny_transfer_with_teachers
+from method_fakes import prefer_teacher, tiny_transfer_with_teachers
 from vid2act_core.config import TransferConfig, preset
 from vid2act_core.rssm import RSSM
 from vid2act_core.teachers import TeacherEnsemble, TeacherMismatchError, fit_actions
-from vid2act_core.transfer import ActionVAE, TaskSelectiveDistillation, TransferAgent, initialise_from_teacher
+from vid2act_core.transfer import ActionVAE, SourcePairs, TaskSelectiveDistillation, TransferAgent, initialise_from_teacher
 from vid2act_core.world_model import WorldModel
 
 
@@ -91,7 +93,7 @@ def test_teachers_are_frozen_and_every_learned_part_gets_its_own_gradient() -> N
 
     # The VAE's own loss trains it.
     metrics = agent.after_update(batch)
-    assert torch.isfinite(metrics["vae_loss"])
+    assert torch.equal(metrics["vae_loss"], metrics["vae_reconstruction"] + metrics["vae_kl"])
     assert any(not torch.equal(a, b) for a, b in zip(vae_before, agent.vae.parameters()))
 
     # Several full updates later the teachers are bit-identical.
@@ -116,7 +118,75 @@ def test_vae_learns_source_actions() -> None:
         optimizer.step()
     replayed = vae.decode(states, labels, sample=False)
     assert (replayed - actions).square().sum(-1).mean() < 0.25 * first.item()
-    assert vae.guidance(states, labels).shape == (256, 16)
+    # The guidance is the decoder's penultimate feature at z = 0 (deterministic) or z ~ N(0, 1) clipped to +-0.5.
+    guidance = vae.guidance(states, labels, sample=False)
+    assert torch.equal(guidance, vae.decoder_body(torch.cat([states, torch.zeros(256, 4), labels], -1)))
+    assert torch.equal(replayed, torch.tanh(vae.decoder_out(guidance)))
+    torch.manual_seed(7)
+    sampled = vae.guidance(states, labels)
+    torch.manual_seed(7)
+    latent = torch.randn(256, 4).clamp(-0.5, 0.5)
+    assert torch.equal(sampled, vae.decoder_body(torch.cat([states, latent, labels], -1)))
+    assert latent.abs().max() == 0.5  # some draws were clipped
+
+
+def _known_vae() -> ActionVAE:
+    """A VAE whose encoder gives mu = (0, 1, -1, 0.5), sigma = (1, 2, 1, 1) and whose decoder gives (0, 0.5), whatever the input."""
+    vae = ActionVAE(state_size=3, action_size=2, num_tasks=2, units=8, guidance_dim=4)
+    with torch.no_grad():
+        for layer in (vae.encoder_mean, vae.encoder_log_std, vae.decoder_out):
+            layer.weight.zero_()
+        vae.encoder_mean.bias.copy_(torch.tensor([0.0, 1.0, -1.0, 0.5]))
+        vae.encoder_log_std.bias.copy_(torch.tensor([0.0, math.log(2.0), 0.0, 0.0]))
+        vae.decoder_out.bias.copy_(torch.tensor([0.0, math.atanh(0.5)]))
+    return vae
+
+
+KNOWN_VAE_KL = 0.0 + (2.0 - math.log(2.0)) + 0.5 + 0.125
+"""KL(N(mu, sigma^2) || N(0, 1)) of `_known_vae`, summed over its 4 latents: 1/2 (sigma^2 + mu^2 - 1) - log sigma each."""
+
+
+def test_vae_loss_terms_on_a_case_with_a_known_answer() -> None:
+    vae = _known_vae()
+    states, labels = torch.randn(2, 3), torch.eye(2)
+    actions = torch.tensor([[1.0, 0.5], [-0.5, 0.0]])
+    loss, metrics = vae.loss(states, actions, labels)
+    # Reconstruction (0, 0.5) for both pairs: squared errors 1 + 0 and 0.25 + 0.25, averaged over the pairs.
+    assert metrics["vae_reconstruction"].item() == pytest.approx(0.75, abs=1e-6)
+    assert metrics["vae_kl"].item() == pytest.approx(KNOWN_VAE_KL, abs=1e-6)
+    assert loss.item() == pytest.approx(0.75 + KNOWN_VAE_KL, abs=1e-6)
+
+
+def test_source_pairs_pair_each_teacher_posterior_with_the_next_stored_action() -> None:
+    torch.manual_seed(0)
+    teacher_config = preset("tiny").world_model
+    teacher_config.use_reward_head = False
+    teacher = WorldModel(teacher_config, 2).eval()
+    rng = np.random.default_rng(0)
+    episodes = [
+        {"image": rng.integers(0, 255, (steps, 64, 64, 3), dtype=np.uint8), "action": rng.uniform(-1, 1, (steps, 2)).astype(np.float32)}
+        for steps in (5, 4)
+    ]
+    pairs = SourcePairs.from_episodes("source", teacher, episodes, "cpu")
+    # action[t] is stored beside the frame it led to, so the action taken from s_t is a_{t+1}; a last state has none.
+    assert len(pairs) == 4 + 3
+    assert torch.equal(pairs.actions, torch.from_numpy(np.concatenate([episode["action"][1:] for episode in episodes])))
+    offset = 0
+    for episode in episodes:
+        actions = torch.from_numpy(episode["action"])[None]
+        is_first = torch.zeros(actions.shape[:2], dtype=torch.bool)
+        is_first[:, 0] = True
+        with torch.no_grad():
+            posts, _ = teacher.rssm.observe(teacher.embed(torch.from_numpy(episode["image"])[None]), actions, is_first, sample=False)
+        expected = RSSM.feature(posts)[0, :-1]
+        assert torch.allclose(pairs.features[offset : offset + len(expected)], expected, atol=1e-6)
+        offset += len(expected)
+    # s_t does not depend on the action paired with it: another last action changes that pair's action only.
+    changed = [dict(episodes[0], action=episodes[0]["action"].copy()), episodes[1]]
+    changed[0]["action"][-1] = -changed[0]["action"][-1]
+    other = SourcePairs.from_episodes("source", teacher, changed, "cpu")
+    assert torch.equal(other.features, pairs.features)
+    assert torch.equal(other.actions[3], -pairs.actions[3]) and torch.equal(other.actions[:3], pairs.actions[:3])
 
 
 def test_acting_selects_a_teacher_and_stores_its_features() -> None:
@@ -126,10 +196,12 @@ def test_acting_selects_a_teacher_and_stores_its_features() -> None:
     assert action.shape == (1, 3) and action.abs().max() <= 1
     extras = agent.transition_extras(state)
     assert extras["teacher_feat"].shape == (2, ensemble.feature_size) and extras["teacher_feat"].dtype == np.float16
-    obs = {"image": batch["image"][:1, 1], "is_first": torch.tensor([False])}
-    agent.policy(obs, state, "eval")
-    selected = agent.acting_metrics()
-    assert set(selected) == {"selected/t0", "selected/t1"} and abs(sum(selected.values()) - 1) < 1e-6
+    # Four explore steps: teacher 0 (tied W, before any update) then teachers 1, 1, 0 once W favours them.
+    for t, teacher in ((1, 1), (2, 1), (3, 0)):
+        prefer_teacher(agent, teacher)
+        obs = {"image": batch["image"][:1, t], "is_first": torch.tensor([False])}
+        _, state = agent.policy(obs, state, "explore")
+    assert agent.acting_metrics() == {"selected/t0": 0.5, "selected/t1": 0.5}
     assert agent.acting_metrics() == {}
 
 

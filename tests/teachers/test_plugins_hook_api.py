@@ -16,7 +16,6 @@ from vid2act_plugin_example import plugin as example_plugin
 from vid2act_teachers import plugins
 from vid2act_teachers.hookspecs import HOOK_API_VERSION, hookimpl
 from vid2act_teachers.plugins import (
-    DISABLE_PLUGINS_ENV,
     PLUGINS_ENV,
     build_plugin_manager,
     domain_registry,
@@ -31,9 +30,8 @@ REFUSED_2_0 = (
 
 
 @pytest.fixture(autouse=True)
-def fresh_plugin_managers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv(PLUGINS_ENV, raising=False)
-    monkeypatch.delenv(DISABLE_PLUGINS_ENV, raising=False)
+def fresh_plugin_managers() -> Iterator[None]:
+    """Each test starts from the suite's plugins (built-ins and the example, tests/conftest.py) and leaves no cached manager behind."""
     plugins.clear_plugin_manager_cache()
     yield
     plugins.clear_plugin_manager_cache()
@@ -121,6 +119,7 @@ def test_vid2act_plugins_shows_an_installed_plugin_for_another_major_as_refused(
     entry = importlib.metadata.EntryPoint(name="future", value=module.__name__, group="vid2act")
     real = importlib.metadata.entry_points(group="vid2act")
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [*real, entry])
+    monkeypatch.setenv(PLUGINS_ENV, "example,future")
     from vid2act_cli.commands.app import app
 
     result = CliRunner().invoke(app, ["plugins", "--json"])

@@ -32,10 +32,8 @@ LOG_NAME = "vid2act.plugins"
 
 
 @pytest.fixture(autouse=True)
-def fresh_plugin_managers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts from the default environment and leaves no cached manager behind."""
-    monkeypatch.delenv(PLUGINS_ENV, raising=False)
-    monkeypatch.delenv(DISABLE_PLUGINS_ENV, raising=False)
+def fresh_plugin_managers() -> Iterator[None]:
+    """Each test starts from the suite's plugins (built-ins and the example, tests/conftest.py) and leaves no cached manager behind."""
     plugins.clear_plugin_manager_cache()
     yield
     plugins.clear_plugin_manager_cache()
@@ -119,7 +117,9 @@ def test_empty_allow_list_hides_external_plugins(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv(PLUGINS_ENV, "")
     assert domain_registry().domain_names() == ["dmc", "metaworld"]
     statuses = {info.name: info.status for info in plugin_report()}
-    assert statuses == {"dmc": "loaded", "metaworld": "loaded", "example": "not selected"}
+    installed = {entry_point.name for entry_point in importlib.metadata.entry_points(group="vid2act")}
+    assert "example" in installed
+    assert statuses == {"dmc": "loaded", "metaworld": "loaded", **{name: "not selected" for name in installed}}
 
 
 def test_allow_list_naming_the_example_loads_it_and_warns_about_unknown_names(
@@ -297,7 +297,7 @@ def test_plugin_commands_are_added_and_failures_or_clashes_removed(caplog: pytes
     def builtin_envs() -> None:
         """Stands in for a built-in command."""
 
-    manager = build_plugin_manager()
+    manager = build_plugin_manager(allow={"example"})
     manager.add_plugin(HalfThenRaise(), "half")
     manager.add_plugin(Clashing(), "clash")
     with caplog.at_level(logging.WARNING, logger=LOG_NAME):

@@ -51,6 +51,8 @@ def test_registered_set_equals_source_pairs_and_round_trips(tmp_path: Path) -> N
     assert replay_set.pairs == replay_set.pairs_total == 2 * 11 and replay_set.episodes == 2
     torch.testing.assert_close(replay_set.features.float(), expected.features, atol=2e-3, rtol=2e-3)
     torch.testing.assert_close(replay_set.actions, expected.actions)
+    # Each pair's action is the one taken from its state: the episode's next stored action a_{t+1}.
+    assert torch.equal(replay_set.actions, torch.from_numpy(np.concatenate([episode["action"][1:] for episode in episodes])))
     document = json.loads((info.path / "config.json").read_text())
     assert document["replay_set"]["pairs"] == 22 and len(document["replay_set"]["sha256"]) == 64
     assert info.replay_set == document["replay_set"]
