@@ -116,6 +116,11 @@ def test_an_interrupted_sweep_runs_only_its_missing_cells_and_a_new_budget_keeps
     assert results["mean-image__seed0__given"]["predictor"] == "mean-image" and results["mean-image__seed0__given"]["control"]
     # The held-out windows are the same for every budget: a control that trains nothing and ignores the
     # training episodes (last-frame) measures the same everywhere.
+    metrics = {f"{path.parent.name}/{path.stem}": json.loads(path.read_text())["metrics"] for path in (out / "cells").glob("*/*.json")}
+    # Each budget trains on its own first episodes: more episodes change the mean image and the student.
+    assert metrics["u2-e1/mean-image__seed0__given"] != metrics["u2-e2/mean-image__seed0__given"]
+    assert metrics["u2-e1/mean-image__seed0__given"] == metrics["u3-e1/mean-image__seed0__given"]
+    assert metrics["u2-e1/none__seed0__given"] != metrics["u2-e2/none__seed0__given"]
     last = [json.loads(path.read_text())["metrics"] for path in sorted((out / "cells").glob("*/last-frame__seed0__given.json"))]
     assert len(last) == 6 and all(metrics == last[0] for metrics in last)
     table = (out / "table.md").read_text()
