@@ -10,7 +10,6 @@ import torch
 
 from episode_fakes import make_attrs, make_episode
 from vid2act_core.config import preset
-from vid2act_core.probe import ProbeSchedule
 from vid2act_core.world_model import WorldModel
 from vid2act_envs.dataset import EpisodeWriter
 from vid2act_teachers.registry import TeacherRegistry
@@ -46,12 +45,12 @@ def register_teachers(names: tuple[str, ...] = TEACHERS) -> None:
 
 
 def tiny_request(out: Path, data: Path, **changes: Any) -> ProbeRequest:
-    """A probe over the fake target with the `tiny` student, a few updates, 2 seeds."""
+    """A probe over the fake target with the `tiny` student, a few updates, 2 seeds, one form, no controls."""
     settings: dict[str, Any] = dict(
         target_data=data, teachers=list(TEACHERS), related="alpha", config=preset("tiny"), out=out,
-        schedule=ProbeSchedule(updates=3, batch_size=2, batch_length=8, log_every=2),
-        train_episodes=2, eval_episodes=2, seeds=2, scorers=["prediction_error", "paper"],
-        context=2, horizons=[3, 6], windows_per_episode=2,
+        updates=[3], batch_size=2, batch_length=8, log_every=2,
+        train_episodes=[2], eval_episodes=2, seeds=2, scorers=["prediction_error", "paper"], forms=["student_head"],
+        controls=["none"], context=2, horizons=[3, 6], windows_per_episode=2,
     )
     settings.update(changes)
     return ProbeRequest(**settings)

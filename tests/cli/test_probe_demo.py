@@ -56,8 +56,9 @@ def test_the_demo_probe_is_labelled_and_its_verdict_follows_the_numbers(tmp_path
 
     (tmp_path / "probe").mkdir()
     rows = [row("none", 0.030, None, {}), row("all-prediction_error", 0.034, [0.004, 0.002], {"a": [0.7, 0.1], "b": [0.3, 0.1]})]
-    (tmp_path / "probe" / "results.json").write_text(json.dumps({"rows": rows}))
+    rows.append({**row("mean-image", 0.05, None, {}), "control": True, "seeds": [0]})
+    (tmp_path / "probe" / "results.json").write_text(json.dumps({"budgets": [{"budget": "u40-e2", "rows": rows}]}))
     lines = probe_demo.describe_probe(tmp_path, 60, "button-press", "metaworld-button")
     assert "NOT EVIDENCE" in lines[0] and "teachers pretrained 60 steps" in lines[0]
     assert "without distillation 0.0300, with distillation 0.0340 (higher with distillation; paired difference +0.0040" in lines[1]
-    assert "a 0.70, b 0.30" in lines[1] and lines[2].endswith("vid2act probe --pair metaworld-button")
+    assert "a 0.70, b 0.30; controls that train nothing: mean-image 0.0500" in lines[1] and lines[2].endswith("vid2act probe --pair metaworld-button")

@@ -9,7 +9,6 @@ import pytest
 from typer.testing import CliRunner
 
 from probe_fakes import register_teachers, tiny_request, write_target
-from vid2act_core.probe import ProbeSchedule
 
 from vid2act_cli.app import app
 from vid2act_cli.compose.probe import ProbeOutcome, cell_path, plan_cells, run_probe
@@ -28,18 +27,24 @@ def target(tmp_path: Path) -> Path:
 
 
 def results(out: Path) -> dict[str, dict]:
-    """Cell -> its result without the timings."""
+    """<budget>/<cell> -> its result without the timings."""
     found = {}
-    for path in sorted((out / "cells").glob("*.json")):
+    for path in sorted((out / "cells").glob("*/*.json")):
         result = json.loads(path.read_text())
         result.pop("seconds"), result.pop("cpu_seconds")
-        found[path.stem] = result
+        found[f"{path.parent.name}/{path.stem}"] = result
     return found
+
+
+def without_costs(table: Path) -> list[str]:
+    """The table's lines without the timings (the cost line and the last two columns)."""
+    return [line.rsplit("|", 3)[0] if line.startswith("|") else line for line in table.read_text().splitlines() if not line.startswith("Cost:")]
 
 
 def test_cells_cover_configurations_orders_and_seeds(tmp_path: Path) -> None:
     request = tiny_request(tmp_path, tmp_path / "unused.h5", configs=["none", "all", "related", "unrelated", "uniform"])
     cells = {cell.key: cell.columns for cell in plan_cells(request)}
+    assert {cell.budget.key for cell in plan_cells(request)} == {"u3-e2"}
     assert cells["none__seed1__given"] == ()
     assert cells["all-paper__seed0__given"] == (0, 1, 2) and cells["all-prediction_error__seed0__rotated"] == (1, 2, 0)
     assert cells["related__seed0__given"] == (0,) and "related__seed0__rotated" not in cells
@@ -56,15 +61,15 @@ def test_probe_resumes_after_interruption_and_matches_an_uninterrupted_run(tmp_p
     first = run_probe(tiny_request(tmp_path / "parts", target, max_cells=3, **GRID))
     assert len(first.ran) == 3 and len(first.remaining) == 3
     done = {key: cell_path(tmp_path / "parts", cell).read_bytes()
-            for cell in plan_cells(tiny_request(tmp_path / "parts", target, **GRID)) for key in [cell.key] if key in first.ran}
+            for cell in plan_cells(tiny_request(tmp_path / "parts", target, **GRID)) for key in [cell.id] if key in first.ran}
     second = run_probe(tiny_request(tmp_path / "parts", target, **GRID))
     assert sorted(second.skipped) == sorted(first.ran)
     assert sorted(second.ran) == sorted(first.remaining) and not second.remaining
     for cell in plan_cells(tiny_request(tmp_path / "parts", target, **GRID)):
-        if cell.key in done:
-            assert cell_path(tmp_path / "parts", cell).read_bytes() == done[cell.key]  # not run again
+        if cell.id in done:
+            assert cell_path(tmp_path / "parts", cell).read_bytes() == done[cell.id]  # not run again
     assert results(tmp_path / "parts") == results(tmp_path / "whole")
-    assert (tmp_path / "parts" / "table.md").read_text() == (tmp_path / "whole" / "table.md").read_text()
+    assert without_costs(tmp_path / "parts" / "table.md") == without_costs(tmp_path / "whole" / "table.md")
     third = run_probe(tiny_request(tmp_path / "parts", target, **GRID))
     assert third.ran == [] and len(third.skipped) == 6
 
@@ -96,18 +101,18 @@ def test_an_interrupted_cell_leaves_no_file_and_runs_again(tmp_path: Path, targe
     out = tmp_path / "probe"
     with pytest.raises(KeyboardInterrupt):
         run_probe(tiny_request(out, target, **GRID), InterruptingReporter(stop_at=5))  # in the second cell (3 updates each)
-    assert [path.name for path in (out / "cells").iterdir()] == ["none__seed0__given.json"]
+    assert [path.name for path in (out / "cells" / "u3-e2").iterdir()] == ["none__seed0__given.json"]
     outcome: ProbeOutcome = run_probe(tiny_request(out, target, **GRID))
-    assert outcome.skipped == ["none__seed0__given"] and len(outcome.ran) == 5
+    assert outcome.skipped == ["u3-e2/none__seed0__given"] and len(outcome.ran) == 5
 
 
 def test_a_probe_folder_refuses_other_settings_but_accepts_more_seeds(tmp_path: Path, target: Path) -> None:
     out = tmp_path / "probe"
     run_probe(tiny_request(out, target, configs=["none"]))
     with pytest.raises(ValueError, match="other 'schedule'"):
-        run_probe(tiny_request(out, target, configs=["none"], schedule=ProbeSchedule(4, 2, 8, 2)))
+        run_probe(tiny_request(out, target, configs=["none"], batch_length=7))
     more = run_probe(tiny_request(out, target, configs=["none"], seeds=3))
-    assert more.ran == ["none__seed2__given"]
+    assert more.ran == ["u3-e2/none__seed2__given"]
 
 
 def test_summary_files_and_weights_per_teacher(tmp_path: Path, target: Path) -> None:
@@ -115,7 +120,8 @@ def test_summary_files_and_weights_per_teacher(tmp_path: Path, target: Path) -> 
     outcome = run_probe(tiny_request(out, target, configs=["none", "uniform"]))
     assert [path.name for path in outcome.plots] == ["errors.png", "weights.png"]
     assert all(path.read_bytes()[:4] == b"\x89PNG" for path in outcome.plots)
-    rows = {(row["config"], row["order"]): row for row in json.loads((out / "results.json").read_text())["rows"]}
+    (budget,) = json.loads((out / "results.json").read_text())["budgets"]
+    rows = {(row["config"], row["order"]): row for row in budget["rows"]}
     assert rows[("uniform", "rotated")]["weights"]["gamma"][0] == pytest.approx(1 / 3)
     assert rows[("none", "given")]["weights"] == {} and rows[("none", "given")]["delta_vs_none"] is None
     assert "| uniform | rotated | 2 |" in outcome.table_text and "W alpha*" in outcome.table_text
@@ -126,7 +132,8 @@ def invoke(*args: str):
 
 
 def test_probe_command_runs_and_rejects_bad_input_in_one_line(tmp_path: Path, target: Path) -> None:
-    common = ["--target-data", str(target), "--teachers", "alpha,beta", "--preset", "tiny", "--updates", "2",
+    common = ["--target-data", str(target), "--teachers", "alpha,beta", "--preset", "tiny", "--updates", "2", "--forms", "student_head",
+              "--controls", "none",
               "--batch-size", "2", "--batch-length", "8", "--train-episodes", "2", "--eval-episodes", "2", "--context", "2",
               "--horizons", "3,6", "--windows-per-episode", "1", "--seeds", "1", "--no-progress"]
     result = invoke(*common, "--related", "alpha", "--configs", "none,related", "--out", str(tmp_path / "ok"))

@@ -24,6 +24,13 @@ def _numbers(text: str, option: str) -> list[int]:
         raise ValueError(f"{option} {text!r}: expected comma-separated integers") from None
 
 
+def _decimals(text: str, option: str) -> list[float]:
+    try:
+        return [float(value) for value in _names(text, option)]
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: expected comma-separated numbers") from None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("probe")
     @cli_errors
@@ -33,17 +40,26 @@ def register(app: typer.Typer) -> None:
         teachers: str = typer.Option(None, "--teachers", help="Registry teachers, comma-separated (default: the pair's)."),
         related: str = typer.Option(None, "--related", help="Which teacher is the related source (default: the pair's)."),
         out: Path = typer.Option(None, "--out", "-o", help="Probe folder (default: runs/probe-<pair or dataset>); an existing one is continued."),
-        train_episodes: int = typer.Option(5, "--train-episodes", help="The student trains on the dataset's first N episodes."),
-        eval_episodes: int = typer.Option(3, "--eval-episodes", help="Held-out episodes (the dataset's last N) for the errors."),
-        updates: int = typer.Option(160, "--updates", help="World-model updates per cell."),
+        train_episodes: str = typer.Option("5", "--train-episodes",
+                                           help="The student trains on the dataset's first N episodes; a comma list sweeps (e.g. 1,2,5)."),
+        eval_episodes: int = typer.Option(3, "--eval-episodes", help="Held-out episodes (the dataset's last N) for the errors, the same for every budget."),
+        updates: str = typer.Option("160", "--updates",
+                                    help="World-model updates per cell; a comma list sweeps (e.g. 160,640,2000): every (updates, train episodes) pair is a budget."),
         batch_size: int = typer.Option(8, "--batch-size", help="Windows per update."),
         batch_length: int = typer.Option(32, "--batch-length", help="Steps per window."),
         log_every: int = typer.Option(10, "--log-every", help="Updates per point of the W curves."),
         seeds: int = typer.Option(3, "--seeds", help="Seeds per configuration and order."),
         configs: str = typer.Option("none,all,related,unrelated,uniform", "--configs", help="Configurations to run."),
-        scorers: str = typer.Option("prediction_error,paper,mlp,similarity", "--scorers",
-                                    help="Task-weight scorers for `all` (the first also for unrelated and uniform)."),
+        scorers: str = typer.Option("prediction_error,stepwise_error", "--scorers",
+                                    help="Task-weight scorers for `all` (the first also for related, unrelated and uniform)."),
         heads: str = typer.Option("shared", "--heads", help="f_distill kinds for `all`: shared, per_teacher."),
+        forms: str = typer.Option("student_head,published", "--forms",
+                                  help="Distillation forms (transfer.distill_form) for `all`: student_head, paper, published (the first also for the others)."),
+        alphas: str = typer.Option(None, "--alphas",
+                                   help="transfer.alpha values of every distilled configuration (default: the config's); others add <config>-alpha<a>, e.g. 0."),
+        controls: str = typer.Option(None, "--controls",
+                                     help="Controls: mean-image, last-frame, teacher, init, oracle (needs --oracle), or none (default: all that apply)."),
+        oracle: str = typer.Option(None, "--oracle", help="Registry teacher pretrained on other episodes of the target task (adds oracle-teacher, oracle-init)."),
         orders: str = typer.Option("given,rotated", "--orders", help="Teacher orders: given, rotated."),
         context: int = typer.Option(5, "--context", help="Observed frames before open-loop prediction."),
         horizons: str = typer.Option("15,45", "--horizons", help="Predicted steps over which errors are averaged."),
@@ -57,7 +73,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train student world models offline on a few target episodes with and without distillation; compare their predictions."""
         from vid2act_core.config import load_config
-        from vid2act_core.probe import ProbeSchedule
         from vid2act_teachers.registry import vid2act_home
 
         from vid2act_cli.commands.console import RichReporter
@@ -74,9 +89,11 @@ def register(app: typer.Typer) -> None:
             related=related if related else chosen.related,  # type: ignore[union-attr]
             config=load_config(preset, config_file, list(overrides)),
             out=out if out is not None else Path("runs") / f"probe-{pair or data.stem}",
-            schedule=ProbeSchedule(updates, batch_size, batch_length, log_every),
-            train_episodes=train_episodes, eval_episodes=eval_episodes, seeds=seeds,
+            updates=_numbers(updates, "--updates"), train_episodes=_numbers(train_episodes, "--train-episodes"),
+            batch_size=batch_size, batch_length=batch_length, log_every=log_every, eval_episodes=eval_episodes, seeds=seeds,
             configs=_names(configs, "--configs"), scorers=_names(scorers, "--scorers"), heads=_names(heads, "--heads"),
+            forms=_names(forms, "--forms"), alphas=_decimals(alphas, "--alphas") if alphas is not None else None,
+            controls=_names(controls, "--controls") if controls is not None else None, oracle=oracle,
             orders=_names(orders, "--orders"), context=context, horizons=_numbers(horizons, "--horizons"),
             windows_per_episode=windows, device=device, max_cells=max_cells,
         )

@@ -6,7 +6,8 @@ the rest from the actions alone (its priors, means, no samples). Over the first 
 - image error: mean over windows, steps, pixels and channels of (prediction - truth)^2, images in
   [0, 1] (the decoder's output clamped to [0, 1], not rounded to 8 bits);
 - reward error: mean over windows and steps of (predicted reward - reward)^2, the reward head read
-  on the predicted (prior) state of step t against `reward[t]`, the reward of the transition into t.
+  on the predicted (prior) state of step t against `reward[t]`, the reward of the transition into t
+  (absent for a predictor without rewards, e.g. a teacher: teachers are trained without rewards).
 
 The windows are fixed (`fixed_windows`), the same for every configuration and seed, so that the
 configurations are compared on the same frames.
@@ -14,7 +15,7 @@ configurations are compared on the same frames.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,10 +30,11 @@ WINDOW_KEYS = ("image", "action", "reward", "is_first")
 
 @dataclass
 class OpenLoopPrediction:
-    """Predictions for the steps after the context: images (B, P, H, W, 3) float in [0, 1], rewards (B, P)."""
+    """Predictions for the steps after the context: images (B, P, H, W, 3) float in [0, 1], rewards (B, P)
+    (None: the predictor predicts no rewards)."""
 
     images: torch.Tensor
-    rewards: torch.Tensor
+    rewards: torch.Tensor | None
 
 
 class OpenLoopPredictor(Protocol):
@@ -42,25 +44,33 @@ class OpenLoopPredictor(Protocol):
 
 
 class WorldModelPredictor:
-    """`OpenLoopPredictor` of a `WorldModel`: the rollout of `WorldModel.open_loop`, with rewards and unrounded images."""
+    """`OpenLoopPredictor` of a `WorldModel`: the rollout of `WorldModel.open_loop`, with rewards and unrounded images.
 
-    def __init__(self, world_model: WorldModel) -> None:
+    actions: what the model is given for the window's actions (default: them unchanged; a teacher of
+    another action size gets them as transfer maps them). rewards: False for a model without a reward head.
+    """
+
+    def __init__(self, world_model: WorldModel, actions: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 rewards: bool = True) -> None:
         self.world_model = world_model
+        self.actions = actions
+        self.rewards = rewards
 
     @torch.no_grad()
     def predict(self, batch: Batch, context: int) -> OpenLoopPrediction:
         model = self.world_model
-        observed = {key: batch[key][:, :context] for key in ("image", "action", "is_first")}
+        actions = batch["action"] if self.actions is None else self.actions(batch["action"])
+        observed = {"image": batch["image"][:, :context], "action": actions[:, :context], "is_first": batch["is_first"][:, :context]}
         output = model.observe(observed, sample=False)
         state = {key: value[:, -1] for key, value in output.posts.items()}
         features = []
-        for t in range(context, batch["action"].shape[1]):
-            state, action = model.rssm.reset_where_first(state, batch["action"][:, t], batch["is_first"][:, t])
+        for t in range(context, actions.shape[1]):
+            state, action = model.rssm.reset_where_first(state, actions[:, t], batch["is_first"][:, t])
             state = model.rssm.img_step(state, action, sample=False)
             features.append(model.rssm.feature(state))
         stacked = torch.stack(features, 1)
         images = (model.decoder(stacked).float() + 0.5).clamp(0, 1).permute(0, 1, 3, 4, 2)
-        return OpenLoopPrediction(images=images, rewards=model.reward(stacked))
+        return OpenLoopPrediction(images=images, rewards=model.reward(stacked) if self.rewards else None)
 
 
 def fixed_windows(episodes: Sequence[Mapping[str, np.ndarray]], length: int, per_episode: int) -> dict[str, np.ndarray]:
@@ -97,7 +107,8 @@ def open_loop_errors(
     device: torch.device | str = "cpu",
     windows_per_call: int = 16,
 ) -> dict[str, float]:
-    """`image_mse_<h>` and `reward_mse_<h>` for every horizon h (module docstring), over all `windows`.
+    """`image_mse_<h>` and `reward_mse_<h>` for every horizon h (module docstring), over all `windows`
+    (no `reward_mse_<h>` when the predictor predicts no rewards).
 
     windows: arrays (W, L, ...) as `fixed_windows` returns; evaluated `windows_per_call` at a time.
     """
@@ -107,7 +118,7 @@ def open_loop_errors(
         raise ValueError(f"context must be >= 1 observed frame, got {context}")
     _check_horizons(horizons, predicted)
     image_sums = {h: 0.0 for h in horizons}
-    reward_sums = {h: 0.0 for h in horizons}
+    reward_sums: dict[int, float] | None = {h: 0.0 for h in horizons}
     for begin in range(0, total, windows_per_call):
         chunk = {key: torch.as_tensor(np.ascontiguousarray(windows[key][begin : begin + windows_per_call])).to(device)
                  for key in WINDOW_KEYS}
@@ -116,10 +127,15 @@ def open_loop_errors(
         truth_images = chunk["image"][:, context:].float() / 255.0
         truth_rewards = chunk["reward"][:, context:].float()
         image_errors = (prediction.images.float() - truth_images).square().mean((2, 3, 4))  # (B, P)
-        reward_errors = (prediction.rewards.float() - truth_rewards).square()
         for h in horizons:
             image_sums[h] += float(image_errors[:, :h].mean(1).sum())
-            reward_sums[h] += float(reward_errors[:, :h].mean(1).sum())
+        if prediction.rewards is None:
+            reward_sums = None
+        elif reward_sums is not None:
+            reward_errors = (prediction.rewards.float() - truth_rewards).square()
+            for h in horizons:
+                reward_sums[h] += float(reward_errors[:, :h].mean(1).sum())
     metrics = {f"image_mse_{h}": image_sums[h] / total for h in horizons}
-    metrics.update({f"reward_mse_{h}": reward_sums[h] / total for h in horizons})
+    if reward_sums is not None:
+        metrics.update({f"reward_mse_{h}": reward_sums[h] / total for h in horizons})
     return metrics
