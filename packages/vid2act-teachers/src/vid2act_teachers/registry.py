@@ -146,6 +146,10 @@ class TeacherRegistry:
         """Metadata of one teacher (reads its header and config.json, not its tensors)."""
         return self._read(name)[0]
 
+    def config(self, name: str) -> Config:
+        """The config a teacher was trained with, from its header (its tensors are not read)."""
+        return self._read(name)[1].config
+
     def list(self) -> builtins.list[TeacherInfo]:
         """Metadata of every readable teacher, sorted by name; unreadable ones are logged and skipped
         (`verify` reports them)."""

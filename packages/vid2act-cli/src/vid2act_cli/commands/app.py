@@ -6,6 +6,7 @@ import typer
 from vid2act_core.mkl_dispatch import enable_mkl_avx512
 
 from vid2act_cli.commands import COMMAND_MODULES
+from vid2act_cli.commands.help_text import HELP_SETTINGS
 from vid2act_cli.commands.plugin_glue import register_cli_commands
 
 app = typer.Typer(
@@ -14,6 +15,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    **HELP_SETTINGS,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import typer
@@ -28,24 +29,32 @@ def register(app: typer.Typer) -> None:
         from vid2act_envs.collect import EpisodeSummary
         from vid2act_teachers.plugins import PluginError
 
-        from vid2act_cli.commands.console import add_bar, new_progress, say
+        from vid2act_cli.commands.console import add_bar, log_bar, new_progress, say
         from vid2act_cli.compose.catalog import collect_task
 
         progress = new_progress()
         episode_bar = add_bar(progress, "episodes", episodes, visible=False)
         step_bar = add_bar(progress, "steps", None, visible=False)
         progress_started: list[bool] = []
+        in_log = not progress.console.is_terminal  # a file or a pipe: plain lines, rich would show nothing until the end
+        lines = ExitStack()
 
         def on_start(spec: TaskSpec, path: Path, existing_episodes: int) -> None:
             if existing_episodes:
                 say(f"appending to {path} ({existing_episodes} episodes already there)")
+            if in_log:
+                progress_started.append(lines.enter_context(log_bar(f"collect {spec.name}", episodes * spec.agent_steps)))
+                return
             progress.start()
             progress_started.append(True)
             progress.update(episode_bar, visible=True)
             progress.update(step_bar, total=episodes * spec.agent_steps, visible=True)
 
         def on_step(obs: dict) -> None:
-            progress.advance(step_bar)
+            if in_log:
+                progress_started[0].advance()
+            else:
+                progress.advance(step_bar)
 
         def on_episode(episode: dict, summary: EpisodeSummary) -> None:
             progress.advance(episode_bar)
@@ -57,8 +66,9 @@ def register(app: typer.Typer) -> None:
                     on_start=on_start, on_step=on_step, on_episode=on_episode, workers=workers,
                 )
             finally:
-                if progress_started:  # the bars start once the environment and file are open
+                if progress_started and not in_log:  # the bars start once the environment and file are open
                     progress.stop()
+                lines.close()
         except (ValueError, PluginError) as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from None

@@ -2,7 +2,9 @@
 
 Composition functions (`vid2act_cli.compose`) report through the `Reporter` protocol; commands
 pass a `RichReporter`, which shows progress as rich bars. Every bar has the same columns:
-description, bar, done/total, a short status text, elapsed and remaining time.
+description, bar, done/total, a short status text, elapsed and remaining time. Where the bar's
+stream is not a terminal (a file, a pipe: a Slurm or nohup log), a bar is plain lines instead
+(`compose.reporter.LineBar`): rich would redraw nothing there until the stage ends.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from vid2act_cli.compose.reporter import NoBar, ProgressBar
+from vid2act_cli.compose.reporter import LineBar, NoBar, ProgressBar, progress_line_seconds
 
 REFRESH_SECONDS = 0.25
 """A bar's status text changes at most this often (a training step can be much faster)."""
@@ -38,6 +40,12 @@ def new_progress(stderr: bool = True) -> Progress:
 def add_bar(progress: Progress, description: str, total: int | None, visible: bool = True) -> TaskID:
     """Add one bar to `progress` (with the empty status text its columns expect)."""
     return progress.add_task(description, total=total, visible=visible, info="")
+
+
+def log_bar(description: str, total: int | None, stderr: bool = True) -> LineBar:
+    """The plain-lines bar for a stream that is not a terminal (enter it as a context manager)."""
+    stream = sys.stderr if stderr else sys.stdout
+    return LineBar(description, total, lambda line: print(line, file=stream, flush=True), progress_line_seconds())
 
 
 class RichBar:
@@ -69,6 +77,7 @@ class RichReporter:
     def __init__(self, show_progress: bool = True, bars_on_stderr: bool = True) -> None:
         self.show_progress = show_progress
         self.bars_on_stderr = bars_on_stderr
+        progress_line_seconds()  # a bad $VID2ACT_PROGRESS_SECONDS fails here, before any work
 
     def echo(self, message: str) -> None:
         typer.echo(message)
@@ -82,6 +91,10 @@ class RichReporter:
             yield NoBar()
             return
         progress = new_progress(stderr=self.bars_on_stderr)
+        if not progress.console.is_terminal:
+            with log_bar(description, total, self.bars_on_stderr) as lines:
+                yield lines
+            return
         bar = RichBar(progress, add_bar(progress, description, total), total)
         with progress:
             yield bar

@@ -8,8 +8,10 @@ from pathlib import Path
 import typer
 
 from vid2act_cli.commands.errors import EXIT_FAILURE, cli_errors, fail
+from vid2act_cli.commands.help_text import HELP_SETTINGS
 
-experts_app = typer.Typer(help="State-based DeepMind Control experts: train, list, evaluate, collect pixel datasets.", no_args_is_help=True)
+experts_app = typer.Typer(help="State-based DeepMind Control experts: train, list, evaluate, collect pixel datasets.", no_args_is_help=True,
+                          **HELP_SETTINGS)
 
 
 def _fail(message: str) -> None:

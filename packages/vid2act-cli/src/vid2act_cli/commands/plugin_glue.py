@@ -79,6 +79,7 @@ def _guard_all(plugin_name: str, commands: list[Any], groups: list[Any]) -> None
     for group in groups:
         instance = getattr(group, "typer_instance", None)
         if instance is not None:
+            instance.rich_markup_mode = None  # the app's plain help (commands/help_text.py), not rich's panels
             _guard_all(plugin_name, list(instance.registered_commands), list(instance.registered_groups))
 
 

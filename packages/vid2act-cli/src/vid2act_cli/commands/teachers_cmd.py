@@ -13,11 +13,13 @@ from pathlib import Path
 import typer
 
 from vid2act_cli.commands.errors import EXIT_FAILURE, cli_errors
+from vid2act_cli.commands.help_text import HELP_SETTINGS
 
 teachers_app = typer.Typer(
     name="teachers",
     help="The teacher registry ($VID2ACT_HOME/teachers) and plugin-shipped teachers.",
     no_args_is_help=True,
+    **HELP_SETTINGS,
 )
 
 

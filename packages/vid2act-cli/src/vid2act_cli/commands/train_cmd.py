@@ -29,7 +29,8 @@ def register(app: typer.Typer) -> None:
         from vid2act_core.config import load_config
 
         from vid2act_cli.commands.console import RichReporter
-        from vid2act_cli.compose.devices import resolve_preset
+        from vid2act_cli.compose.devices import explicit_preset, resolve_preset
+        from vid2act_cli.compose.runs import requested_keys
         from vid2act_cli.compose.validation import require_count
         from vid2act_cli.compose.training import train_task
 
@@ -39,5 +40,6 @@ def register(app: typer.Typer) -> None:
         config.seed = seed
         if steps is not None:
             config.train.steps = require_count(steps, "--steps")
-        state, run_dir = train_task(config, device, logdir, root, reporter)
+        explicit = {"task": "--task", **requested_keys(explicit_preset(preset), config_file, overrides)}
+        state, run_dir = train_task(config, device, logdir, root, reporter, explicit)
         typer.echo(f"done: {state.env_steps} env steps, {state.updates} updates, {state.episodes} episodes -> {run_dir}")

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def transfer_command(
         target: str = typer.Option(..., "--target", help="Target task, e.g. quadruped_run or metaworld:button-press."),
-        teachers: str = typer.Option(None, "--teachers", help="Comma-separated teacher names, or 'all'."),
+        teachers: str = typer.Option(None, "--teachers", help="Comma-separated teacher names (default, or 'all': every registered teacher that can serve the target)."),
         preset: str = typer.Option("auto", "--preset", help=AUTO_PRESET_HELP),
         alpha: float = typer.Option(None, "--alpha", help=f"Scale of the distillation loss (Eq. 5); default {DEFAULTS.alpha:g}."),
         scorer: str = typer.Option(
@@ -49,7 +49,8 @@ def register(app: typer.Typer) -> None:
         from vid2act_core.config import load_config
 
         from vid2act_cli.commands.console import RichReporter
-        from vid2act_cli.compose.devices import resolve_preset
+        from vid2act_cli.compose.devices import explicit_preset, resolve_preset
+        from vid2act_cli.compose.runs import requested_keys
         from vid2act_cli.compose.validation import require_count
         from vid2act_cli.compose.transfer import TransferRequest, transfer_to_target
 
@@ -76,7 +77,8 @@ def register(app: typer.Typer) -> None:
             config.transfer.guidance = False
         if init_from or method != "vid2act":
             config.transfer.distill = False
-        request = TransferRequest(teachers, init_from, list(source_data), device, logdir, root, method)
+        request = TransferRequest(teachers, init_from, list(source_data), device, logdir, root, method,
+                                  {"task": "--target", **requested_keys(explicit_preset(preset), config_file, overrides)})
         state, run_dir, summary = transfer_to_target(config, request, reporter)
         typer.echo(f"done: {state.env_steps} env steps, {state.updates} updates -> {run_dir}")
         if "dominant_teacher" in summary:

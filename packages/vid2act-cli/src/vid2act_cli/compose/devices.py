@@ -54,6 +54,12 @@ AUTO_PRESET = "auto"
 """`--preset auto`: the paper's sizes on CUDA, `small` on the CPU (see `resolve_preset`)."""
 
 
+def explicit_preset(spec: str) -> str | None:
+    """`spec` where it names a preset, None where it is `auto` (which resolves per machine, so a run
+    resumed on another device keeps its own preset)."""
+    return None if spec.split(",")[0].strip() == AUTO_PRESET else spec
+
+
 def resolve_preset(spec: str, device: str | torch.device, task: str, reporter: Reporter | None = None) -> str:
     """A preset stack whose first name is `auto` -> the stack with that name resolved, said once.
 

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 
@@ -57,18 +57,74 @@ def load_run_config(run_dir: str | Path) -> tuple[Config, dict[str, Any]]:
     return config_from_dict(data), extra
 
 
+def _flat(node: Any, prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A nested mapping as dotted keys -> leaf values."""
+    out = {} if out is None else out
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _flat(value, f"{prefix}.{key}" if prefix else str(key), out)
+    else:
+        out[prefix] = node
+    return out
+
+
 def config_differences(saved: Config, requested: Config, ignore: tuple[str, ...] = ("train.steps",)) -> list[str]:
     """Dotted keys whose values differ between two configs."""
-    def flat(prefix: str, node: Any, out: dict[str, Any]) -> dict[str, Any]:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                flat(f"{prefix}.{key}" if prefix else key, value, out)
-        else:
-            out[prefix] = node
-        return out
-
-    left, right = flat("", saved.to_dict(), {}), flat("", requested.to_dict(), {})
+    left, right = _flat(saved.to_dict()), _flat(requested.to_dict())
     return sorted(key for key in left if key not in ignore and left.get(key) != right.get(key))
+
+
+RUN_IDENTITY: dict[str, str] = {"task": "the task", "method": "the command and its method switches"}
+"""What a resumed run must always agree with (a run of another task or method cannot be continued),
+and how an error names where the request came from when the command did not say."""
+
+
+def requested_keys(preset: str | None, config_file: Path | None, overrides: Sequence[str]) -> dict[str, str]:
+    """The run settings a command line gave explicitly -> the option that gave them: `preset`
+    (None: the default, e.g. `auto`, which may resolve otherwise on another machine), every key of
+    the `--config` YAML file and every `--set` key. What a resumed run is checked against."""
+    keys: dict[str, str] = {}
+    if preset is not None:
+        keys["preset"] = "--preset"
+    if config_file is not None:
+        data = yaml.safe_load(Path(config_file).read_text()) or {}
+        keys.update({key: f"--config {config_file}" for key in _flat(data)})
+    for entry in overrides:
+        keys[entry.split("=", 1)[0].strip()] = "--set"
+    return keys
+
+
+def _shown(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def check_resume(
+    run_dir: Path, config: Config, info: dict[str, Any], explicit: dict[str, str], may_change: Sequence[str] = (),
+) -> None:
+    """Refuse to resume the run in `run_dir` (if there is one) where the command contradicts it: its
+    task or method (always), or a setting in `explicit` (key -> the option that gave it: `teachers`,
+    `preset`, or a config key).
+
+    info: the command's run section (task, method, teachers, ...); may_change: config keys a resumed
+    run takes from the command (steps, threads). One line naming the run, the key, both values, and
+    how to go on.
+    """
+    if not (Path(run_dir) / RUN_CONFIG).exists():
+        return
+    saved, saved_info = load_run_config(run_dir)
+    stored = {**_flat(saved.to_dict()), **saved_info, "preset": saved.preset}
+    stored.setdefault("task", saved.env.task)
+    stored.setdefault("teachers", [])  # runs of methods without teachers
+    asked = {**_flat(config.to_dict()), **info, "preset": config.preset}
+    for key, option in {**RUN_IDENTITY, **explicit}.items():
+        if key in may_change or key not in asked:
+            continue
+        before, now = stored.get(key), asked[key]
+        if before != now:
+            raise ValueError(
+                f"{run_dir} was started with {key} {_shown(before)}, not {_shown(now)} ({option}); "
+                f"to resume it, run it with its own {key}; to start a new run, give another --logdir"
+            )
 
 
 def mark_done(run_dir: Path, state: LoopState) -> None:

@@ -21,11 +21,18 @@ STATE_EXPERT_DOMAINS: tuple[str, ...] = ("dmc",)
 
 def ensure_state_expert(spec: Any, steps: int | None, home: Path, reporter: Reporter) -> tuple[Any, Any]:
     """(policy acting from obs["state"], ExpertMetadata) of the task's expert, trained when missing."""
-    from vid2act_teachers.experts import default_steps, load_expert, train_expert
+    from vid2act_teachers.experts import default_steps, expert_dir, load_expert, train_expert
+    from vid2act_teachers.experts.store import read_metadata
 
     total = default_steps(spec.task) if steps is None else int(steps)
     if total < 1:
         raise ValueError(f"--expert-steps must be >= 1, got {total}")
+    directory = expert_dir(home, spec.task)
+    cached = read_metadata(directory)
+    if cached is None or cached.agent_steps < total:
+        # Training takes minutes to hours: say so before it starts, not only when it is done.
+        reporter.say(f"[1/4] expert: training SAC from state on {spec.task} for {total} agent steps "
+                     f"(kept in {directory} for reuse; re-running resumes it)")
     with reporter.progress(f"expert {spec.task}", total) as bar:
         result = train_expert(
             spec.task, home, steps=total,

@@ -15,7 +15,7 @@ from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.logger import RunLogger
 from vid2act_cli.compose.reporter import ProgressBar, Reporter, plain_if_none, summary_parts
 from vid2act_cli.compose.runs import (
-    DONE_MARKER, config_differences, load_run_config, mark_done, resolve_run_dir, save_run_config,
+    DONE_MARKER, check_resume, config_differences, load_run_config, mark_done, resolve_run_dir, save_run_config,
 )
 from vid2act_cli.compose.task_settings import apply_task_settings
 
@@ -80,14 +80,21 @@ def run_online(
     agent_factory: AgentFactory | None = None,
     reporter: Reporter | None = None,
     run_info: dict[str, Any] | None = None,
+    explicit: dict[str, str] | None = None,
 ) -> tuple[LoopState, DreamerAgent]:
-    """Train online in `run_dir`, resuming whatever is there. Returns the final counters and agent."""
+    """Train online in `run_dir`, resuming whatever is there. Returns the final counters and agent.
+
+    explicit: settings the command gave explicitly -> the option (`runs.requested_keys`); resuming
+    a run they contradict is refused (`runs.check_resume`), as is one of another task or method.
+    """
     from vid2act_envs.replay import Replay
 
     reporter = plain_if_none(reporter)
     run_dir = Path(run_dir)
     for note in apply_task_settings(config, task_spec(config)):
         reporter.say(note)
+    info = {"task": config.env.task, "method": method, **(run_info or {})}
+    check_resume(run_dir, config, info, dict(explicit or {}), RESUMABLE_CHANGES)
     if (run_dir / "config.yaml").exists():
         saved, _ = load_run_config(run_dir)
         differences = config_differences(saved, config, ignore=RESUMABLE_CHANGES)
@@ -98,7 +105,6 @@ def run_online(
         saved.train.threads = config.train.threads
         config = saved
         (run_dir / DONE_MARKER).unlink(missing_ok=True)
-    info = {"task": config.env.task, "method": method, **(run_info or {})}
     save_run_config(run_dir, config, info)
     configure_threads(config)
     seed_everything(config.seed)
@@ -133,9 +139,12 @@ def run_online(
 
 
 def train_task(
-    config: Config, device: str | torch.device, logdir: Path | None, root: Path, reporter: Reporter | None = None
+    config: Config, device: str | torch.device, logdir: Path | None, root: Path, reporter: Reporter | None = None,
+    explicit: dict[str, str] | None = None,
 ) -> tuple[LoopState, Path]:
-    """`vid2act train`: DreamerV2 from scratch on `config.env.task` in a new or resumed run directory."""
+    """`vid2act train`: DreamerV2 from scratch on `config.env.task` in a new or resumed run directory.
+
+    explicit: what the command line gave explicitly (`runs.requested_keys`), which a resumed run must match."""
     from vid2act_cli.compose.validation import check_config_counts
 
     check_config_counts(config)
@@ -143,6 +152,7 @@ def train_task(
     torch_device = resolve_device(device, reporter)
     config.env.task = canonical_task(config, config.seed)
     run_dir, resumed = resolve_run_dir(logdir, root, config.env.task, "dreamer", config.seed)
+    check_resume(run_dir, config, {"task": config.env.task, "method": "dreamer"}, dict(explicit or {}), RESUMABLE_CHANGES)
     reporter.echo(f"{'resuming' if resumed else 'new run'}: {run_dir} (device {torch_device})")
-    state, _ = run_online(config, run_dir, torch_device, "dreamer", reporter=reporter)
+    state, _ = run_online(config, run_dir, torch_device, "dreamer", reporter=reporter, explicit=explicit)
     return state, run_dir

@@ -20,8 +20,8 @@ from vid2act_core.transfer import UNIFORM_SELECTION
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.logger import read_metrics
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
-from vid2act_cli.compose.runs import load_run_config, resolve_run_dir
-from vid2act_cli.compose.training import AgentFactory, canonical_task, run_online
+from vid2act_cli.compose.runs import check_resume, load_run_config, resolve_run_dir
+from vid2act_cli.compose.training import RESUMABLE_CHANGES, AgentFactory, canonical_task, run_online
 
 @dataclass
 class TransferPlan:
@@ -64,8 +64,7 @@ def plan_transfer(
     from vid2act_teachers.registry import TeacherRegistry, check_compatible, shadowing_message, vid2act_home
 
     from vid2act_cli.compose.replay_sets import resolve_guidance_sources
-
-    from vid2act_teachers.teacher_kinds import transfer_teacher_names
+    from vid2act_cli.compose.teacher_choice import check_one_architecture, choose_teachers
 
     registry = TeacherRegistry()
     method = method_label(config, init_from)
@@ -76,16 +75,20 @@ def plan_transfer(
         return plan
     if not config.transfer.distill:
         return plan
-    if not teachers:
-        raise ValueError("--teachers: name at least one teacher (or 'all'); see `vid2act teachers list`")
-    names = transfer_teacher_names(registry) if teachers.strip() == "all" else [name.strip() for name in teachers.split(",") if name.strip()]
-    if not names:
-        raise ValueError("--teachers all: the registry has no teachers; add one with `vid2act teachers add TASK`")
-    if len(set(names)) != len(names):
-        raise ValueError(f"--teachers {teachers!r}: a teacher is named twice")
-    for name in names:
-        info = registry.info(name)
-        check_compatible(info, config.env.image_size)
+    if not teachers or teachers.strip() == "all":
+        choice = choose_teachers(registry, config, dict(source_data or {}), vid2act_home())
+        names = choice.names
+        plan.notes += [*choice.notes, f"teachers: {', '.join(names)} (every registered teacher that can serve "
+                                      f"{config.env.task}; --teachers NAME,... picks others)"]
+    else:
+        names = [name.strip() for name in teachers.split(",") if name.strip()]
+        if not names:
+            raise ValueError(f"--teachers {teachers!r}: name at least one teacher, or leave it out for all that can serve")
+        if len(set(names)) != len(names):
+            raise ValueError(f"--teachers {teachers!r}: a teacher is named twice")
+        for name in names:
+            check_compatible(registry.info(name), config.env.image_size)
+        check_one_architecture(registry, names)
     plan.teacher_names = names
     plan.notes += [f"warning: {shadowing_message(name, plugin)}" for name, plugin in registry.shadowed() if name in names]
     if config.transfer.guidance:
@@ -141,35 +144,40 @@ def apply_init_architecture(config: Config, init_from: str) -> None:
         setattr(config.world_model, key, getattr(teacher_config.world_model, key))
 
 
+def _run_section(config: Config, plan: TransferPlan) -> dict[str, Any]:
+    """What a resumed transfer run must agree with (`runs.check_resume`)."""
+    return {"task": config.env.task, "method": plan.method, "teachers": plan.teacher_names}
+
+
 def run_transfer(
     config: Config,
     plan: TransferPlan,
     run_dir: Path,
     device: torch.device,
     reporter: Reporter | None = None,
+    explicit: dict[str, str] | None = None,
 ) -> tuple[LoopState, DreamerAgent, dict[str, Any]]:
-    """Train the student online in `run_dir` (resuming), then write `transfer_summary.json`."""
+    """Train the student online in `run_dir` (resuming), then write `transfer_summary.json`.
+
+    explicit: what the command gave explicitly (`run_online`); a resumed run's teachers must always match."""
     from vid2act_teachers.registry import TeacherRegistry
 
     from vid2act_cli.compose.teacher_pins import PINS_KEY, check_teacher_pins, teacher_pins
 
     run_dir = Path(run_dir)
     pins = teacher_pins(plan.teacher_names + ([plan.init_from] if plan.init_from else []), TeacherRegistry())
+    # Its replay stores the teachers' states: a resumed run refuses other teachers, named or not.
+    explicit = {"teachers": "--teachers", **(explicit or {})}
+    check_resume(run_dir, config, _run_section(config, plan), explicit, RESUMABLE_CHANGES)
     if (run_dir / "config.yaml").exists():
-        _, saved_info = load_run_config(run_dir)
-        saved_teachers = saved_info.get("teachers", [])
-        if saved_teachers != plan.teacher_names:
-            raise ValueError(
-                f"{run_dir}: this run was started with teachers {saved_teachers}, not {plan.teacher_names}; "
-                "its replay stores those teachers' states: use another --logdir"
-            )
-        check_teacher_pins(run_dir, saved_info.get(PINS_KEY), pins)
+        check_teacher_pins(run_dir, load_run_config(run_dir)[1].get(PINS_KEY), pins)
     if plan.init_from and plan.method == "init":
         apply_init_architecture(config, plan.init_from)
     info = {"teachers": plan.teacher_names, "init_from": plan.init_from, "source_data": {k: str(v) for k, v in plan.source_data.items()},
             "replay_sets": plan.replay_sets, PINS_KEY: pins}
     state, agent = run_online(
-        config, run_dir, device, plan.method, agent_factory=build_agent_factory(plan, reporter), reporter=reporter, run_info=info
+        config, run_dir, device, plan.method, agent_factory=build_agent_factory(plan, reporter), reporter=reporter,
+        run_info=info, explicit=explicit,
     )
     summary = summarise_transfer(run_dir, plan.teacher_names)
     atomic_write_text(run_dir / "transfer_summary.json", json.dumps(summary, indent=2) + "\n")
@@ -212,6 +220,8 @@ class TransferRequest:
     root: Path
     method: str | None = None
     """--method: None or vid2act (the switches decide), apv or isodream (`compose.baselines`)."""
+    explicit: dict[str, str] = field(default_factory=dict)
+    """Settings the command line gave (`runs.requested_keys`; --teachers is added here): a resumed run must match them."""
 
 
 def transfer_to_target(
@@ -224,11 +234,23 @@ def transfer_to_target(
     reporter = plain_if_none(reporter)
     torch_device = resolve_device(request.device, reporter)
     config.env.task = canonical_task(config, config.seed)
-    plan = plan_transfer(config, request.teachers, request.init_from, parse_source_data(list(request.source_data)), request.method)
+    source_data = parse_source_data(list(request.source_data))
+    plan = plan_transfer(config, request.teachers, request.init_from, source_data, request.method)
     run_dir, resumed = resolve_run_dir(request.logdir, request.root, config.env.task, plan.method, config.seed)
+    explicit = dict(request.explicit)
+    if request.teachers:
+        explicit["teachers"] = "--teachers"
+    elif resumed and plan.teacher_names:
+        # Teachers chosen by default: a resumed run goes on with its own (its replay holds their states),
+        # even where the registry has changed since; they are checked again like named ones.
+        saved_teachers = load_run_config(run_dir)[1].get("teachers") or []
+        if saved_teachers and saved_teachers != plan.teacher_names:
+            plan = plan_transfer(config, ",".join(saved_teachers), request.init_from, source_data, request.method)
+            plan.notes.append(f"note: resuming with the run's own teachers: {', '.join(saved_teachers)}")
+    check_resume(run_dir, config, _run_section(config, plan), {"teachers": "--teachers", **explicit}, RESUMABLE_CHANGES)
     for note in plan.notes:
         reporter.say(note)
     reporter.echo(f"{'resuming' if resumed else 'new run'}: {run_dir} ({plan.method}, "
                   f"teachers: {', '.join(plan.teacher_names) or 'none'}, device {torch_device})")
-    state, _, summary = run_transfer(config, plan, run_dir, torch_device, reporter)
+    state, _, summary = run_transfer(config, plan, run_dir, torch_device, reporter, explicit)
     return state, run_dir, summary
