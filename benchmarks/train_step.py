@@ -179,12 +179,14 @@ def main() -> None:
             + (["--scorer", args.scorer] if args.scorer else []) + ["--compile-mode", args.compile_mode]
         return subprocess.run(command, capture_output=True, text=True)
 
+    failed = []  # a failed row does not stop the others; the exit status says so (benchmarks/gpu_check.sh)
     for preset_name in args.presets.split(","):
         baseline = None
         for teachers in [_teacher_spec(count) for count in args.teachers.split(",")]:
             completed = run_one(f"{preset_name}:{teachers}")
             if completed.returncode != 0:
-                print(f"{preset_name:<10} {teachers:>8} failed: {completed.stderr.strip().splitlines()[-1]}")
+                print(f"{preset_name:<10} {teachers:>8} failed: {_last_line(completed.stderr)}", flush=True)
+                failed.append(f"{preset_name}:{teachers}")
                 continue
             row = json.loads(completed.stdout.strip().splitlines()[-1])
             if teachers == 0:
@@ -199,13 +201,21 @@ def main() -> None:
             for selection in ("per_step", "per_rollout"):
                 completed = run_one(f"{preset_name}:{args.selection_teachers}:{selection}")
                 if completed.returncode != 0:
-                    print(f"{preset_name} {selection} failed: {completed.stderr.strip().splitlines()[-1]}")
+                    print(f"{preset_name} {selection} failed: {_last_line(completed.stderr)}", flush=True)
+                    failed.append(f"{preset_name}:{args.selection_teachers}:{selection}")
                     break
                 rates[selection] = json.loads(completed.stdout.strip().splitlines()[-1])["updates_per_s"]
             else:
                 overhead = rates["per_rollout"] / rates["per_step"] - 1
                 print(f"{preset_name}: task selection with {args.selection_teachers} teachers: per-step {rates['per_step']:.2f} upd/s, "
                       f"per-rollout {rates['per_rollout']:.2f} upd/s; per-step costs {100 * overhead:+.1f}% per update", flush=True)
+    if failed:
+        sys.exit(f"error: {len(failed)} configuration(s) failed: {', '.join(failed)}")
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "no output (killed?)"
 
 
 if __name__ == "__main__":

@@ -2,13 +2,21 @@
 
 "done" is read from the job's own output (a run's DONE marker with enough env steps, a
 teacher's config.json), never from the launcher, so a run finished by hand counts too. The
-rest comes from `jobs.json` and the launcher: Slurm's accounting (through submitit) or, for
-local jobs, submitit's result file and whether the job's process is alive.
+rest comes from `jobs.json` and the launcher: for Slurm jobs the scheduler's own view first
+(`scontrol show job` while the controller knows the job, then the accounting through submitit's
+`sacct` watcher), then submitit's result file; for local jobs, the result file and whether the
+job's process is alive.
+
+Slurm before the result file, because a requeued job (`scontrol requeue`, a preemption) leaves
+the result of the attempt that was stopped (its command killed by SIGTERM) while it waits in the
+queue and while it runs again: only the scheduler knows the job is not over.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +78,48 @@ def _failure(record: JobRecord, reason: str) -> str:
     return reason or last_line(Path(record.log)) or "failed without output"
 
 
+_SCONTROL_FIELD = re.compile(r"(?:^|\s)([A-Za-z/:]+)=(\S*)")
+SLURM_QUERY_TIMEOUT_S = 30
+
+
+def _scontrol_job(job_id: str) -> dict[str, str] | None:
+    """`scontrol show job` fields (JobState, Reason, Restarts, ...) of a job the controller still knows, else None.
+
+    Unlike `sacct` it needs no accounting database and it counts restarts (requeues); the controller
+    forgets a finished job after its MinJobAge (300 s by default), then only `sacct` knows it.
+    """
+    try:
+        completed = subprocess.run(["scontrol", "show", "job", "--oneliner", job_id], capture_output=True, text=True,
+                                   timeout=SLURM_QUERY_TIMEOUT_S, check=False)
+    except FileNotFoundError:
+        return None  # no Slurm client here: the accounting (sacct) is asked next
+    if completed.returncode != 0 or "JobState=" not in completed.stdout:
+        return None
+    return dict(_SCONTROL_FIELD.findall(completed.stdout.splitlines()[0]))
+
+
+def slurm_state(folder: Path, job_id: str) -> tuple[str, dict[str, str]]:
+    """(the job's Slurm state, e.g. PENDING, or UNKNOWN if neither the controller nor the accounting knows it,
+    and the controller's fields where it knows the job)."""
+    fields = _scontrol_job(job_id)
+    if fields is not None:
+        return (fields.get("JobState") or "UNKNOWN").split()[0], fields
+    state = submitit.SlurmJob(folder, job_id).get_info(mode="force").get("State") or "UNKNOWN"
+    return state.split()[0], {}
+
+
+def _active_detail(state: str, fields: dict[str, str], earlier_error: str) -> str:
+    """`PENDING (BeginTime), requeued 1x; last attempt: killed by SIGTERM`, as far as Slurm and the result file tell."""
+    reason = fields.get("Reason", "None")
+    text = state + (f" ({reason})" if reason not in ("None", "") else "")
+    restarts = fields.get("Restarts", "0")
+    if restarts.isdigit() and int(restarts) > 0:
+        text += f", requeued {restarts}x"
+    if earlier_error:
+        text += f"; last attempt: {earlier_error}"
+    return text
+
+
 def job_status(job: Job, record: JobRecord | None) -> JobStatus:
     """The state of one job (see the module docstring)."""
     if job.is_done():
@@ -78,20 +128,27 @@ def job_status(job: Job, record: JobRecord | None) -> JobStatus:
         return JobStatus(job, "missing")
     folder = Path(record.folder)
     has_result, error = _result_error(folder, record.job_id)
+    if record.launcher == "slurm":
+        return _slurm_job_status(job, record, folder, has_result, error)
     if has_result:
         return JobStatus(job, "failed", record, _failure(record, error or "finished without completing its budget"))
-    if record.launcher == "slurm":
-        try:
-            slurm_state = submitit.SlurmJob(folder, record.job_id).get_info(mode="force").get("State", "UNKNOWN")
-        except Exception as error:  # noqa: BLE001 - sacct missing or failing: say so instead of guessing
-            return JobStatus(job, "running", record, f"state unknown (sacct: {type(error).__name__})")
-        slurm_state = slurm_state.split()[0] if slurm_state else "UNKNOWN"
-        if slurm_state in SLURM_ACTIVE:
-            return JobStatus(job, "running", record, slurm_state)
-        return JobStatus(job, "failed", record, f"slurm {slurm_state}: {_failure(record, '')}")
     if _local_process_alive(record.job_id):
         return JobStatus(job, "running", record, "local")
     return JobStatus(job, "failed", record, "process ended without a result: " + _failure(record, ""))
+
+
+def _slurm_job_status(job: Job, record: JobRecord, folder: Path, has_result: bool, error: str) -> JobStatus:
+    try:
+        state, fields = slurm_state(folder, record.job_id)
+    except Exception as failure:  # noqa: BLE001 - scontrol/sacct missing or failing: say so instead of guessing
+        if has_result:
+            return JobStatus(job, "failed", record, _failure(record, error or "finished without completing its budget"))
+        return JobStatus(job, "running", record, f"state unknown (scontrol/sacct: {type(failure).__name__})")
+    if state in SLURM_ACTIVE and not (state == "UNKNOWN" and has_result):
+        return JobStatus(job, "running", record, _active_detail(state, fields, error if has_result else ""))
+    if has_result:
+        return JobStatus(job, "failed", record, _failure(record, error or "finished without completing its budget"))
+    return JobStatus(job, "failed", record, f"slurm {state}: {_failure(record, '')}")
 
 
 def experiment_status(root: Path) -> tuple[str, list[JobStatus]]:
