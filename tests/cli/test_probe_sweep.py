@@ -185,10 +185,7 @@ def test_an_alpha_zero_cell_trains_a_student_with_alpha_zero(tmp_path: Path, tar
     assert request.config.transfer.alpha == 1.0  # the request's config is left as it was
 
 
-# Initial weights and batches are the same (checked here), but with the current TransferAgent an
-# alpha-0 student drifts from `none` at rounding level within 3 updates; the transfer side makes
-# alpha 0 bit-identical to none. Strict: once it is, this test passes and the marker must go.
-@pytest.mark.xfail(strict=True, reason="alpha 0 is not yet bit-identical to none in TransferAgent.train_world_model")
+# An alpha-0 cell starts from the weights of `none`, sees its batches and must predict exactly as it does.
 def test_alpha_zero_distillation_predicts_exactly_as_none(tmp_path: Path, target: Path) -> None:
     out = tmp_path / "probe"
     run_probe(tiny_request(out, target, configs=["none", "related"], alphas=[1.0, 0.0], seeds=1))
