@@ -118,7 +118,7 @@ def test_a_probe_folder_refuses_other_settings_but_accepts_more_seeds(tmp_path: 
 def test_summary_files_and_weights_per_teacher(tmp_path: Path, target: Path) -> None:
     out = tmp_path / "probe"
     outcome = run_probe(tiny_request(out, target, configs=["none", "uniform"]))
-    assert [path.name for path in outcome.plots] == ["errors.png", "weights.png"]
+    assert [path.name for path in outcome.plots] == ["errors.png", "weights.png", "diagnostics.png"]  # the students log diag/ statistics
     assert all(path.read_bytes()[:4] == b"\x89PNG" for path in outcome.plots)
     (budget,) = json.loads((out / "results.json").read_text())["budgets"]
     rows = {(row["config"], row["order"]): row for row in budget["rows"]}
