@@ -73,7 +73,10 @@ def test_cli_collects_a_short_episode(tmp_path: Path) -> None:
     assert match, result.stdout
     assert match.group(1) == "1" and match.group(2) == "6" and match.group(3) == str(out)
     assert re.match(r"[01]\.\d\d \([01]/1\)", match.group(5))
-    assert "episodes" in result.stderr and "steps" in result.stderr  # the progress bars
+    # Not a terminal: the progress is plain log lines, a start line and a final one.
+    progress = result.stderr.splitlines()
+    assert "collect metaworld:button-press-topdown: started, 6 steps" in progress
+    assert any(re.match(r"^collect metaworld:button-press-topdown: done at 6/6 after \d+s$", line) for line in progress), result.stderr
     with open_dataset(out) as dataset:
         assert len(dataset) == 1 and dataset.num_steps == 7
 

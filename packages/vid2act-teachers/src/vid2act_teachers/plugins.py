@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from vid2act_envs.base import Domain
 from vid2act_envs.tasks import DomainRegistry
@@ -185,13 +185,17 @@ def registered_teachers(pm: Vid2actPluginManager | None = None) -> dict[str, Pat
     return {name: path for name, (_, path) in collected.items.items()}
 
 
-def plugin_report(pm: Vid2actPluginManager | None = None) -> list[PluginInfo]:
+def plugin_report(
+    pm: Vid2actPluginManager | None = None, commands: Mapping[str, tuple[str, ...]] | None = None
+) -> list[PluginInfo]:
     """One `PluginInfo` per plugin seen (loaded, failed, refused, blocked or not selected), built-ins first.
 
     Runs the domain and teacher hooks to list what each plugin registers (conflicts appear as
-    errors, nothing raises); commands come from the last `register_cli_commands` call.
+    errors, nothing raises); `commands` (plugin name -> command names, e.g. what the running CLI app
+    holds) defaults to the manager's record of its last `register_cli_commands` call.
     """
     pm = pm or get_plugin_manager()
+    commands = pm.command_registrations if commands is None else commands
     domains = _collect_domains(pm)
     teachers = _collect_teachers(pm)
     records = list(pm.records)
@@ -217,7 +221,7 @@ def plugin_report(pm: Vid2actPluginManager | None = None) -> list[PluginInfo]:
                 status=record.status,
                 domains=names_from(domains, record.name) if loaded else (),
                 teachers=names_from(teachers, record.name) if loaded else (),
-                commands=pm.command_registrations.get(record.name, ()) if loaded else (),
+                commands=tuple(commands.get(record.name, ())) if loaded else (),
                 errors=tuple(dict.fromkeys(errors)),
                 hook_api=record.hook_api,
             )

@@ -3,8 +3,9 @@
 Each plugin's hook receives the app and adds commands or groups to it; this module runs the hook
 one plugin at a time (`Vid2actPluginManager.call_each`) and checks what it added. A plugin that
 raises, or adds a command whose name is already taken, is reported by name and its additions are
-removed again, so the app stays usable. What each plugin added is recorded on the manager
-(`command_registrations`) for `vid2act plugins`. A plugin command that raises when it runs prints
+removed again, so the app stays usable. What each plugin added is recorded for the app it was added
+to (`plugin_commands`) and on the manager (`command_registrations`), for `vid2act plugins`: the
+commands are the app's, whichever manager a later call builds. A plugin command that raises when it runs prints
 one `error: plugin NAME, command CMD: ...` line (exit 1), not a traceback (`guard_plugin_command`).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import functools
 import sys
 import traceback
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,6 +43,15 @@ def command_names(app: typer.Typer) -> list[str]:
     names = [_typer_command_name(info) for info in app.registered_commands]
     names += [_typer_group_name(info) for info in app.registered_groups]
     return names
+
+
+_ADDED_TO_APP: "weakref.WeakKeyDictionary[typer.Typer, dict[str, tuple[str, ...]]]" = weakref.WeakKeyDictionary()
+"""Per app: plugin name -> the commands it added (the last `register_cli_commands` on that app)."""
+
+
+def plugin_commands(app: typer.Typer) -> dict[str, tuple[str, ...]]:
+    """Plugin name -> names of the commands and groups it added to `app`."""
+    return dict(_ADDED_TO_APP.get(app, {}))
 
 
 PLUGIN_COMMAND_FAILED = 1
@@ -120,4 +131,5 @@ def register_cli_commands(app: typer.Typer, pm: Vid2actPluginManager | None = No
         taken.update(names)
         added_by_plugin[plugin_name] = added_by_plugin.get(plugin_name, ()) + tuple(names)
     pm.command_registrations = added_by_plugin
+    _ADDED_TO_APP[app] = dict(added_by_plugin)
     return added_by_plugin

@@ -21,7 +21,9 @@ def register(app: typer.Typer) -> None:
 
         from vid2act_teachers.plugins import DISABLE_PLUGINS_ENV, PLUGINS_ENV, plugin_report
 
-        report = plugin_report()
+        from vid2act_cli.commands.plugin_glue import plugin_commands
+
+        report = plugin_report(commands=plugin_commands(app))
         if as_json:
             rows = [
                 {
