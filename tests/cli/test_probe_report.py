@@ -91,7 +91,8 @@ def test_each_distilled_configuration_is_placed_between_none_and_the_best_contro
 
     table = markdown_table([first, second], TEACHERS, "walker_walk", [45])
     assert "### 160 updates x 5 train episodes (`u160-e5`)" in table and "### 640 updates x 1 train episodes (`u640-e1`)" in table
-    assert "Best control: `init` (img MSE@45 +0.00400 vs none: below none)." in table
+    assert "Best control: `init`, its img MSE@45 0.00400 lower than none's." in table
+    assert "Best control: `mean-image`, its img MSE@45 0.01600 higher than none's." in table
     assert "Cost: 11 cells; 27 s wall, 18 s CPU in all; per trained cell 3.0 s wall, 2.0 s CPU; per predictor cell 1.0 s wall, 0.5 s CPU." in table
     assert _column(table, "all-a", "to best control") == "0.25" and _column(table, "all-a", "gain img@45 vs none") == "+0.00100"
     assert _column(table, "all-b", "to best control") == "-0.25" and _column(table, "init", "to best control") == ""

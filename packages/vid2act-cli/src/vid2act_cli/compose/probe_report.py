@@ -153,8 +153,8 @@ def markdown_table(budgets: list[dict[str, Any]], teachers: list[str], related: 
             lines.append("Best control: none run in this budget.")
         else:
             gap = budget["best_control_gain"]
-            lines.append(f"Best control: `{budget['best_control']}` (img MSE@{longest} {gap:+.5f} vs none: "
-                         f"{'below' if gap > 0 else 'not below'} none)."
+            lines.append(f"Best control: `{budget['best_control']}`, its img MSE@{longest} {abs(gap):.5f} "
+                         f"{'lower' if gap > 0 else 'higher' if gap < 0 else 'no lower'} than none's."
                          if gap is not None else f"Best control: `{budget['best_control']}` (no `none` row).")
         cost = [f"{budget['cells']} cells; {budget['cost_total']['wall']:.0f} s wall, {budget['cost_total']['cpu']:.0f} s CPU in all"]
         for label, key in (("trained", "cost_per_trained_cell"), ("predictor", "cost_per_predictor_cell")):
