@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from vid2act_core.checkpoint import load_checkpoint
-from vid2act_core.fileio import atomic_write_text
+from vid2act_core.runtime.checkpoint import load_checkpoint
+from vid2act_core.runtime.fileio import atomic_write_text
 from vid2act_core.loop import evaluate, evaluation_seed, seed_everything
-from vid2act_core.mkl_dispatch import enable_mkl_avx512
+from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512
 
 from vid2act_envs.parallel import check_workers, run_in_workers
 
