@@ -52,7 +52,7 @@ def load_run_agent(run_dir: Path, device: torch.device):
     try:
         agent.restore(payload["agent"])
     except (RuntimeError, KeyError) as error:
-        # A run started before teacher pins were recorded cannot tell a replaced teacher by its hash; a
+        # A run directory that holds no teacher pins cannot tell a replaced teacher by its hash; a
         # replaced teacher of another size shows up here, as a checkpoint that does not fit the agent.
         detail = str(error).strip().splitlines()[-1].strip() if str(error).strip() else type(error).__name__
         raise ValueError(
