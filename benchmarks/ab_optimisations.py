@@ -39,12 +39,12 @@ SWITCHES = {
 
 def set_switches(agent, names: set[str]) -> None:
     """Turn the named optimisations on and the others off, on this agent's modules only."""
-    agent.world_model.decoder.first_layer_as_matmul = "decoder_matmul" in names
-    agent.world_model.decoder.last_layer_as_subpixel = "decoder_subpixel" in names
+    agent.world_model.decoder.forms.first_layer_as_matmul = "decoder_matmul" in names
+    agent.world_model.decoder.forms.last_layer_as_subpixel = "decoder_subpixel" in names
     agent.world_model.rssm.skip_idle_resets = "idle_resets" in names
-    agent.world_model.encoder.bias_grad_apart = "conv_bias_apart" in names
-    agent.world_model.decoder.bias_grad_apart = "conv_bias_apart" in names
-    agent.world_model.encoder.last_layer_as_matmul = "encoder_matmul" in names
+    agent.world_model.encoder.forms.bias_grad_apart = "conv_bias_apart" in names
+    agent.world_model.decoder.forms.bias_grad_apart = "conv_bias_apart" in names
+    agent.world_model.encoder.forms.last_layer_as_matmul = "encoder_matmul" in names
     for module in [*agent.world_model.encoder.net, *agent.world_model.decoder.net]:
         if isinstance(module, torch.nn.ELU):
             module.inplace = "inplace_elu" in names

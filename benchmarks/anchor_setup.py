@@ -63,8 +63,8 @@ def build_agent(teachers: int = 0, device: torch.device | str = "cpu", selection
     prior steps beside the student's imagination).
     """
     from vid2act_core.config import preset
-    from vid2act_core.host_memory import keep_freed_host_memory
-    from vid2act_core.mkl_dispatch import enable_mkl_avx512
+    from vid2act_core.runtime.host_memory import keep_freed_host_memory
+    from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512
     from vid2act_core.teachers import TeacherEnsemble
     from vid2act_core.transfer import SourcePairs, TransferAgent
     from vid2act_core.world_model import WorldModel

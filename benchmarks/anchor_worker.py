@@ -3,7 +3,7 @@
 Started by the harness's coordinator (speed.py) as `python anchor_worker.py NAME THREADS`; puts the
 anchor folder on sys.path, replaces the `ours*` builders of its impls.py (written against an older
 API) with anchor_setup.build_ours, lets MKL use AVX-512 kernels where --mkl-avx512 says
-(`vid2act_core.mkl_dispatch`), places every row on $VID2ACT_BENCH_DEVICE when it is not the CPU
+(`vid2act_core.runtime.mkl_dispatch`), places every row on $VID2ACT_BENCH_DEVICE when it is not the CPU
 (`anchor_setup.place_on_device`), then runs the harness's own worker loop unchanged.
 """
 
@@ -37,7 +37,7 @@ def main() -> None:
     sys.path.insert(1, str(anchors))
     name = sys.argv[1]
     if wants_mkl_avx512(name, os.environ.get("VID2ACT_BENCH_MKL_AVX512", "shipped")):
-        from vid2act_core.mkl_dispatch import enable_mkl_avx512
+        from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512
 
         enable_mkl_avx512()  # before the worker's first matmul
     import impls

@@ -5,7 +5,7 @@
 Each setting trains `--steps` agent steps after a short warm-up (learning starts at 500) with one
 torch thread and prints agent steps/s (action repeat 2: one agent step = 2 simulator steps).
 Like `vid2act experts train`, it first lets MKL use AVX-512 kernels on an AMD CPU
-(`vid2act_core.mkl_dispatch`; `VID2ACT_MKL_AVX512=0` to compare without) and prints what it did.
+(`vid2act_core.runtime.mkl_dispatch`; `VID2ACT_MKL_AVX512=0` to compare without) and prints what it did.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 
 import torch
 from stable_baselines3 import SAC
-from vid2act_core.mkl_dispatch import enable_mkl_avx512
+from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512
 from vid2act_envs.dmc_state import make_dmc_state_env
 
 SETTINGS = {

@@ -13,7 +13,7 @@ table (median s/update, WM/AC split, GFLOP, peak RSS), the ratios ours / dreamer
 ours-t4 / vid2act-t4 and the teacher costs, and the load of other processes per round.
 
 On an AMD CPU with AVX-512, this project's training commands let MKL use its AVX-512 kernels
-(`vid2act_core.mkl_dispatch`); `--mkl-avx512` says which rows do (default: ours and the matmul
+(`vid2act_core.runtime.mkl_dispatch`); `--mkl-avx512` says which rows do (default: ours and the matmul
 ceiling, the anchors as they ship; `all` equalises it). The first line printed says which rows got it.
 
 `--device cuda` puts every row on the GPU: the anchor builders run unchanged with CUDA as torch's
@@ -43,7 +43,7 @@ DEFAULT_IMPLS = "ours,ours-t4,ours-t6,dreamer-torch,vid2act-t4"
 def describe_mkl_rows(mode: str, names: list[str]) -> str:
     """Which rows let MKL use AVX-512 kernels, or why none can on this CPU."""
     from anchor_worker import wants_mkl_avx512
-    from vid2act_core.mkl_dispatch import reason_to_skip
+    from vid2act_core.runtime.mkl_dispatch import reason_to_skip
 
     reason = reason_to_skip()
     if reason is not None:
@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--no-flops", action="store_true", help="skip the FLOP count")
     parser.add_argument("--mkl-avx512", choices=("shipped", "all", "none"), default="shipped",
-                        help="on AMD CPUs, which rows let MKL use its AVX-512 kernels (vid2act_core.mkl_dispatch): "
+                        help="on AMD CPUs, which rows let MKL use its AVX-512 kernels (vid2act_core.runtime.mkl_dispatch): "
                              "shipped = this project's rows (as its commands do) and the matmul ceiling, the anchors "
                              "as they ship; all = every row; none = no row")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]: where every row runs")

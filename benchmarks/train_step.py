@@ -41,8 +41,8 @@ def measure(
     import torch
 
     from vid2act_core.config import preset
-    from vid2act_core.host_memory import keep_freed_host_memory
-    from vid2act_core.mkl_dispatch import enable_mkl_avx512
+    from vid2act_core.runtime.host_memory import keep_freed_host_memory
+    from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512
     from vid2act_core.teachers import TeacherEnsemble
     from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY, SourcePairs, TransferAgent
     from vid2act_core.world_model import WorldModel
@@ -164,7 +164,7 @@ def main() -> None:
         print(f"{torch.cuda.get_device_name(torch.device(args.device))}, torch {torch.__version__}, "
               f"precision {args.precision}, compile {args.compile} (mode {args.compile_mode}); peak = torch.cuda.max_memory_allocated")
     else:
-        from vid2act_core.mkl_dispatch import reason_to_skip
+        from vid2act_core.runtime.mkl_dispatch import reason_to_skip
 
         print(f"CPU, {args.threads} thread(s); MKL AVX-512 kernels on AMD: {reason_to_skip() or 'on in every row'}")
     print(f"teacher rows: transfer.scorer = {args.scorer or 'the preset default'}")

@@ -14,7 +14,7 @@ import torch  # noqa: E402
 if TYPE_CHECKING:
     from pretrained_teachers import TeacherStore
 
-from vid2act_core.mkl_dispatch import enable_mkl_avx512  # noqa: E402
+from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512  # noqa: E402
 
 torch.set_num_threads(1)
 # Before any test's first matmul, as the `vid2act` entry point does: the test process then uses the

@@ -84,3 +84,29 @@ def test_each_package_imports_only_downwards(package: str) -> None:
         if (found := imported_modules(path.read_text(), str(path)) & FORBIDDEN_IMPORTS[package])
     }
     assert offending == {}
+
+
+RUNTIME = PACKAGES / "vid2act-core" / "src" / "vid2act_core" / "runtime"
+
+
+def vid2act_core_imports(source: str, filename: str) -> set[str]:
+    """The `vid2act_core...` modules a source imports (absolute imports only, as the packages write them)."""
+    found = set()
+    for node in ast.walk(ast.parse(source, filename=filename)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "vid2act_core")
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.split(".")[0] == "vid2act_core":
+            found.add(node.module)
+    return found
+
+
+def test_the_core_runtime_imports_none_of_the_algorithm() -> None:
+    """vid2act_core.runtime is the machine under the algorithm: it may import itself and the package's version only."""
+    sources = sorted(RUNTIME.glob("*.py"))
+    assert len(sources) > 5, f"found only {len(sources)} modules under {RUNTIME}"
+    offending = {
+        path.name: sorted(name for name in imports if name != "vid2act_core" and not name.startswith("vid2act_core.runtime"))
+        for path in sources
+        if (imports := vid2act_core_imports(path.read_text(), str(path)))
+    }
+    assert {name: modules for name, modules in offending.items() if modules} == {}

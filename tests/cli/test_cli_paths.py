@@ -19,7 +19,7 @@ from typer.testing import CliRunner, Result
 
 from pretrained_teachers import TeacherStore
 
-from vid2act_core.checkpoint import load_checkpoint
+from vid2act_core.runtime.checkpoint import load_checkpoint
 from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY
 from vid2act_envs.dataset import open_dataset
 from vid2act_teachers.registry import TeacherRegistry

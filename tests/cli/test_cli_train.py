@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from vid2act_core.checkpoint import load_checkpoint
+from vid2act_core.runtime.checkpoint import load_checkpoint
 
 TRAIN = [sys.executable, "-m", "vid2act_cli.app", "train", "--task", "cartpole_swingup", "--preset", "tiny",
          "--device", "cpu", "--no-progress"]

@@ -1,4 +1,4 @@
-"""The `vid2act` entry point asks for MKL's AVX-512 kernels (vid2act_core.mkl_dispatch) before a command runs."""
+"""The `vid2act` entry point asks for MKL's AVX-512 kernels (vid2act_core.runtime.mkl_dispatch) before a command runs."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def test_every_vid2act_command_asks_before_it_runs(tmp_path: Path) -> None:
         """
         from typer.testing import CliRunner
         from vid2act_cli.commands.app import app
-        from vid2act_core.mkl_dispatch import mkl_dispatch_status
+        from vid2act_core.runtime.mkl_dispatch import mkl_dispatch_status
         assert mkl_dispatch_status() is None
         result = CliRunner().invoke(app, ["teachers", "list"])
         assert result.exit_code == 0, result.output

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from pretrain_helpers import read_metrics, write_synthetic_dataset
-from vid2act_core.checkpoint import load_checkpoint
+from vid2act_core.runtime.checkpoint import load_checkpoint
 from vid2act_core.pretrain import CHECKPOINT_NAME
 from vid2act_teachers.registry import TeacherRegistry
 

@@ -13,7 +13,7 @@ from pretrain_helpers import open_loop_errors, read_metrics, write_synthetic_dat
 from vid2act_cli.app import app
 from vid2act_cli.compose.pretraining import pretrain_teacher
 from vid2act_core.agent import NonFiniteLossError
-from vid2act_core.checkpoint import load_checkpoint
+from vid2act_core.runtime.checkpoint import load_checkpoint
 from vid2act_core.config import load_config
 from vid2act_core.pretrain import CHECKPOINT_NAME, TeacherPretrainer
 from vid2act_envs.collect import collect_dataset

@@ -1,4 +1,4 @@
-"""vid2act_core.fileio: atomic writes leave the old file or the new one, hashes match hashlib."""
+"""vid2act_core.runtime.fileio: atomic writes leave the old file or the new one, hashes match hashlib."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vid2act_core.fileio import (
+from vid2act_core.runtime.fileio import (
     atomic_path,
     atomic_write_bytes,
     atomic_write_text,

@@ -162,7 +162,7 @@ def _global_batch() -> dict[str, np.ndarray]:
 
 
 def _train_three_steps(rows: slice, distributed, run_dir: Path) -> dict[str, torch.Tensor]:
-    from vid2act_core.distributed import DistributedContext
+    from vid2act_core.runtime.distributed import DistributedContext
     from vid2act_core.pretrain import TeacherPretrainer
 
     config = preset("tiny")
@@ -180,7 +180,7 @@ def _train_three_steps(rows: slice, distributed, run_dir: Path) -> dict[str, tor
 
 
 def _ddp_worker(rank: int, init_file: str, out_dir: str) -> None:
-    from vid2act_core.distributed import DistributedContext
+    from vid2act_core.runtime.distributed import DistributedContext
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)

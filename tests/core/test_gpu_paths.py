@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from vid2act_core.agent import DreamerAgent
-from vid2act_core.checkpoint import load_checkpoint, save_atomic
+from vid2act_core.runtime.checkpoint import load_checkpoint, save_atomic
 from vid2act_core.config import preset
 from vid2act_core.teachers import TeacherEnsemble
 from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY, SourcePairs, TransferAgent

@@ -9,12 +9,12 @@ import textwrap
 
 import pytest
 
-from vid2act_core import host_memory
+from vid2act_core.runtime import host_memory
 
 _FAULTS_PER_STEP = textwrap.dedent(
     """
     import resource, sys, torch
-    from vid2act_core.host_memory import keep_freed_host_memory
+    from vid2act_core.runtime.host_memory import keep_freed_host_memory
     applied = keep_freed_host_memory() if sys.argv[1] == "tuned" else False
     torch.set_num_threads(1)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 32, 4, 2), torch.nn.ELU(), torch.nn.Conv2d(32, 64, 4, 2), torch.nn.ELU())

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from loop_fakes import EPISODE_STEPS, SimulatedKill, loop_config, make_trainer
-from vid2act_core.checkpoint import load_checkpoint
+from vid2act_core.runtime.checkpoint import load_checkpoint
 
 
 def _episode_files(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:

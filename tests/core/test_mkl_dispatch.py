@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from vid2act_core import mkl_dispatch
-from vid2act_core.mkl_dispatch import cpu_reason_to_skip
+from vid2act_core.runtime import mkl_dispatch
+from vid2act_core.runtime.mkl_dispatch import cpu_reason_to_skip
 
 ZEN5_CPUINFO = textwrap.dedent(
     """
@@ -47,7 +47,7 @@ def _this_cpu_qualifies() -> bool:
 _PROBE = textwrap.dedent(
     """
     import ctypes, os, torch
-    from vid2act_core.mkl_dispatch import _torch_cpu_library, enable_mkl_avx512
+    from vid2act_core.runtime.mkl_dispatch import _torch_cpu_library, enable_mkl_avx512
     status = enable_mkl_avx512()
     answer = _torch_cpu_library().mkl_serv_intel_cpu_true()
     generator = torch.Generator().manual_seed(0)
@@ -86,7 +86,7 @@ def test_the_opt_out_variable_leaves_mkl_alone() -> None:
 _UPDATE = textwrap.dedent(
     """
     import sys, torch
-    from vid2act_core.mkl_dispatch import enable_mkl_avx512
+    from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512
     status = enable_mkl_avx512()  # before the first matmul, as the vid2act commands do
     sys.path.insert(0, sys.argv[2])
     from method_fakes import tiny_transfer
@@ -122,7 +122,7 @@ def test_a_full_transfer_update_with_avx512_kernels_matches_the_default_kernels(
 
 
 def test_checkpoints_record_what_mkl_was_told() -> None:
-    from vid2act_core.loop import system_info
+    from vid2act_core.runtime.system import system_info
 
     status = mkl_dispatch.enable_mkl_avx512()  # the test process asked already (conftest): same answer
     assert system_info()["mkl_avx512"] == status

@@ -1,8 +1,8 @@
 """Speed optimisations that are on by default keep the maths: the optimised update equals the reference one.
 
-Reference = every switch off (`ConvDecoder.first_layer_as_matmul`, `ConvDecoder.last_layer_as_subpixel`,
+Reference = every switch off (`ConvForms.first_layer_as_matmul` and `ConvForms.last_layer_as_subpixel` of the decoder,
 `RSSM.skip_idle_resets`, the conv nets' in-place ELUs, `bias_grad_apart` and
-`ConvEncoder.last_layer_as_matmul`): the decoder's first and last transposed convolutions and the
+the encoder's `ConvForms.last_layer_as_matmul`): the decoder's first and last transposed convolutions and the
 encoder's last convolution run as such, the convolutions' backward computes their bias gradients, the
 reset masking applied at every step, out-of-place activations. Same seed, same batch (with an episode starting mid-window): losses, gradients, metrics and
 the parameters after a full update agree within float tolerance.
@@ -22,12 +22,12 @@ from vid2act_core.nets import ConvDecoder
 
 
 def _switches(agent: DreamerAgent, on: bool) -> None:
-    agent.world_model.decoder.first_layer_as_matmul = on
-    agent.world_model.decoder.last_layer_as_subpixel = on
+    agent.world_model.decoder.forms.first_layer_as_matmul = on
+    agent.world_model.decoder.forms.last_layer_as_subpixel = on
     agent.world_model.rssm.skip_idle_resets = on
-    agent.world_model.encoder.bias_grad_apart = on
-    agent.world_model.decoder.bias_grad_apart = on
-    agent.world_model.encoder.last_layer_as_matmul = on
+    agent.world_model.encoder.forms.bias_grad_apart = on
+    agent.world_model.decoder.forms.bias_grad_apart = on
+    agent.world_model.encoder.forms.last_layer_as_matmul = on
     for module in [*agent.world_model.encoder.net, *agent.world_model.decoder.net]:
         if isinstance(module, torch.nn.ELU):
             module.inplace = on
@@ -52,7 +52,7 @@ def _decoder_watching(layer_index: int) -> tuple[ConvDecoder, torch.Tensor, list
     torch.manual_seed(0)
     decoder = ConvDecoder(in_dim=40, depth=32)
     features = torch.randn(2, 3, 40, requires_grad=True)
-    decoder.bias_grad_apart = False  # the layers run as modules, so the hook sees them
+    decoder.forms.bias_grad_apart = False  # the layers run as modules, so the hook sees them
     calls: list[int] = []
     decoder.net[layer_index].register_forward_hook(lambda *_: calls.append(1))
     return decoder, features, calls
@@ -60,11 +60,11 @@ def _decoder_watching(layer_index: int) -> tuple[ConvDecoder, torch.Tensor, list
 
 def test_decoder_matmul_path_equals_the_convolution_and_skips_it() -> None:
     decoder, features, calls = _decoder_watching(0)
-    decoder.first_layer_as_matmul = False
+    decoder.forms.first_layer_as_matmul = False
     reference = decoder(features)
     (reference_grad,) = torch.autograd.grad(reference.square().sum(), features)
     assert len(calls) == 1
-    decoder.first_layer_as_matmul = True
+    decoder.forms.first_layer_as_matmul = True
     fast = decoder(features)
     (fast_grad,) = torch.autograd.grad(fast.square().sum(), features)
     assert len(calls) == 1, "the fast path must not run the transposed convolution"
@@ -77,7 +77,7 @@ def test_subpixel_last_layer_equals_the_transposed_convolution_and_skips_it() ->
     decoder, features, calls = _decoder_watching(-1)
     outcomes = []
     for subpixel in (False, True):
-        decoder.last_layer_as_subpixel = subpixel
+        decoder.forms.last_layer_as_subpixel = subpixel
         images = decoder(features)
         grads = torch.autograd.grad(images.square().sum(), [features, *decoder.parameters()])
         outcomes.append((images, grads))
@@ -96,7 +96,7 @@ def test_bias_grad_apart_equals_the_layers_backward_and_skips_onednn_bias(net: s
     torch.manual_seed(0)
     module = ConvEncoder() if net == "encoder" else ConvDecoder(in_dim=40, depth=32)
     if net == "encoder":
-        module.last_layer_as_matmul = False  # every layer a convolution here
+        module.forms.last_layer_as_matmul = False  # every layer a convolution here
     inputs = torch.randn(2, 3, 3, 64, 64) if net == "encoder" else torch.randn(2, 3, 40)
     masks: list[list[bool]] = []
     backward = torch.ops.aten.convolution_backward
@@ -107,7 +107,7 @@ def test_bias_grad_apart_equals_the_layers_backward_and_skips_onednn_bias(net: s
 
     outcomes = []
     for apart in (False, True):
-        module.bias_grad_apart = apart
+        module.forms.bias_grad_apart = apart
         masks.clear()
         monkeypatch.setattr(torch.ops.aten, "convolution_backward", recording_backward)
         source = inputs.clone().requires_grad_(True)
@@ -130,13 +130,13 @@ def test_encoder_last_layer_as_matmul_equals_the_convolution_and_skips_it() -> N
 
     torch.manual_seed(0)
     encoder = ConvEncoder()
-    encoder.bias_grad_apart = False  # the layers run as modules, so the hook sees them
+    encoder.forms.bias_grad_apart = False  # the layers run as modules, so the hook sees them
     calls = []
     encoder.net[-2].register_forward_hook(lambda *_: calls.append(1))
     images = torch.rand(2, 3, 3, 64, 64) - 0.5
     outcomes = []
     for as_matmul in (False, True):
-        encoder.last_layer_as_matmul = as_matmul
+        encoder.forms.last_layer_as_matmul = as_matmul
         source = images.clone().requires_grad_(True)
         features = encoder(source)
         outcomes.append((features, torch.autograd.grad(features.square().sum(), [source, *encoder.parameters()])))
@@ -149,7 +149,7 @@ def test_encoder_last_layer_as_matmul_equals_the_convolution_and_skips_it() -> N
 
 
 def test_subpixel_form_of_a_transposed_convolution_with_any_even_kernel() -> None:
-    from vid2act_core.nets import subpixel_transposed_conv
+    from vid2act_core.runtime.conv_forms import subpixel_transposed_conv
 
     generator = torch.Generator().manual_seed(1)
     for in_channels, out_channels, kernel, size in ((5, 3, 6, 7), (4, 2, 4, 5), (3, 6, 2, 4)):

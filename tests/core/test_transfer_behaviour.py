@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from method_fakes import tiny_transfer
-from vid2act_core.checkpoint import load_checkpoint, save_atomic
+from vid2act_core.runtime.checkpoint import load_checkpoint, save_atomic
 from vid2act_core.rssm import RSSM, detach_state, flatten_state
 from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY
 

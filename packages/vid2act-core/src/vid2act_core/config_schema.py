@@ -15,7 +15,7 @@ import yaml
 
 from vid2act_core.baselines.settings import APVConfig, IsoDreamConfig
 from vid2act_core.compat import MODEL_HASH_FIELDS
-from vid2act_core.fileio import sha256_bytes
+from vid2act_core.runtime.fileio import sha256_bytes
 
 
 class ConfigError(ValueError):

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from vid2act_core.agent import ActMode, DreamerAgent
-from vid2act_core.checkpoint import load_checkpoint, save_atomic
+from vid2act_core.runtime.checkpoint import load_checkpoint, save_atomic
+from vid2act_core.runtime.system import system_info
 from vid2act_core.config import Config
 from vid2act_core.trainer_core import (
     MetricsAccumulator,
@@ -81,24 +82,6 @@ class LoopState:
 
 
 ProgressFn = Callable[[LoopState, dict[str, float]], None]
-
-def system_info() -> dict[str, str]:
-    """Library versions and the machine a checkpoint was made on."""
-    import platform
-
-    import vid2act_core
-    from vid2act_core.mkl_dispatch import mkl_dispatch_status
-
-    return {
-        "vid2act_core": vid2act_core.__version__,
-        "torch": str(torch.__version__),
-        "numpy": str(np.__version__),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "device": str(torch.cuda.get_device_name()) if torch.cuda.is_available() else "cpu",
-        "mkl_avx512": mkl_dispatch_status() or "not asked",
-    }
-
 
 EVALUATION_STREAMS = {"training": 1, "command": 2}
 """Evaluation seed streams: the loop's periodic evaluations and `vid2act evaluate` (its default seed)."""

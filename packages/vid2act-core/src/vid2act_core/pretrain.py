@@ -8,7 +8,7 @@ HDF5 files or TensorBoard: batches come from anything with
 metrics go to anything with `scalars(values, step)` and `video(name, frames, step)`.
 
 Data-parallel training uses the standard launcher: under `torchrun` (the RANK / WORLD_SIZE
-environment variables are set) `vid2act_core.distributed.setup_distributed` initialises a process group (gloo on the CPU,
+environment variables are set) `vid2act_core.runtime.distributed.setup_distributed` initialises a process group (gloo on the CPU,
 nccl on CUDA, one GPU per process chosen by LOCAL_RANK) and the trainer wraps the loss in
 `DistributedDataParallel`. Every rank samples its own batches (its own seed), gradients are
 averaged by DDP, and rank 0 alone logs, evaluates and writes checkpoints. Every collective call
@@ -30,9 +30,9 @@ import torch.distributed as dist
 from torch import nn
 
 from vid2act_core.agent import NonFiniteLossError
-from vid2act_core.checkpoint import load_checkpoint, save_atomic
+from vid2act_core.runtime.checkpoint import load_checkpoint, save_atomic
 from vid2act_core.config import Config
-from vid2act_core.distributed import DistributedContext
+from vid2act_core.runtime.distributed import DistributedContext
 from vid2act_core.trainer_core import (
     MetricsAccumulator,
     SequenceSource,

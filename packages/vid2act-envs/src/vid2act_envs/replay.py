@@ -42,7 +42,7 @@ logger = logging.getLogger("vid2act.replay")
 def _write_npz_atomically(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Write a compressed .npz to `path` via a temporary file, fsync and os.replace.
 
-    vid2act_core.fileio has the shared atomic writer, but this package never imports core (it
+    vid2act_core.runtime.fileio has the shared atomic writer, but this package never imports core (it
     must run without torch), so it keeps this small one; `_restore` removes its stale temporaries.
     """
     temporary_path = path.with_name(f".{path.name}.tmp")

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from vid2act_core.config import Config
-from vid2act_core.fileio import sha256_file
+from vid2act_core.runtime.fileio import sha256_file
 from vid2act_core.world_model import WorldModel
 
 from vid2act_teachers.teacher_exchange import check_export_target, read_export, write_export, write_plugin_directory
@@ -76,7 +76,7 @@ from vid2act_teachers.teacher_verify import (
 logger = logging.getLogger("vid2act.registry")
 
 sha256_of_file = sha256_file
-"""Hex sha256 of a file's bytes (`vid2act_core.fileio.sha256_file`, kept under its registry name)."""
+"""Hex sha256 of a file's bytes (`vid2act_core.runtime.fileio.sha256_file`, kept under its registry name)."""
 
 
 class TeacherRegistry:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from vid2act_core.fileio import atomic_path, sha256_file
+from vid2act_core.runtime.fileio import atomic_path, sha256_file
 
 from vid2act_teachers.teacher_format import (
     CONFIG_FILE,

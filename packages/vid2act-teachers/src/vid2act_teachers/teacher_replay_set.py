@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from vid2act_core.fileio import atomic_path, sha256_file
+from vid2act_core.runtime.fileio import atomic_path, sha256_file
 
 from vid2act_teachers.teacher_format import META_PREFIX, json_object, teacher_error
 

@@ -29,7 +29,7 @@ from typing import Iterator
 import torch
 from safetensors.torch import save_file
 
-from vid2act_core.fileio import atomic_path, atomic_write_text, sha256_file
+from vid2act_core.runtime.fileio import atomic_path, atomic_write_text, sha256_file
 
 from vid2act_teachers.teacher_format import (
     CONFIG_FILE,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typer
-from vid2act_core.mkl_dispatch import enable_mkl_avx512
+from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512
 
 from vid2act_cli.commands import COMMAND_MODULES
 from vid2act_cli.commands.help_text import HELP_SETTINGS

@@ -27,7 +27,7 @@ def cli_errors(function: F) -> F:
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from vid2act_core.agent import NonFiniteLossError
-        from vid2act_core.checkpoint import CheckpointError
+        from vid2act_core.runtime.checkpoint import CheckpointError
 
         try:
             return function(*args, **kwargs)

@@ -71,7 +71,7 @@ class AgentPolicy:
 def load_agent_policy(run_dir: Path, device: torch.device) -> tuple[AgentPolicy, Config]:
     """The agent of a `vid2act train` run directory (its latest checkpoint) and the run's config."""
     from vid2act_core.agent import DreamerAgent
-    from vid2act_core.checkpoint import load_checkpoint
+    from vid2act_core.runtime.checkpoint import load_checkpoint
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from vid2act_core.config import Config
-from vid2act_core.host_memory import keep_freed_host_memory
-from vid2act_core.mkl_dispatch import enable_mkl_avx512
+from vid2act_core.runtime.host_memory import keep_freed_host_memory
+from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512
 
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 
@@ -42,8 +42,8 @@ def resolve_device(name: str | torch.device, reporter: Reporter | None = None) -
 
 def configure_threads(config: Config) -> None:
     """torch's intra-op threads as `train.threads` says (0: torch's default), the host allocator
-    tuned for repeated training updates (`vid2act_core.host_memory`) and MKL's AVX-512 kernels on
-    AMD CPUs (`vid2act_core.mkl_dispatch`; the `vid2act` entry point already asked, before any matmul)."""
+    tuned for repeated training updates (`vid2act_core.runtime.host_memory`) and MKL's AVX-512 kernels on
+    AMD CPUs (`vid2act_core.runtime.mkl_dispatch`; the `vid2act` entry point already asked, before any matmul)."""
     if config.train.threads > 0:
         torch.set_num_threads(config.train.threads)
     keep_freed_host_memory()

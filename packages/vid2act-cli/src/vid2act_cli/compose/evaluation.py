@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from vid2act_core.checkpoint import load_checkpoint
-from vid2act_core.fileio import atomic_write_text
+from vid2act_core.runtime.checkpoint import load_checkpoint
+from vid2act_core.runtime.fileio import atomic_write_text
 from vid2act_core.loop import evaluate, evaluation_seed, seed_everything
-from vid2act_core.mkl_dispatch import enable_mkl_avx512
+from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512
 
 from vid2act_envs.parallel import check_workers, run_in_workers
 
@@ -52,7 +52,7 @@ def load_run_agent(run_dir: Path, device: torch.device):
     try:
         agent.restore(payload["agent"])
     except (RuntimeError, KeyError) as error:
-        # A run started before teacher pins were recorded cannot tell a replaced teacher by its hash; a
+        # A run directory that holds no teacher pins cannot tell a replaced teacher by its hash; a
         # replaced teacher of another size shows up here, as a checkpoint that does not fit the agent.
         detail = str(error).strip().splitlines()[-1].strip() if str(error).strip() else type(error).__name__
         raise ValueError(

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from vid2act_core.fileio import combined_sha256
+from vid2act_core.runtime.fileio import combined_sha256
 
 PRETRAIN_KEYS: tuple[str, ...] = ("image", "action", "is_first")
 """What Eq. 2 reads from a dataset (rewards are never used)."""

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from vid2act_core.fileio import combined_sha256
+from vid2act_core.runtime.fileio import combined_sha256
 
 from vid2act_cli.compose.pretrain_data import PretrainData, read_same_frames, split_pool
 

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from vid2act_core.fileio import combined_sha256
+from vid2act_core.runtime.fileio import combined_sha256
 from vid2act_teachers.teacher_format import KIND_ACTION_FREE
 
 from vid2act_cli.compose.pretrain_data import PretrainData, read_same_frames, split_pool

@@ -16,8 +16,8 @@ from typing import Any, Callable, Sequence
 import torch
 
 from vid2act_core.config import Config, load_config
-from vid2act_core.fileio import atomic_write_text
-from vid2act_core.distributed import DistributedContext, distributed_session
+from vid2act_core.runtime.fileio import atomic_write_text
+from vid2act_core.runtime.distributed import DistributedContext, distributed_session
 from vid2act_core.pretrain import PretrainSummary, TeacherPretrainer
 
 from vid2act_cli.compose.devices import configure_threads, resolve_device

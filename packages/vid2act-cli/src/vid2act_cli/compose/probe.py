@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vid2act_core.fileio import atomic_write_text
+from vid2act_core.runtime.fileio import atomic_write_text
 from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY
 
 from vid2act_cli.compose.devices import configure_threads, resolve_device

@@ -14,7 +14,7 @@ from typing import Any
 from vid2act_core.config import Config
 from vid2act_core.config_overrides import set_value
 from vid2act_core.config_schema import ConfigError
-from vid2act_core.fileio import atomic_write_text
+from vid2act_core.runtime.fileio import atomic_write_text
 from vid2act_core.probe import ProbeSchedule, ProbeVariant
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from vid2act_core.fileio import atomic_path, atomic_write_text
+from vid2act_core.runtime.fileio import atomic_path, atomic_write_text
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -80,7 +80,7 @@ class AttachDataRequest:
 
 def attach_data(request: AttachDataRequest, reporter: Reporter | None = None) -> Any:
     """Compute teacher NAME's action-replay set on its source datasets and store it; returns its TeacherInfo."""
-    from vid2act_core.fileio import combined_sha256
+    from vid2act_core.runtime.fileio import combined_sha256
     from vid2act_envs.dataset import open_dataset
     from vid2act_teachers.teacher_replay_set import budget_bytes_from_mb
     from vid2act_teachers.registry import TeacherRegistry

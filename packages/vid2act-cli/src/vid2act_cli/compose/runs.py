@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import yaml
 
 from vid2act_core.config import Config, config_from_dict
-from vid2act_core.fileio import atomic_write_text
+from vid2act_core.runtime.fileio import atomic_write_text
 from vid2act_core.loop import LoopState
 from vid2act_core.naming import slugify
 

@@ -34,7 +34,7 @@ def check_teacher_pins(
 ) -> None:
     """Raise a one-line ValueError naming the first teacher whose weights changed since `run_dir` started.
 
-    `recorded` is None for runs started before pins were recorded: nothing to compare against.
+    `recorded` is None for a run directory that holds no pins: nothing to compare against.
     `consequence` ends the line (what the command would otherwise do).
     """
     for name, sha256 in (recorded or {}).items():

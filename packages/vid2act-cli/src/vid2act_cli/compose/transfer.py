@@ -12,7 +12,7 @@ import torch
 from vid2act_core.agent import DreamerAgent
 from vid2act_core.compat import ARCHITECTURE_FIELDS, LATENT_BEHAVIOUR_FIELDS
 from vid2act_core.config import Config
-from vid2act_core.fileio import atomic_write_text
+from vid2act_core.runtime.fileio import atomic_write_text
 from vid2act_core.loop import LoopState
 from vid2act_core.naming import method_label
 from vid2act_core.transfer import UNIFORM_SELECTION

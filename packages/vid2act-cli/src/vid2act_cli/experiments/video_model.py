@@ -59,7 +59,7 @@ def check_video_model(home: Path, name: str, data: Sequence[Path]) -> None:
     grid's video-model job registers: a model already registered under it (the job is then skipped)
     must be an action-free model pretrained on exactly these files.
     """
-    from vid2act_core.fileio import combined_sha256
+    from vid2act_core.runtime.fileio import combined_sha256
     from vid2act_envs.dataset import open_dataset
     from vid2act_teachers.registry import TeacherRegistry
     from vid2act_teachers.teacher_format import KIND_ACTION_FREE

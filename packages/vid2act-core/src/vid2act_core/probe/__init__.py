@@ -1,4 +1,4 @@
-"""The offline dynamics-transfer probe (evidence issue): does distillation make the student's world model better?
+"""The offline dynamics-transfer probe: does distillation make the student's world model better?
 
 | module | job |
 |---|---|

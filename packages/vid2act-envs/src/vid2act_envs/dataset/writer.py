@@ -80,7 +80,7 @@ class EpisodeWriter:
 
     def _create(self) -> h5py.File:
         # An empty file with its attributes appears whole or not at all (temporary file + rename;
-        # this package cannot use vid2act_core.fileio, as it never imports core).
+        # this package cannot use vid2act_core.runtime.fileio, as it never imports core).
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary_path = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         with h5py.File(temporary_path, "w") as file:

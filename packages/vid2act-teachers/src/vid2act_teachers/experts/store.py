@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from vid2act_core.fileio import atomic_path, atomic_write_text, sha256_file
+from vid2act_core.runtime.fileio import atomic_path, atomic_write_text, sha256_file
 
 from vid2act_teachers.experts.config import ExpertConfig
 from vid2act_teachers.experts.policy import StateExpertPolicy, build_actor

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vid2act_core.fileio import atomic_path, atomic_write_text
+from vid2act_core.runtime.fileio import atomic_path, atomic_write_text
 
 from vid2act_teachers.experts.config import ALGORITHM, ExpertConfig, default_steps
 from vid2act_teachers.experts.evaluate import evaluate_state_policy

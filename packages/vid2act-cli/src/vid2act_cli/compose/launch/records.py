@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vid2act_core.fileio import atomic_write_text
+from vid2act_core.runtime.fileio import atomic_write_text
 
 from vid2act_cli.experiments import Job
 

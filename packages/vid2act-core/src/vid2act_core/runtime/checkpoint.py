@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from vid2act_core.fileio import atomic_path
+from vid2act_core.runtime.fileio import atomic_path
 
 
 class CheckpointError(RuntimeError):

@@ -1,7 +1,8 @@
 """Faster forms of the encoder's and decoder's convolutions on the CPU, with the same maths.
 
-Used by `nets.ConvEncoder` / `nets.ConvDecoder` where their switches say (benchmarks/README.md has
-the measured gains; tests/core/test_speed_equivalence.py checks them against the plain layers):
+`conv_dispatch.conv_net_forward` picks them for `nets.ConvEncoder` / `nets.ConvDecoder` where their
+`ConvForms` switches say (benchmarks/README.md has the measured gains; tests/core/test_speed_equivalence.py
+checks them against the plain layers):
 
 - `conv_bias_grad_apart`: a stride-s convolution or transposed convolution whose backward asks
   oneDNN for the input and weight gradients only and sums the bias gradient itself. oneDNN's
@@ -12,8 +13,10 @@ the measured gains; tests/core/test_speed_equivalence.py checks them against the
   as one stride-1 convolution and an interleaving of its 4 output phases (the decoder's last layer).
 - `conv_as_matmul`: a convolution with few output pixels as one matmul over its input patches
   (the encoder's last layer).
+- `pixel_transposed_conv_as_matmul`: a transposed convolution of a 1 x 1 input, which is exactly a
+  matmul (the decoder's first layer; on every device).
 
-They run on the CPU without autocast and outside torch.func transforms (the teachers' vmapped
+The first three run on the CPU without autocast and outside torch.func transforms (the teachers' vmapped
 encoders keep the plain layers); `conv_bias_grad_apart` only where gradients are enabled.
 """
 
@@ -74,6 +77,16 @@ def conv_as_matmul(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tenso
     columns = patches.reshape(batch * height * width, in_channels * kernel * kernel)
     outputs = torch.addmm(bias, columns, weight.reshape(out_channels, -1).t())
     return outputs.reshape(batch, height, width, out_channels).permute(0, 3, 1, 2)
+
+
+def pixel_transposed_conv_as_matmul(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """`conv_transpose2d(inputs, weight, bias)` (no padding, any stride) of a (N, C_in, 1, 1) input ->
+    (N, C_out, k, k): the input times the weight viewed as (C_in, C_out * k * k), plus the bias per
+    output pixel."""
+    in_channels, out_channels, height, width = weight.shape
+    flat_weight = weight.reshape(in_channels, out_channels * height * width)
+    flat_bias = bias.repeat_interleave(height * width)
+    return torch.addmm(flat_bias, inputs.reshape(-1, in_channels), flat_weight).reshape(-1, out_channels, height, width)
 
 
 def subpixel_transposed_conv(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
