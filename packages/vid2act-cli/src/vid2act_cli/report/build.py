@@ -1,4 +1,4 @@
-"""`build_report`: load runs, draw the figures, write the HTML page and summary.json."""
+"""`build_report`: load runs, draw the figures, write the HTML page, summary.json and sample_efficiency.json."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Any
 from vid2act_core.naming import slugify
 
 from vid2act_cli.compose.runs import DONE_MARKER
+from vid2act_cli.report.efficiency import sample_efficiency
 from vid2act_cli.report.grouping import describe_groups
 from vid2act_cli.report.page import final_numbers, page_html
-from vid2act_cli.report.plots import plot_eval, plot_model_loss, plot_open_loop, plot_selected, plot_selected_over_time, plot_task_weights, latest_open_loop_gif
+from vid2act_cli.report.plots import plot_diagnostics, plot_eval, plot_model_loss, plot_open_loop, plot_selected, plot_selected_over_time, plot_task_weights, latest_open_loop_gif
 from vid2act_cli.report.runs import RETURN_KEY, SUCCESS_KEY, NotARunError, RunData, expand_run_paths, group_runs, load_run
 
 
@@ -22,15 +23,22 @@ class Report:
 
     html: Path
     figures: dict[str, Path]
-    """Figure key (eval_return, eval_success, task_weights, selected_teacher, selected_over_time, model_loss, open_loop_*) -> PNG."""
+    """Figure key (eval_return, eval_success, task_weights, selected_teacher, selected_over_time, model_loss, diagnostics,
+    open_loop_*) -> PNG."""
     rows: list[dict[str, Any]]
     notes: list[str]
+    efficiency: list[dict[str, Any]]
+    """`efficiency.sample_efficiency`: one summary per task with evaluations, also in sample_efficiency.json."""
 
 
 
-def build_report(run_dirs: list[str | Path], out: str | Path) -> Report:
+def build_report(run_dirs: list[str | Path], out: str | Path, at: list[int] | None = None, threshold: float | None = None) -> Report:
     """Load runs (an experiment directory stands for its runs), draw the figures into `out`, write `out/index.html`;
-    NotARunError names a bad path."""
+    NotARunError names a bad path.
+
+    at: env steps for the sample-efficiency returns (None: the evaluation steps all runs of a task share);
+    threshold: the return counted as reached (None: a third of a task's best final evaluation return).
+    """
     run_dirs, notes = expand_run_paths(run_dirs)
     runs: list[RunData] = []
     for path in run_dirs:
@@ -56,7 +64,8 @@ def build_report(run_dirs: list[str | Path], out: str | Path) -> Report:
     if any(run.eval_series(SUCCESS_KEY)[0].size for run in runs):
         figures["eval_success"] = plot_eval(groups, SUCCESS_KEY, "success rate", out / "eval_success.png")
     for key, function in (("task_weights", plot_task_weights), ("selected_teacher", plot_selected),
-                          ("selected_over_time", plot_selected_over_time), ("model_loss", plot_model_loss)):
+                          ("selected_over_time", plot_selected_over_time), ("model_loss", plot_model_loss),
+                          ("diagnostics", plot_diagnostics)):
         result = function(groups, out / f"{key}.png")
         if result is not None:
             figures[key] = result
@@ -68,7 +77,9 @@ def build_report(run_dirs: list[str | Path], out: str | Path) -> Report:
             if result is not None:
                 figures[key] = result
     rows = final_numbers(groups)
+    efficiency = sample_efficiency(groups, at, threshold)
+    (out / "sample_efficiency.json").write_text(json.dumps({"tasks": efficiency}, indent=2) + "\n")
     html_path = out / "index.html"
-    html_path.write_text(page_html(runs, rows, figures, notes))
+    html_path.write_text(page_html(runs, rows, figures, notes, efficiency))
     (out / "summary.json").write_text(json.dumps({"runs": [str(run.path) for run in runs], "rows": rows, "notes": notes}, indent=2) + "\n")
-    return Report(html=html_path, figures=figures, rows=rows, notes=notes)
+    return Report(html=html_path, figures=figures, rows=rows, notes=notes, efficiency=efficiency)

@@ -68,6 +68,58 @@ def _table_html(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def _spread(summary: dict[str, Any]) -> str:
+    """"mean ± std (n=...)" of a `efficiency.mean_std` result."""
+    if summary["mean"] is None:
+        return "-"
+    return f"{summary['mean']:.3g} ± {summary['std']:.2g} (n={summary['n']})"
+
+
+def efficiency_html(tasks: list[dict[str, Any]]) -> str:
+    """The sample-efficiency section: per task, a table of methods (fixed-step returns, AUC, steps to the
+    threshold, paired AUC difference against DreamerV2) and a table of every seed."""
+    if not tasks:
+        return ""
+    parts = ["<h2>Sample efficiency</h2>",
+             "<p>From the evaluation return curves (deterministic policy); mean ± std over seeds (ddof 0). AUC: the area under "
+             "the curve over the step range every run of the task covers, divided by that range (a mean return). Steps to "
+             "threshold: the first evaluation at or above it, over the seeds that reached it. Against DreamerV2: the AUC "
+             "difference per shared seed, and the seeds where it is positive. The numbers are in sample_efficiency.json.</p>"]
+    for task in tasks:
+        span = task["auc_range"]
+        parts.append(f"<h3>{html.escape(task['task'])}</h3><p>AUC over env steps "
+                     f"{'-' if span is None else f'{span[0]:g} to {span[1]:g}'}; threshold {task['threshold']:.3g} "
+                     f"({html.escape(task['threshold_source'])}).</p>")
+        header = (["method", "seeds"] + [f"return at {step}" for step in task["at_steps"]]
+                  + ["AUC", "steps to threshold (reached)", "AUC − DreamerV2 (wins)"])
+        lines = ["<table>", "<tr>" + "".join(f"<th>{html.escape(name)}</th>" for name in header) + "</tr>"]
+        for method in task["methods"]:
+            reach = method["steps_to_threshold"]
+            versus = method.get("vs_baseline")
+            paired = "-" if versus is None or versus["mean"] is None else f"{_spread(versus)}, wins {versus['wins']}/{versus['n']}"
+            cells = ([method_style(method["method"])[0], ", ".join(map(str, method["seeds"]))]
+                     + [_spread(entry) for entry in method["at"]]
+                     + [_spread(method["auc"]), f"{_spread(reach)} ({reach['reached']}/{reach['runs']})", paired])
+            lines.append("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells) + "</tr>")
+        lines.append("</table>")
+        header = ["method", "seed", "evaluations"] + [f"return at {step}" for step in task["at_steps"]] + ["AUC", "steps to threshold"]
+        lines += ["<table>", "<tr>" + "".join(f"<th>{html.escape(name)}</th>" for name in header) + "</tr>"]
+        for method in task["methods"]:
+            for seed in method["per_seed"]:
+                reached = "not reached" if seed["steps_to_threshold"] is None else str(seed["steps_to_threshold"])
+                cells = ([method_style(method["method"])[0], seed["seed"], seed["evaluations"]]
+                         + [_number(value) for value in seed["at"]] + [_number(seed["auc"]), reached])
+                lines.append("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells) + "</tr>")
+        lines.append("</table>")
+        parts.append("\n".join(lines))
+        parts.extend(f"<p>{html.escape(note)}</p>" for note in task["notes"])
+    return "\n".join(parts)
+
+
 CAPTIONS = {
     "eval_return": "Evaluation return (deterministic policy) against environment steps: mean over seeds, band = ± one std.",
     "eval_success": "Evaluation success rate (an episode succeeds if the task reports success at any step): mean ± std over seeds.",
@@ -75,6 +127,9 @@ CAPTIONS = {
     "selected_teacher": "Selected teacher k (argmax of the task weights) while acting: share of environment steps.",
     "selected_over_time": "Selected teacher k while acting, over training: share of the acting steps of each logging interval (mean ± std over seeds).",
     "model_loss": "World-model losses of the agent: image reconstruction and reward.",
+    "diagnostics": ("Diagnostics per run (colour = method, line style = seed): std of the student's deterministic and stochastic "
+                    "features (collapse), std of the distillation target and prediction, ratio of the distillation to the world-model "
+                    "gradient norm on the shared encoder and RSSM, guidance input statistics, then the image and reward losses."),
 }
 
 
@@ -86,8 +141,9 @@ def _figure_html(key: str, path: Path) -> str:
             f"<figcaption>{html.escape(caption)} <a href=\"{html.escape(path.name)}\">{html.escape(path.name)}</a></figcaption></figure>")
 
 
-def page_html(runs: list[RunData], rows: list[dict[str, Any]], figures: dict[str, Path], notes: list[str]) -> str:
-    """The whole report page: final numbers, notes, embedded figures, the runs it was made from."""
+def page_html(runs: list[RunData], rows: list[dict[str, Any]], figures: dict[str, Path], notes: list[str],
+              efficiency: list[dict[str, Any]] | None = None) -> str:
+    """The whole report page: final numbers, sample efficiency, notes, embedded figures, the runs it was made from."""
     run_items = "".join(
         f"<li><code>{html.escape(str(run.path))}</code>: {html.escape(run.task)}, {html.escape(method_style(run.method)[0])}, seed {run.seed}"
         f"{', teachers ' + html.escape(', '.join(run.teachers)) if run.teachers else ''}, {run.last_step} env steps"
@@ -108,6 +164,7 @@ th {{ background: #f3f3f3; }} img {{ max-width: 100%; }} figure {{ margin: 1.5em
 <p>"last eval" is the last evaluation logged during training (mean ± std over seeds); "vid2act evaluate" is the
 result of <code>vid2act evaluate</code> on the final checkpoint, where it was run.</p>
 {_table_html(rows)}
+{efficiency_html(efficiency or [])}
 {'<h2>Notes</h2><ul>' + note_items + '</ul>' if notes else ''}
 <h2>Figures</h2>
 {body}

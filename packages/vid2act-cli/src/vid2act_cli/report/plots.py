@@ -1,4 +1,5 @@
-"""The report's figures as PNG files: evaluation curves (mean ± std over seeds), task weights, selected teacher, losses, open-loop strip."""
+"""The report's figures as PNG files: evaluation curves (mean ± std over seeds), task weights, selected teacher, losses,
+per-run diagnostics, open-loop strip."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from vid2act_cli.report.runs import LOSS_KEYS, SELECTED_PREFIX, SUCCESS_KEY, WEIGHT_PREFIX, RunData, aggregate, method_style
+from vid2act_cli.report.runs import DIAG_PREFIX, LOSS_KEYS, SELECTED_PREFIX, SUCCESS_KEY, WEIGHT_PREFIX, RunData, aggregate, method_style
 
 
 def _plt():
@@ -162,6 +163,44 @@ def plot_model_loss(groups: dict[tuple[str, str], list[RunData]], path: Path) ->
             axis.grid(alpha=0.3)
             if axis.lines:
                 axis.legend(fontsize=7)
+    return _save(figure, path)
+
+
+SEED_LINESTYLES = ("-", "--", ":", "-.")
+
+
+def diagnostic_keys(runs: list[RunData]) -> list[str]:
+    """The `diag/` statistics any of the runs logged, in first-seen order (full metric keys)."""
+    return list(dict.fromkeys(key for run in runs for record in run.records for key in record if key.startswith(DIAG_PREFIX)))
+
+
+def plot_diagnostics(groups: dict[tuple[str, str], list[RunData]], path: Path) -> Path | None:
+    """One panel per `diag/` statistic, then the image and reward losses, against env steps: one line per run
+    (colour = method, line style = seed), so a collapsing or gradient-starved seed stays visible rather than
+    averaged away. None (no file) when no run logged a diagnostic."""
+    runs = [run for group in groups.values() for run in group]
+    keys = diagnostic_keys(runs)
+    if not keys:
+        return None
+    panels = [(key, key[len(DIAG_PREFIX):]) for key in keys] + list(LOSS_KEYS)
+    several_tasks = len({task for task, _ in groups}) > 1
+    figure, axes = _subplots(len(panels))
+    for axis, (key, title) in zip(axes, panels):
+        for (task, method), group in groups.items():
+            label, color = method_style(method)
+            for index, run in enumerate(group):
+                steps, values = run.series(key)
+                if len(steps):
+                    name = f"{task} {label} seed {run.seed}" if several_tasks else f"{label} seed {run.seed}"
+                    axis.plot(steps, values, color=color, linestyle=SEED_LINESTYLES[index % len(SEED_LINESTYLES)],
+                              marker="o" if len(steps) <= 12 else None, markersize=3, linewidth=1.4, label=name)
+        axis.set_title(title, fontsize=10)
+        axis.set_xlabel("environment steps")
+        axis.grid(alpha=0.3)
+        if axis.lines:
+            axis.legend(fontsize=7)
+        else:
+            axis.text(0.5, 0.5, "not logged", ha="center", va="center", transform=axis.transAxes, color="gray")
     return _save(figure, path)
 
 

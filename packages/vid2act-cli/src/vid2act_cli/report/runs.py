@@ -26,6 +26,9 @@ SUCCESS_KEY = "eval/success_deterministic"
 WEIGHT_PREFIX = "losses/weight/"
 SELECTED_PREFIX = "charts/selected/"
 LOSS_KEYS = (("losses/image_loss", "image loss"), ("losses/reward_loss", "reward loss"))
+DIAG_PREFIX = "losses/diag/"
+"""The agents return their collapse and gradient-balance statistics as `diag/...`; the loop's metrics
+accumulator writes every training metric under `losses/`, so metrics.jsonl holds `losses/diag/...`."""
 
 METHOD_STYLE: dict[str, tuple[str, str]] = {
     "vid2act": ("Vid2Act", "tab:red"),
