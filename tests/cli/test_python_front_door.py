@@ -18,7 +18,7 @@ from vid2act_cli import api
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = Path(vid2act_cli.__file__).parent / "commands"
 # Commands whose option-to-config logic lives in api; each must reach the composition layer only through it.
-CONVERTED = ("train_cmd.py",)
+CONVERTED = ("train_cmd.py", "evaluate_cmd.py")
 COMPOSITION = ("vid2act_cli.compose", "vid2act_cli.experiments", "vid2act_cli.report")
 
 
@@ -43,6 +43,7 @@ def test_the_readme_example_runs_and_leaves_the_documented_files(tmp_path: Path,
         assert key in keys, key
     assert all(np.isfinite(r["losses/model_loss"]) for r in records if "losses/model_loss" in r)
     assert str(run_dir) in capsys.readouterr().out
+    assert list(run_dir.glob("evaluation_*.json"))
 
 
 def test_train_returns_the_run_and_rejects_a_bad_field_in_one_line(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 # Standard library only, so importing it here keeps the type hints resolvable at no start-up cost.
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 
-__all__ = ["TrainRequest", "TrainResult", "train"]
+__all__ = ["EvaluateRequest", "EvaluateResult", "TrainRequest", "TrainResult", "evaluate", "train"]
 
 
 @dataclass(frozen=True)
@@ -86,3 +86,60 @@ def train(request: TrainRequest, reporter: Reporter | None = None) -> TrainResul
     state, run_dir = train_task(config, request.device, request.logdir, request.root, reporter, explicit)
     return TrainResult(run_dir=Path(run_dir), env_steps=int(state.env_steps), updates=int(state.updates),
                        episodes=int(state.episodes))
+
+
+@dataclass(frozen=True)
+class EvaluateRequest:
+    """What `vid2act evaluate` takes: return and success of a trained run's latest checkpoint."""
+
+    run_dir: Path
+    """A run directory made by train or transfer."""
+    episodes: int = 10
+    """Evaluation episodes."""
+    deterministic: bool = True
+    """Actor mode (True) or sampled actions (False)."""
+    video: bool = False
+    """Also write a GIF of the first episode under run_dir/videos/."""
+    device: str = "auto"
+    """cpu, cuda, cuda:N or auto."""
+    seed: int | None = None
+    """Reset seed of the first episode (episode i uses seed + i); None derives it from the training seed."""
+    workers: int = 1
+    """Worker processes running episodes in parallel (one agent and environment each)."""
+
+
+@dataclass(frozen=True)
+class EvaluateResult:
+    """One evaluation, as also written to evaluation_<mode>.json beside the run."""
+
+    file: Path
+    """The evaluation_<mode>.json written."""
+    task: str
+    method: str
+    mode: str
+    env_steps_trained: int
+    episodes: int
+    return_mean: float
+    return_std: float
+    success_rate: float | None
+    """Fraction of successful episodes, for tasks that report success; else None."""
+    video: Path | None
+    """The GIF written when video was requested."""
+
+
+def evaluate(request: EvaluateRequest) -> EvaluateResult:
+    """Evaluate a run's latest checkpoint and write evaluation_<mode>.json beside it."""
+    from vid2act_cli.compose.evaluation import evaluate_run
+    from vid2act_cli.compose.validation import require_count
+
+    require_count(request.episodes, "--episodes")
+    mode = "eval" if request.deterministic else "stochastic"
+    result = evaluate_run(request.run_dir, request.episodes, mode, request.video, request.device, request.seed,
+                          request.workers)
+    return EvaluateResult(
+        file=Path(result["file"]), task=str(result["task"]), method=str(result["method"]), mode=str(result["mode"]),
+        env_steps_trained=int(result["env_steps_trained"]), episodes=request.episodes,
+        return_mean=float(result["return_mean"]), return_std=float(result["return_std"]),
+        success_rate=float(result["success_rate"]) if "success_rate" in result else None,
+        video=Path(result["video"]) if "video" in result else None,
+    )
