@@ -24,14 +24,14 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, "--workers", help="Worker processes running episodes in parallel (one agent and environment each)."),
     ) -> None:
         """Evaluate a run's latest checkpoint; writes evaluation_<mode>.json beside the run."""
-        from vid2act_cli.compose.evaluation import evaluate_run
-        from vid2act_cli.compose.validation import require_count
+        from vid2act_cli import api
 
-        require_count(episodes, "--episodes")
-        result = evaluate_run(run_dir, episodes, "eval" if deterministic else "stochastic", video, device, seed, workers)
-        line = f"{result['task']} ({result['method']}, {result['env_steps_trained']} env steps, {result['mode']}): return {result['return_mean']:.1f} ± {result['return_std']:.1f}"
-        if "success_rate" in result:
-            line += f", success {result['success_rate']:.2f}"
-        typer.echo(f"{line} over {episodes} episodes -> {result['file']}")
-        if "video" in result:
-            typer.echo(f"video: {result['video']}")
+        result = api.evaluate(api.EvaluateRequest(run_dir=run_dir, episodes=episodes, deterministic=deterministic,
+                                                  video=video, device=device, seed=seed, workers=workers))
+        line = (f"{result.task} ({result.method}, {result.env_steps_trained} env steps, {result.mode}): "
+                f"return {result.return_mean:.1f} ± {result.return_std:.1f}")
+        if result.success_rate is not None:
+            line += f", success {result.success_rate:.2f}"
+        typer.echo(f"{line} over {result.episodes} episodes -> {result.file}")
+        if result.video is not None:
+            typer.echo(f"video: {result.video}")

@@ -26,20 +26,11 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ) -> None:
         """Train a DreamerV2 agent online from scratch; re-running the same command resumes."""
-        from vid2act_core.config import load_config
-
+        from vid2act_cli import api
         from vid2act_cli.commands.console import RichReporter
-        from vid2act_cli.compose.devices import explicit_preset, resolve_preset
-        from vid2act_cli.compose.runs import requested_keys
-        from vid2act_cli.compose.validation import require_count
-        from vid2act_cli.compose.training import train_task
 
-        reporter = RichReporter(progress, bars_on_stderr=False)
-        config = load_config(resolve_preset(preset, device, task, reporter), config_file, list(overrides))
-        config.env.task = task
-        config.seed = seed
-        if steps is not None:
-            config.train.steps = require_count(steps, "--steps")
-        explicit = {"task": "--task", **requested_keys(explicit_preset(preset), config_file, overrides)}
-        state, run_dir = train_task(config, device, logdir, root, reporter, explicit)
-        typer.echo(f"done: {state.env_steps} env steps, {state.updates} updates, {state.episodes} episodes -> {run_dir}")
+        request = api.TrainRequest(task=task, preset=preset, device=device, logdir=logdir, seed=seed, steps=steps,
+                                   config_file=config_file, overrides=tuple(overrides), root=root)
+        result = api.train(request, RichReporter(progress, bars_on_stderr=False))
+        typer.echo(f"done: {result.env_steps} env steps, {result.updates} updates, {result.episodes} episodes"
+                   f" -> {result.run_dir}")
