@@ -21,7 +21,6 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 
 BASELINES = ("apv", "isodream")
@@ -149,8 +148,6 @@ def main() -> None:
     parser.add_argument("--scorer", default=None, choices=("prediction_error", "paper", "mlp", "similarity"),
                         help="transfer.scorer for the teacher rows (default: the preset's); paper, mlp and similarity read "
                              "teacher states, so per-step selection runs the teachers' imagination alongside the student's")
-    parser.add_argument("--json", type=Path, default=None,
-                        help="also write the rows and the failed configurations to this JSON file (benchmarks/gpu_check.sh reads it)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -183,7 +180,6 @@ def main() -> None:
         return subprocess.run(command, capture_output=True, text=True)
 
     failed = []  # a failed row does not stop the others; the exit status says so (benchmarks/gpu_check.sh)
-    rows = []
     for preset_name in args.presets.split(","):
         baseline = None
         for teachers in [_teacher_spec(count) for count in args.teachers.split(",")]:
@@ -196,7 +192,6 @@ def main() -> None:
             if teachers == 0:
                 baseline = row["updates_per_s"]
             ratio = f"{baseline / row['updates_per_s']:.2f}x" if baseline else "-"
-            rows.append(dict(row, vs_none=baseline / row["updates_per_s"] if baseline else None))
             print(f"{preset_name:<10} {teachers:>8} {row['batch']:>6} {row['world_model_updates_per_s']:>9.2f} "
                   f"{row['actor_critic_updates_per_s']:>9.2f} {row['updates_per_s']:>7.2f} {ratio:>8} {row['peak_mb']:>8.0f}", flush=True)
     if args.selection_teachers:
@@ -214,10 +209,6 @@ def main() -> None:
                 overhead = rates["per_rollout"] / rates["per_step"] - 1
                 print(f"{preset_name}: task selection with {args.selection_teachers} teachers: per-step {rates['per_step']:.2f} upd/s, "
                       f"per-rollout {rates['per_rollout']:.2f} upd/s; per-step costs {100 * overhead:+.1f}% per update", flush=True)
-    if args.json is not None:
-        settings = {"device": args.device, "precision": args.precision, "compile": args.compile,
-                    "compile_mode": args.compile_mode if args.compile else None, "updates": args.updates}
-        args.json.write_text(json.dumps({"settings": settings, "rows": rows, "failed": failed}, indent=1) + "\n")
     if failed:
         sys.exit(f"error: {len(failed)} configuration(s) failed: {', '.join(failed)}")
 
