@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from vid2act_core.probe.controls import TRIVIAL_PREDICTORS
 from vid2act_core.runtime.fileio import atomic_path, atomic_write_text
 
 
@@ -96,10 +97,6 @@ def summarise_rows(cells: list[dict[str, Any]], teachers: list[str], horizons: l
     return rows
 
 
-TRIVIAL_CONTROLS = ("mean-image", "last-frame")
-"""Controls that use no source: the best control is taken among the others where any ran."""
-
-
 def summarise(cells: list[dict[str, Any]], teachers: list[str], related: str, horizons: list[int]) -> list[dict[str, Any]]:
     """Per budget (in the order the cells first appear): its rows, the best control and where every
     distilled configuration stands between `none` and it (module docstring), and its cost."""
@@ -111,7 +108,7 @@ def summarise(cells: list[dict[str, Any]], teachers: list[str], related: str, ho
         budget_rows = [row for row in rows if row["budget"] == key]
         controls = [row for row in budget_rows if row["control"]]
         # The bar is what a source can give; a trivial predictor that wins says the students are underfit.
-        controls = [row for row in controls if row["config"] not in TRIVIAL_CONTROLS] or controls
+        controls = [row for row in controls if row["config"] not in TRIVIAL_PREDICTORS] or controls
         plain = next((row for row in budget_rows if row["config"] == "none"), None)
         best = min(controls, key=lambda row: row["metrics"][longest][0]) if controls else None
         gap = plain["metrics"][longest][0] - best["metrics"][longest][0] if plain is not None and best is not None else None

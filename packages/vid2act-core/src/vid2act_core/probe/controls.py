@@ -23,7 +23,9 @@ from vid2act_core.probe.metrics import OpenLoopPrediction, WorldModelPredictor
 from vid2act_core.teachers import TeacherEnsemble
 from vid2act_core.world_model import Batch, WorldModel
 
-PREDICTORS = ("mean-image", "last-frame", "teacher")
+TRIVIAL_PREDICTORS = ("mean-image", "last-frame")
+"""Predictors that use no source: they bound what a still or average scene gives."""
+PREDICTORS = (*TRIVIAL_PREDICTORS, "teacher")
 """Controls that are predictors, not trained students."""
 
 
