@@ -12,7 +12,8 @@ import typer.main
 from typer.testing import CliRunner
 
 from vid2act_cli.app import app
-from vid2act_cli.experiments import Job, JobFailedError, expand_experiment, run_jobs
+from vid2act_cli.compose.launch import JobFailedError, run_jobs
+from vid2act_cli.experiments import Job, expand_experiment
 
 PAPER_MW_SOURCES = {"button-press-topdown", "door-open", "drawer-close", "peg-insert-side", "pick-place", "push"}
 PAPER_MW_TARGETS = {"button-press", "coffee-push", "drawer-open", "door-lock", "window-open", "door-close"}
@@ -138,7 +139,7 @@ def test_unknown_experiment_is_one_line_error() -> None:
     assert "paper-atari" in result.output and "paper-metaworld" in result.output
 
 
-def test_run_skips_finished_jobs_and_stops_at_a_failing_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_skips_finished_jobs_and_names_a_failing_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     finished = tmp_path / "finished" / "DONE"
     finished.parent.mkdir()
     finished.write_text(json.dumps({"env_steps": 500}))
@@ -148,13 +149,13 @@ def test_run_skips_finished_jobs_and_stops_at_a_failing_one(tmp_path: Path, caps
     done_job = Job("transfer", "done run", ("transfer", "--target", "no-such-task"), finished, 500)
     assert done_job.is_done()
     assert not Job("transfer", "short run", ("transfer",), short, 500).is_done()
-    assert run_jobs([done_job], title="t") == 0
-    assert "done, skipped" in capsys.readouterr().err
+    assert run_jobs([done_job], tmp_path / "exp", "t") == 0
+    assert "1 done" in capsys.readouterr().err
     failing = Job("transfer", "bad target", ("transfer", "--target", "no-such-task", "--no-distill", "--device", "cpu",
                                             "--logdir", str(tmp_path / "bad")), tmp_path / "bad" / "DONE", 10,
                   env={"OMP_NUM_THREADS": "1"})
     with pytest.raises(JobFailedError, match="bad target"):
-        run_jobs([done_job, failing], title="t")
+        run_jobs([done_job, failing], tmp_path / "exp", "t")
     assert not (tmp_path / "bad").exists()
 
 

@@ -1,4 +1,4 @@
-"""`vid2act demo`: collect, pretrain, transfer, evaluate and report, small, on the CPU (about 10 minutes)."""
+"""`vid2act demo`: collect, pretrain, transfer, evaluate and report, small, on the CPU (a few minutes on 2 cores)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,16 @@ def register(app: typer.Typer) -> None:
     def demo_command(
         out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Demo folder (its own teacher registry in OUT/home)."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
+        jobs: int = typer.Option(None, "--jobs", "-j",
+                                 help="Jobs side by side, each with cores // jobs threads (default: all cores, at most 4: what can run at once)."),
     ) -> None:
         """The whole pipeline on two Meta-World sources and one target; re-running continues or reuses what is done."""
         from vid2act_cli.commands.console import RichReporter
         from vid2act_cli.compose.demo import run_demo
-        from vid2act_cli.experiments import JobFailedError
+        from vid2act_cli.compose.launch.local import JobFailedError
 
         try:
-            page, rows, seconds = run_demo(out, device, RichReporter())
+            page, rows, seconds = run_demo(out, device, RichReporter(), jobs)
         except JobFailedError as error:
             fail(str(error), EXIT_FAILURE)
         for row in rows:

@@ -31,10 +31,25 @@ def _decimals(text: str, option: str) -> list[float]:
         raise ValueError(f"{option} {text!r}: expected comma-separated numbers") from None
 
 
+def given_options(context: typer.Context, skip: tuple[str, ...]) -> tuple[str, ...]:
+    """The command's options as given (those that differ from their defaults), as argv for the same command."""
+    argv: list[str] = []
+    for param in context.command.params:
+        value = context.params.get(param.name or "")
+        if param.name in skip or param.param_type_name != "option" or value is None or value == param.default:
+            continue
+        if getattr(param, "is_flag", False):
+            argv.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            argv += [item for one in (value if param.multiple else [value]) for item in (param.opts[0], str(one))]
+    return tuple(argv)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("probe")
     @cli_errors
     def probe_command(
+        typer_context: typer.Context,
         pair: str = typer.Option(None, "--pair", help="A named target/teachers pair: dmc-walker, dmc-hopper, metaworld-button, metaworld-door."),
         target_data: Path = typer.Option(None, "--target-data", help="Target HDF5 dataset (default with --pair: $VID2ACT_HOME/datasets/<target>.h5)."),
         teachers: str = typer.Option(None, "--teachers", help="Registry teachers, comma-separated (default: the pair's)."),
@@ -70,6 +85,8 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
         max_cells: int = typer.Option(None, "--max-cells", help="Run at most N unfinished cells, then stop (re-run for the rest)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+        jobs: int = typer.Option(1, "--jobs", "-j", help="Cells side by side in N subprocesses, cores // N threads each (their output in OUT/logs/)."),
+        cells: str = typer.Option(None, "--cells", hidden=True, help="Run only these cell ids, no summary (one of the --jobs subprocesses)."),
     ) -> None:
         """Train student world models offline on a few target episodes with and without distillation; compare their predictions."""
         from vid2act_core.config import load_config
@@ -96,7 +113,11 @@ def register(app: typer.Typer) -> None:
             controls=_names(controls, "--controls") if controls is not None else None, oracle=oracle,
             orders=_names(orders, "--orders"), context=context, horizons=_numbers(horizons, "--horizons"),
             windows_per_episode=windows, device=device, max_cells=max_cells,
+            jobs=jobs, cells=_names(cells, "--cells") if cells is not None else None,
+            command=given_options(typer_context, skip=("jobs", "cells", "progress")),
         )
+        if jobs < 1:
+            raise ValueError(f"--jobs must be >= 1, got {jobs}")
         outcome = run_probe(request, RichReporter(progress))
         if outcome.table_text:
             typer.echo(outcome.table_text)

@@ -1,20 +1,25 @@
-"""`vid2act demo`: the whole pipeline, small, on the CPU, in about ten minutes on 2 cores.
+"""`vid2act demo`: the whole pipeline, small, on the CPU, in a few minutes on 2 cores.
 
-Stages, each a list of ordinary `vid2act` commands run as subprocesses (so every stage shows the
-command's own progress, and each is skipped when finished and resumed when interrupted):
+Stages, each a list of ordinary `vid2act` commands run as subprocesses (each skipped when finished
+and resumed when interrupted), the independent ones side by side (`--jobs`, default all cores):
 
 1. teachers: for 2 Meta-World sources, `vid2act teachers add` collects 2 scripted expert episodes
    (shortened to the preset's `env.episode_steps`) and pretrains a small teacher on them, into the demo's own
    registry `<out>/home` (never the user's `VID2ACT_HOME`);
-2. transfer: the Meta-World target with Vid2Act and with `--no-distill` (DreamerV2), a short budget;
-3. evaluate: `vid2act evaluate` on both final checkpoints;
+2. transfer: the Meta-World target with Vid2Act (once both teachers are done) and with `--no-distill`
+   (DreamerV2, which needs no teacher), a short budget;
+3. evaluate: `vid2act evaluate` on each final checkpoint, once its transfer is done;
 4. probe: a tiny dynamics-transfer probe (`compose/probe_demo.py`): students trained offline on a few
    expert episodes of the target with and without distillation, their held-out prediction errors
    printed with a label that says how small it is;
 5. report: `vid2act report` into `<out>/report/`.
 
+The jobs go through the experiment launcher's local path (`compose/launch/local.py`): each job's output
+in `<out>/logs/`, one console line per job when it starts and when it finishes, a failing job named in
+one line after the others finish, `cores // jobs` threads per job.
+
 Every job runs with the preset stack `small,cpu-demo`: the `small` networks with the `cpu-demo`
-block's budgets (shorter episodes, smaller batches, fewer updates, one torch thread): far too short to learn the task; the demo shows the pipeline and its
+block's budgets (shorter episodes, smaller batches, fewer updates): far too short to learn the task; the demo shows the pipeline and its
 outputs, not the paper's numbers.
 """
 
@@ -30,7 +35,8 @@ from vid2act_cli.compose import probe_demo
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.compose.teacher_add import default_teacher_name
-from vid2act_cli.experiments import HOME_ENV, Job, run_jobs
+from vid2act_cli.compose.launch.local import default_slots, run_jobs
+from vid2act_cli.experiments import HOME_ENV, Job
 
 SOURCES = ("button-press-topdown", "drawer-close")
 TARGET = "button-press"
@@ -48,16 +54,24 @@ class DemoPlan:
     stages: list[tuple[str, list[Job]]]
     run_dirs: list[Path]
     probe_jobs: list[Job] = field(default_factory=list)
-    """The tiny probe's jobs (target episodes, `vid2act probe`), run after the stages."""
+    """The tiny probe's jobs (target episodes, `vid2act probe`)."""
 
     @property
     def report_dir(self) -> Path:
         """Where the report goes."""
         return self.out / "report"
 
+    @property
+    def jobs(self) -> list[Job]:
+        """Every job in the order a free slot takes them: the longest chain (teachers, Vid2Act's transfer, its
+        evaluation) first, so the jobs that need nothing fill the slots while it waits."""
+        teachers, transfers, evaluations = (jobs for _, jobs in self.stages)
+        return [*teachers, *transfers, *evaluations, *self.probe_jobs]
 
-def plan_demo(out: Path, device: str = "cpu") -> DemoPlan:
-    """Every job of the demo in `out` (absolute paths, the demo's own VID2ACT_HOME)."""
+
+def plan_demo(out: Path, device: str = "cpu", probe_jobs: int = 1) -> DemoPlan:
+    """Every job of the demo in `out` (absolute paths, the demo's own VID2ACT_HOME); `probe_jobs`: the probe's
+    cells side by side."""
     budgets = preset(PRESET)
     pretrain_steps, transfer_steps = budgets.pretrain.steps, budgets.train.steps
     out = Path(out).absolute()
@@ -72,45 +86,49 @@ def plan_demo(out: Path, device: str = "cpu") -> DemoPlan:
                                 tuple(argv), home / "teachers" / name / "config.json", env=env))
     transfer_jobs, evaluate_jobs, run_dirs = [], [], []
     teachers = ",".join(default_teacher_name(source) for source in SOURCES)
-    for method, flags in (("vid2act", ["--teachers", teachers]), ("dreamer", ["--no-distill"])):
+    teacher_labels = tuple(job.label for job in teacher_jobs)
+    for method, flags, needs in (("vid2act", ["--teachers", teachers], teacher_labels), ("dreamer", ["--no-distill"], ())):
         logdir = out / "runs" / f"{TARGET}-{method}-0"
         run_dirs.append(logdir)
         argv = ["transfer", "--target", f"metaworld:{TARGET}", *flags, "--preset", PRESET, "--seed", "0",
                 "--device", device, "--logdir", str(logdir)]
         transfer_jobs.append(Job("transfer", f"transfer to {TARGET}: {method}, {transfer_steps} env steps", tuple(argv),
-                                 logdir / "DONE", transfer_steps, env=env))
+                                 logdir / "DONE", transfer_steps, env=env, needs=needs))
         evaluate_jobs.append(Job(
             "evaluate", f"evaluate {method}: {EVAL_EPISODES} episodes",
             ("evaluate", str(logdir), "--episodes", str(EVAL_EPISODES), "--deterministic", "--video", "--device", device),
             logdir / "evaluation_deterministic.json", transfer_steps, steps_key="env_steps_trained", env=env,
+            needs=(transfer_jobs[-1].label,),
         ))
     stages = [("teachers (collect expert episodes + pretrain)", teacher_jobs), ("transfer", transfer_jobs),
               ("evaluate", evaluate_jobs)]
     names = [default_teacher_name(source) for source in SOURCES]
-    probe_jobs = probe_demo.plan_probe_jobs(out, TARGET, names, names[0], PRESET, budgets.env.episode_steps, device, env)
-    return DemoPlan(out=out, stages=stages, run_dirs=run_dirs, probe_jobs=probe_jobs)
+    probe = probe_demo.plan_probe_jobs(out, TARGET, names, names[0], PRESET, budgets.env.episode_steps, device, env,
+                                       teacher_labels, probe_jobs)
+    return DemoPlan(out=out, stages=stages, run_dirs=run_dirs, probe_jobs=probe)
 
 
-def run_demo(out: Path, device: str = "cpu", reporter: Reporter | None = None) -> tuple[Path, list[dict], float]:
-    """Run (or continue) the demo; returns the report page, its final-number rows and the wall time.
+def run_demo(out: Path, device: str = "cpu", reporter: Reporter | None = None,
+             jobs: int | None = None) -> tuple[Path, list[dict], float]:
+    """Run (or continue) the demo, `jobs` side by side (None: all cores, at most as many as can run at once);
+    returns the report page, its final-number rows and the wall time.
 
-    `device` is checked here, before any stage starts; each job resolves it again.
+    `device` is checked here, before any job starts; each job resolves it again.
     """
     from vid2act_cli.report import build_report
 
     reporter = plain_if_none(reporter)
     resolve_device(device, reporter)
     started = time.time()
-    plan = plan_demo(out, device)
-    total = len(plan.stages) + 2
-    reporter.say(f"vid2act demo in {plan.out} (teacher registry {plan.out / 'home'}; interrupt and re-run to continue)")
-    for index, (title, jobs) in enumerate(plan.stages, 1):
-        reporter.say(f"\n=== stage {index}/{total}: {title} ===")
-        run_jobs(jobs, title=title)
-    reporter.say(f"\n=== stage {total - 1}/{total}: tiny dynamics-transfer probe ===")
+    slots = jobs if jobs is not None else default_slots(plan_demo(out, device).jobs)
+    if slots < 1:
+        raise ValueError(f"--jobs must be >= 1, got {slots}")
+    plan = plan_demo(out, device, probe_jobs=slots)
+    reporter.say(f"vid2act demo in {plan.out} (teacher registry {plan.out / 'home'}, each job's output in "
+                 f"{plan.out / 'logs'}; interrupt and re-run to continue)")
     probe_demo.drop_incomplete_target(probe_demo.target_data(plan.out, TARGET))
-    run_jobs(plan.probe_jobs, title="probe")
-    reporter.say(f"\n=== stage {total}/{total}: report ===")
+    run_jobs(plan.jobs, plan.out, "demo", slots, reporter)
+    reporter.say("report")
     report = build_report(plan.run_dirs, plan.report_dir)
     for line in probe_demo.describe_probe(plan.out, preset(PRESET).pretrain.steps, TARGET, "metaworld-button"):
         reporter.echo(line)

@@ -62,6 +62,7 @@ from vid2act_cli.compose.probe_plan import (  # noqa: F401  (the probe's request
     result_spec,
     ADDITIVE_KEYS,
     check_spec,
+    cell_path,
 )
 
 @dataclass
@@ -200,8 +201,15 @@ def _prepare(request: ProbeRequest, split: Any, teachers: Any, oracle: Any, devi
     return _Inputs(split, teachers, oracle, train, keys, windows)
 
 
-def cell_path(out: Path, cell: ProbeCell) -> Path:
-    return out / "cells" / cell.budget.key / f"{cell.key}.json"
+def _run_side_by_side(request: ProbeRequest, cells: list[ProbeCell], reporter: Reporter) -> None:
+    """The cells in `request.jobs` subprocesses (`vid2act probe ... --cells`), cores // jobs threads each."""
+    from vid2act_cli.compose.launch.local import run_jobs
+    from vid2act_cli.compose.probe_jobs import plan_cell_jobs
+
+    if not request.command:
+        raise ValueError("--jobs: the probe's cells side by side need the probe's own options (ProbeRequest.command)")
+    jobs = plan_cell_jobs(Path(request.out), cells, request.jobs, request.command)
+    run_jobs(jobs, Path(request.out), "probe cells", len(jobs), reporter)
 
 
 def run_probe(request: ProbeRequest, reporter: Reporter | None = None) -> ProbeOutcome:
@@ -213,6 +221,8 @@ def run_probe(request: ProbeRequest, reporter: Reporter | None = None) -> ProbeO
     cells = plan_cells(request)
     done = [cell for cell in cells if cell_path(out, cell).exists()]
     todo = [cell for cell in cells if not cell_path(out, cell).exists()]
+    if request.cells is not None:
+        todo = [cell for cell in todo if cell.id in set(request.cells)]
     run_now = todo if request.max_cells is None else todo[: max(0, request.max_cells)]
     device = resolve_device(request.device, reporter)
     configure_threads(request.config)
@@ -220,7 +230,9 @@ def run_probe(request: ProbeRequest, reporter: Reporter | None = None) -> ProbeO
     split, teachers, oracle, spec = _load(request)
     (out / "cells").mkdir(parents=True, exist_ok=True)
     check_spec(out, spec)
-    if run_now:
+    if request.jobs > 1 and len(run_now) > 1:
+        _run_side_by_side(request, run_now, reporter)
+    elif run_now:
         inputs = _prepare(request, split, teachers, oracle, device, reporter)
         total = sum(cell.budget.updates for cell in run_now if cell.variant.trained)
         longest = f"image_mse_{max(request.horizons)}"
@@ -230,6 +242,9 @@ def run_probe(request: ProbeRequest, reporter: Reporter | None = None) -> ProbeO
                 atomic_write_text(cell_path(out, cell), json.dumps(result, indent=2) + "\n")
                 reporter.say(f"cell {cell.id}: image MSE@{max(request.horizons)} {result['metrics'][longest]:.5f} "
                              f"({result['seconds']['train'] + result['seconds']['evaluate']:.0f} s)")
+    if request.cells is not None:  # one shard of a probe run side by side: the launching probe summarises
+        return ProbeOutcome(ran=[cell.id for cell in run_now], skipped=[cell.id for cell in done], remaining=[],
+                            table=None, plots=[], table_text="")
     finished = [json.loads(cell_path(out, cell).read_text()) for cell in cells if cell_path(out, cell).exists()]
     remaining = [cell.id for cell in cells if not cell_path(out, cell).exists()]
     table, plots, text = write_summary(out, finished, request.teachers, request.related, request.horizons) if finished else (None, [], "")

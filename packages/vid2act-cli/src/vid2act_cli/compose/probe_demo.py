@@ -1,6 +1,6 @@
 """The demo's tiny dynamics-transfer probe: does distilling from the demo's teachers change the student's predictions?
 
-Two jobs after the demo's evaluate stage: collect a few scripted-expert episodes of the demo's target
+Two jobs beside the demo's transfer runs: collect a few scripted-expert episodes of the demo's target
 (half train the students, half are held out), then `vid2act probe` with students trained without
 distillation and with both teachers (learned W with the preset's scorer and distillation form, as
 `vid2act transfer` would), 2 seeds, the given teacher order, one budget, and the two controls that train
@@ -38,10 +38,11 @@ def probe_dir(out: Path) -> Path:
 
 def plan_probe_jobs(
     out: Path, target: str, teachers: list[str], related: str, preset: str, episode_steps: int | None, device: str,
-    env: dict[str, str],
+    env: dict[str, str], teacher_jobs: tuple[str, ...] = (), jobs: int = 1,
 ) -> list[Job]:
     """Collect the target episodes (`episode_steps`: the time limit, None: the task's), then the tiny probe (done
-    when its table is written)."""
+    when its table is written, started once the target episodes and the jobs labelled `teacher_jobs` are done),
+    its cells `jobs` side by side."""
     data = target_data(out, target)
     transfer = build_preset(preset).transfer
     episodes = TRAIN_EPISODES + HELD_OUT_EPISODES
@@ -54,8 +55,9 @@ def plan_probe_jobs(
                  "--configs", "none,all", "--scorers", transfer.scorer, "--forms", transfer.distill_form,
                  "--controls", ",".join(CONTROLS), "--orders", "given", "--seeds", str(SEEDS),
                  "--updates", str(UPDATES), "--batch-length", str(BATCH_LENGTH), "--train-episodes", str(TRAIN_EPISODES),
-                 "--eval-episodes", str(HELD_OUT_EPISODES), "--preset", preset, "--device", device, "--out", str(probe_dir(out))),
-                probe_dir(out) / "table.md", env=env)
+                 "--eval-episodes", str(HELD_OUT_EPISODES), "--preset", preset, "--device", device, "--out", str(probe_dir(out)),
+                 "--jobs", str(jobs)),
+                probe_dir(out) / "table.md", env=env, needs=(*teacher_jobs, collect.label))
     return [collect, probe]
 
 

@@ -82,6 +82,12 @@ class ProbeRequest:
     device: str = "cpu"
     max_cells: int | None = None
     """Run at most this many unfinished cells, then stop (the rest on the next run)."""
+    jobs: int = 1
+    """Cells side by side, in that many `vid2act probe --cells ...` subprocesses with cores // jobs threads each."""
+    cells: list[str] | None = None
+    """Run only these cell ids and write no summary (what each of those subprocesses does)."""
+    command: tuple[str, ...] = ()
+    """The `vid2act probe` options that made this request: each subprocess runs them with its `--cells`."""
 
     def budgets(self) -> list[ProbeBudget]:
         """Every (updates, train episodes) pair, updates outermost; a one-line error for bad or repeated values."""
@@ -283,6 +289,11 @@ def result_spec(request: ProbeRequest, data_sha256: str, teacher_hashes: list[st
 
 ADDITIVE_KEYS = ("budgets", "oracle")
 """Spec entries a re-run may extend: more budgets only add cells; an oracle named later only adds its cells."""
+
+
+def cell_path(out: Path, cell: ProbeCell) -> Path:
+    """Where a cell's result goes."""
+    return out / "cells" / cell.budget.key / f"{cell.key}.json"
 
 
 def check_spec(out: Path, spec: dict[str, Any]) -> None:

@@ -4,9 +4,9 @@
 - `paper`: the paper's grids `paper-metaworld` and `paper-dmc` (teachers, APV's video model, runs);
 - `grid`: `GridSpec`, your own targets x methods x seeds (`vid2act experiment grid`);
 - `video_model`: the stage that pretrains APV's action-free model;
-- `expand`: `expand_experiment(name, ...)`; `run`: `run_jobs`, one after another on this machine.
+- `expand`: `expand_experiment(name, ...)`.
 
-Launchers that run jobs side by side or on Slurm live in `vid2act_cli.compose.launch`.
+The launchers that run jobs (side by side on this machine, or on Slurm) live in `vid2act_cli.compose.launch`.
 """
 
 from vid2act_cli.experiments.expand import EXPERIMENTS, expand_experiment
@@ -16,12 +16,11 @@ from vid2act_cli.experiments.paper import (
     ABLATION_METHODS, DMC_SOURCES, DMC_TARGETS, INIT_SOURCE, MAIN_METHODS, METAWORLD_ABLATION_TARGETS,
     METAWORLD_SOURCES, METAWORLD_TARGETS, METHOD_FLAGS, paper_dmc, paper_metaworld,
 )
-from vid2act_cli.experiments.run import JobFailedError, run_jobs
 from vid2act_cli.experiments.video_model import VIDEO_MODEL_KIND, video_model_job
 
 __all__ = [
     "ABLATION_METHODS", "DMC_SOURCES", "DMC_TARGETS", "EXPERIMENTS", "ExperimentSettings", "GridSpec", "HOME_ENV",
-    "INIT_SOURCE", "Job", "JobFailedError", "MAIN_METHODS", "METAWORLD_ABLATION_TARGETS", "METAWORLD_SOURCES",
+    "INIT_SOURCE", "Job", "MAIN_METHODS", "METAWORLD_ABLATION_TARGETS", "METAWORLD_SOURCES",
     "METAWORLD_TARGETS", "METHOD_FLAGS", "Scale", "VIDEO_MODEL_KIND", "custom_grid", "default_root", "expand_experiment",
-    "paper_dmc", "paper_metaworld", "run_jobs", "video_model_job",
+    "paper_dmc", "paper_metaworld", "video_model_job",
 ]

@@ -27,7 +27,6 @@ from typing import Callable
 from vid2act_cli.experiments.jobs import (
     HOME_ENV, ExperimentSettings, Job, pretrain_overrides, schedule_overrides, teacher_name,
 )
-from vid2act_teachers.experts.config import default_steps as default_expert_steps
 from vid2act_cli.experiments.video_model import PAPER_VIDEO_MODEL, apv_argv, video_model_job, video_model_label
 
 METAWORLD_SOURCES = ("button-press-topdown", "door-open", "drawer-close", "peg-insert-side", "pick-place", "push")
@@ -134,6 +133,9 @@ def paper_metaworld(settings: ExperimentSettings) -> list[Job]:
 
 def paper_dmc(settings: ExperimentSettings) -> list[Job]:
     """DeepMind Control (paper 5.3): 4 SAC state experts -> 4 teachers and the action-free model, then 2 quadruped targets x methods x seeds."""
+    # Imported here: vid2act_teachers.experts loads torch, and every launched job's controller imports this package.
+    from vid2act_teachers.experts.config import default_steps as default_expert_steps
+
     scale = settings.scale
     preset = settings.preset or "paper-dmc"
     env = {HOME_ENV: str(settings.home)}

@@ -63,6 +63,8 @@ class LaunchOptions:
     """slurm: the time limit per job (a run that hits it is requeued and resumes)."""
     slurm_parameters: tuple[tuple[str, str], ...] = ()
     """Extra sbatch options, e.g. (("account", "proj"), ("qos", "high"))."""
+    program: tuple[str, ...] = ()
+    """What each job's argv follows (empty: this interpreter running the `vid2act` app; tests run plain Python)."""
 
     def __post_init__(self) -> None:
         if self.launcher not in LAUNCHERS:
@@ -95,13 +97,17 @@ class LaunchOptions:
                 f"{self.threads_per_run} CPUs, time {self.time} per run")
 
 
+WITHOUT_SET = (("experts", "train"), ("evaluate",), ("collect",))
+"""Commands with no `--set` option: they get the thread budget through the OMP/MKL variables only."""
+
+
 def with_thread_budget(job: Job, threads: int) -> Job:
     """The job with `--set train.threads=K` after its own settings, so it wins (the runner also sets OMP/MKL threads).
 
-    State experts (`vid2act experts train`) have no training config: they get the budget through the
-    OMP/MKL variables only (they run one torch thread by default, docs/experts.md).
+    State experts (`vid2act experts train`), `evaluate` and `collect` have no training config: torch
+    takes its thread count from OMP_NUM_THREADS (state experts run one torch thread by default, docs/experts.md).
     """
-    if job.kind == "expert" and job.argv[:2] == ("experts", "train"):
+    if any(job.argv[:len(prefix)] == prefix for prefix in WITHOUT_SET):
         return job
     return replace(job, argv=job.argv + ("--set", f"train.threads={threads}"))
 

@@ -25,6 +25,8 @@ from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.experiments import Job
 
 POLL_S = 0.5
+STOP_WAIT_S = 60.0
+"""How long Ctrl-C waits for the running jobs to write their checkpoints and exit."""
 
 
 @dataclass
@@ -81,7 +83,10 @@ def launch(experiment: str, jobs: list[Job], root: Path, options: LaunchOptions,
 def _command(job: Job, root: Path, options: LaunchOptions) -> RunCommand:
     threads = options.threads_per_run
     env = dict(thread_environment(threads), **job.env)
-    return RunCommand(job.label, with_thread_budget(job, threads).argv, env, log_path(root, job.key), job)
+    argv = with_thread_budget(job, threads).argv
+    if options.program:
+        return RunCommand(job.label, argv, env, log_path(root, job.key), job, program=options.program)
+    return RunCommand(job.label, argv, env, log_path(root, job.key), job)
 
 
 def dry_run(experiment: str, jobs: list[Job], root: Path, options: LaunchOptions) -> tuple[list[str], list[str]]:
@@ -118,21 +123,22 @@ def _run_local(pending: list[Job], contents: ExperimentFile, root: Path, options
     folder = local_folder(root)
     by_label = {job.label: job for job in contents.plan}
     waiting = list(pending)
-    running: dict[str, tuple[submitit.Job, int]] = {}  # label -> (submitit job, GPU slot)
+    running: dict[str, tuple[submitit.Job, int, float]] = {}  # label -> (submitit job, GPU slot, start time)
     free_slots = list(range(options.jobs))
     try:
         while waiting or running:
-            for label, (submitted, slot) in list(running.items()):
+            for label, (submitted, slot, started) in list(running.items()):
                 if not submitted.done():
                     continue
                 del running[label]
                 free_slots.append(slot)
                 status = job_status(by_label[label], contents.records[by_label[label].key])
+                seconds = f"{time.time() - started:.0f} s"
                 if status.state == "done":
-                    reporter.say(f"finished {label}")
+                    reporter.say(f"finished {label} in {seconds}")
                 else:
                     result.failed[label] = status.detail
-                    reporter.say(f"failed {label}: {status.detail}")
+                    reporter.say(f"failed {label} after {seconds}: {status.detail}")
             for job in list(waiting):
                 needs = [by_label[need] for need in job.needs]
                 if any(_failed_need(need, result, waiting, running, contents) for need in needs):
@@ -144,7 +150,7 @@ def _run_local(pending: list[Job], contents: ExperimentFile, root: Path, options
                     slot = free_slots.pop(0)
                     gpus = tuple(range(slot * options.gpus_per_run, (slot + 1) * options.gpus_per_run))
                     submitted = local_executor(folder, gpus).submit(_command(job, root, options))
-                    running[job.label] = (submitted, slot)
+                    running[job.label] = (submitted, slot, time.time())
                     contents.records[job.key] = new_record(job.label, "local", submitted.job_id, folder,
                                                            log_path(root, job.key), contents.records.get(job.key))
                     write_experiment(root, contents)
@@ -153,9 +159,19 @@ def _run_local(pending: list[Job], contents: ExperimentFile, root: Path, options
                     reporter.say(f"started {job.label} (local job {submitted.job_id}, log {log_path(root, job.key)})")
             time.sleep(POLL_S)
     except KeyboardInterrupt:
-        for submitted, _ in running.values():
-            submitted.cancel()
+        _stop_running([submitted for submitted, _, _ in running.values()], reporter)
         raise
+
+
+def _stop_running(running: list[submitit.Job], reporter: Reporter) -> None:
+    """Ask every running job to stop as Ctrl-C would and wait for them, so a re-run finds their checkpoints."""
+    for submitted in running:
+        submitted.cancel()
+    if running:
+        reporter.say(f"stopping {len(running)} running job(s); they keep their last checkpoint, re-run to resume")
+    deadline = time.monotonic() + STOP_WAIT_S
+    while time.monotonic() < deadline and not all(submitted.done() for submitted in running):
+        time.sleep(POLL_S)
 
 
 def _failed_need(need: Job, result: LaunchResult, waiting: list[Job], running: dict[str, object],

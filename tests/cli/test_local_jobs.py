@@ -1,0 +1,92 @@
+"""`run_jobs`, the launcher's local path the demo and `vid2act probe --jobs` run through: independent jobs side
+by side, a job after the jobs it needs, a failure named in one line while the others finish, a log per job,
+and the cores split between the slots. The jobs are small Python scripts (`program=(python,)`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from vid2act_cli.compose.launch import JobFailedError, run_jobs
+from vid2act_cli.compose.launch.executors import cpu_count
+from vid2act_cli.compose.launch.local import default_slots, independent_jobs
+from vid2act_cli.experiments import Job
+
+PYTHON = (sys.executable,)
+# Records its start and end time, its thread variable and its argv, sleeps, then writes its done file.
+SCRIPT = """
+import json, os, sys, time
+started = time.time()
+time.sleep({sleep})
+if {fail}:
+    sys.exit("boom: this job fails")
+open({done!r}, "w").write(json.dumps({{"started": started, "ended": time.time(),
+    "omp": os.environ.get("OMP_NUM_THREADS"), "argv": sys.argv[1:]}}))
+"""
+
+
+def fake_job(tmp_path: Path, name: str, sleep: float = 0.0, needs: tuple[str, ...] = (), fail: bool = False) -> Job:
+    done = tmp_path / f"{name}.json"
+    return Job("transfer", name, ("-c", SCRIPT.format(sleep=sleep, fail=fail, done=str(done))), done, needs=needs)
+
+
+def record(job: Job) -> dict:
+    return json.loads(job.done_file.read_text())
+
+
+def overlap(first: dict, second: dict) -> bool:
+    return first["started"] < second["ended"] and second["started"] < first["ended"]
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_independent_jobs_overlap_only_with_two_slots(tmp_path: Path, slots: int, capsys: pytest.CaptureFixture[str]) -> None:
+    jobs = [fake_job(tmp_path, "one", 1.5), fake_job(tmp_path, "two", 1.5)]
+    assert run_jobs(jobs, tmp_path / "exp", "t", slots, program=PYTHON) == 2
+    assert overlap(record(jobs[0]), record(jobs[1])) == (slots == 2)
+    err = capsys.readouterr().err
+    for job in jobs:
+        assert f"started {job.label}" in err
+        assert f"finished {job.label} in " in err
+        assert (tmp_path / "exp" / "logs" / f"{job.key}.log").exists()
+
+
+def test_each_job_gets_the_cores_split_between_the_slots(tmp_path: Path) -> None:
+    jobs = [fake_job(tmp_path, "one"), fake_job(tmp_path, "two")]
+    run_jobs(jobs, tmp_path / "exp", "t", 2, program=PYTHON)
+    threads = max(1, cpu_count() // 2)
+    for job in jobs:
+        assert record(job)["omp"] == str(threads)
+        assert record(job)["argv"][-2:] == ["--set", f"train.threads={threads}"]
+
+
+def test_a_job_waits_for_the_job_it_needs(tmp_path: Path) -> None:
+    first = fake_job(tmp_path, "first", 1.0)
+    second = fake_job(tmp_path, "second", needs=("first",))
+    run_jobs([first, second], tmp_path / "exp", "t", 2, program=PYTHON)
+    assert record(second)["started"] >= record(first)["ended"]
+
+
+def test_a_failing_job_is_named_in_one_line_and_the_others_finish(tmp_path: Path) -> None:
+    bad = fake_job(tmp_path, "bad", fail=True)
+    good = fake_job(tmp_path, "good", 0.5)
+    after = fake_job(tmp_path, "after bad", needs=("bad",))
+    with pytest.raises(JobFailedError) as raised:
+        run_jobs([bad, good, after], tmp_path / "exp", "t", 2, program=PYTHON)
+    message = str(raised.value)
+    assert "\n" not in message and "bad (" in message and "boom: this job fails" in message
+    assert "not started (a job they need failed): after bad" in message
+    assert good.is_done() and not after.is_done()
+    assert "boom" in (tmp_path / "exp" / "logs" / f"{bad.key}.log").read_text()
+    # A re-run skips what finished and tries the rest again.
+    with pytest.raises(JobFailedError, match="1 job"):
+        run_jobs([bad, good, after], tmp_path / "exp", "t", 2, program=PYTHON)
+
+
+def test_default_slots_are_the_cores_capped_at_what_can_run_at_once(tmp_path: Path) -> None:
+    chain = [fake_job(tmp_path, "a"), fake_job(tmp_path, "b", needs=("a",)), fake_job(tmp_path, "c", needs=("b",))]
+    assert independent_jobs(chain) == 1 and default_slots(chain) == 1
+    wide = [fake_job(tmp_path, name) for name in "abcdefgh"]
+    assert default_slots(wide) == min(cpu_count(), 8)
