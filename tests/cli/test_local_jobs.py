@@ -90,3 +90,46 @@ def test_default_slots_are_the_cores_capped_at_what_can_run_at_once(tmp_path: Pa
     assert independent_jobs(chain) == 1 and default_slots(chain) == 1
     wide = [fake_job(tmp_path, name) for name in "abcdefgh"]
     assert default_slots(wide) == min(cpu_count(), 8)
+
+
+# Started by the test in its own session: runs one job that, on Ctrl-C, takes a second to write its checkpoint.
+LAUNCHER = """
+import sys
+from pathlib import Path
+from vid2act_cli.compose.launch import run_jobs
+from vid2act_cli.experiments import Job
+
+folder = Path(sys.argv[1])
+script = '''
+import pathlib, signal, sys, time
+folder = pathlib.Path(sys.argv[1])
+def stop(*_):
+    time.sleep(1.0)
+    (folder / "checkpoint").write_text("kept")
+    sys.exit(130)
+signal.signal(signal.SIGINT, stop)
+(folder / "running").write_text("")
+time.sleep(60)
+'''
+job = Job("expert", "slow", ("-c", script, str(folder)), folder / "never")
+try:
+    run_jobs([job], folder / "exp", "t", 1, program=(sys.executable,))
+except KeyboardInterrupt:
+    print("launcher stopped; checkpoint " + ("kept" if (folder / "checkpoint").exists() else "missing"), flush=True)
+"""
+
+
+def test_ctrl_c_stops_the_running_jobs_and_waits_for_their_checkpoints(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                                start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "running").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(launcher.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
+    out, _ = launcher.communicate(timeout=90)
+    assert "launcher stopped; checkpoint kept" in out

@@ -62,3 +62,19 @@ def test_the_demo_probe_is_labelled_and_its_verdict_follows_the_numbers(tmp_path
     assert "NOT EVIDENCE" in lines[0] and "teachers pretrained 60 steps" in lines[0]
     assert "without distillation 0.0300, with distillation 0.0340 (higher with distillation; paired difference +0.0040" in lines[1]
     assert "a 0.70, b 0.30; controls that train nothing: mean-image 0.0500" in lines[1] and lines[2].endswith("vid2act probe --pair metaworld-button")
+
+
+def test_demo_jobs_wait_only_for_what_they_use_and_fill_the_cores(tmp_path: Path) -> None:
+    from vid2act_cli.compose.launch.executors import cpu_count
+    from vid2act_cli.compose.launch.local import default_slots
+    from vid2act_cli.compose.launch.submit import plan_launch
+
+    plan = plan_demo(tmp_path / "demo", device="cpu", probe_jobs=2)
+    plan_launch("demo", plan.jobs, tmp_path / "demo")  # unique labels, every need an earlier job
+    teachers, (vid2act, dreamer), (evaluate_vid2act, evaluate_dreamer) = (jobs for _, jobs in plan.stages)
+    collect, probe = plan.probe_jobs
+    labels = tuple(job.label for job in teachers)
+    assert vid2act.needs == labels and dreamer.needs == () and collect.needs == ()
+    assert evaluate_vid2act.needs == (vid2act.label,) and evaluate_dreamer.needs == (dreamer.label,)
+    assert probe.needs == (*labels, collect.label) and probe.argv[probe.argv.index("--jobs") + 1] == "2"
+    assert default_slots(plan.jobs) == min(cpu_count(), 4)

@@ -53,6 +53,21 @@ def last_line(path: Path, limit_bytes: int = 65_536) -> str:
     return next((line.strip() for line in reversed(lines) if line.strip()), "")
 
 
+def pid_file(log: Path) -> Path:
+    """Where a running command's pid is kept, so that a stopping launcher can wait for the command itself
+    (submitit's local controller may exit first, and the command still writes its checkpoint)."""
+    return log.with_suffix(".pid")
+
+
+def command_alive(log: Path) -> bool:
+    """Whether the command whose output goes to `log` still runs."""
+    try:
+        os.kill(int(pid_file(log).read_text()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def describe_exit(returncode: int) -> str:
     """`exit code 2`, or `killed by SIGKILL` for a negative return code."""
     if returncode < 0:
@@ -94,7 +109,9 @@ class RunCommand(submitit.helpers.Checkpointable):
             output.flush()
             self._process = subprocess.Popen([*self.program, *self.argv], env=dict(os.environ, **self.env),
                                              stdout=output, stderr=subprocess.STDOUT, preexec_fn=_prepare_child)
+            pid_file(self.log).write_text(f"{self._process.pid}\n")
             returncode = self._process.wait()
+        pid_file(self.log).unlink(missing_ok=True)
         self._process = None
         if returncode != 0:
             reason = last_line(self.log)

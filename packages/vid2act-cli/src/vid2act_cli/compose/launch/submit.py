@@ -19,7 +19,7 @@ from vid2act_cli.compose.launch.executors import (
     LaunchOptions, local_executor, local_folder, slurm_executor, thread_environment, with_thread_budget,
 )
 from vid2act_cli.compose.launch.records import ExperimentFile, log_path, new_record, read_experiment, write_experiment
-from vid2act_cli.compose.launch.runner import RunCommand
+from vid2act_cli.compose.launch.runner import RunCommand, command_alive
 from vid2act_cli.compose.launch.status import JobStatus, job_status
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.experiments import Job
@@ -159,18 +159,21 @@ def _run_local(pending: list[Job], contents: ExperimentFile, root: Path, options
                     reporter.say(f"started {job.label} (local job {submitted.job_id}, log {log_path(root, job.key)})")
             time.sleep(POLL_S)
     except KeyboardInterrupt:
-        _stop_running([submitted for submitted, _, _ in running.values()], reporter)
+        logs = [log_path(root, by_label[label].key) for label in running]
+        _stop_running([submitted for submitted, _, _ in running.values()], logs, reporter)
         raise
 
 
-def _stop_running(running: list[submitit.Job], reporter: Reporter) -> None:
-    """Ask every running job to stop as Ctrl-C would and wait for them, so a re-run finds their checkpoints."""
+def _stop_running(running: list[submitit.Job], logs: list[Path], reporter: Reporter) -> None:
+    """Ask every running job to stop as Ctrl-C would and wait for its command, so a re-run finds its checkpoint
+    and never runs beside it."""
     for submitted in running:
         submitted.cancel()
     if running:
         reporter.say(f"stopping {len(running)} running job(s); they keep their last checkpoint, re-run to resume")
     deadline = time.monotonic() + STOP_WAIT_S
-    while time.monotonic() < deadline and not all(submitted.done() for submitted in running):
+    while time.monotonic() < deadline and not (all(submitted.done() for submitted in running)
+                                               and not any(command_alive(log) for log in logs)):
         time.sleep(POLL_S)
 
 
