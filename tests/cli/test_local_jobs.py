@@ -24,7 +24,7 @@ time.sleep({sleep})
 if {fail}:
     sys.exit("boom: this job fails")
 open({done!r}, "w").write(json.dumps({{"started": started, "ended": time.time(),
-    "omp": os.environ.get("OMP_NUM_THREADS"), "argv": sys.argv[1:]}}))
+    "omp": os.environ.get("OMP_NUM_THREADS"), "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"), "argv": sys.argv[1:]}}))
 """
 
 
@@ -60,6 +60,14 @@ def test_each_job_gets_the_cores_split_between_the_slots(tmp_path: Path) -> None
     for job in jobs:
         assert record(job)["omp"] == str(threads)
         assert record(job)["argv"][-2:] == ["--set", f"train.threads={threads}"]
+
+
+def test_jobs_of_a_gpu_caller_share_its_gpus_and_cpu_jobs_see_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    on_gpu, on_cpu = fake_job(tmp_path, "gpu"), fake_job(tmp_path, "cpu")
+    run_jobs([on_gpu], tmp_path / "a", "t", 1, program=PYTHON, device="cuda")
+    run_jobs([on_cpu], tmp_path / "b", "t", 1, program=PYTHON)
+    assert record(on_gpu)["cuda"] == "0" and record(on_cpu)["cuda"] == ""
 
 
 def test_a_job_waits_for_the_job_it_needs(tmp_path: Path) -> None:

@@ -127,7 +127,7 @@ def run_demo(out: Path, device: str = "cpu", reporter: Reporter | None = None,
     reporter.say(f"vid2act demo in {plan.out} (teacher registry {plan.out / 'home'}, each job's output in "
                  f"{plan.out / 'logs'}; interrupt and re-run to continue)")
     probe_demo.drop_incomplete_target(probe_demo.target_data(plan.out, TARGET))
-    run_jobs(plan.jobs, plan.out, "demo", slots, reporter)
+    run_jobs(plan.jobs, plan.out, "demo", slots, reporter, device=device)
     reporter.say("report")
     report = build_report(plan.run_dirs, plan.report_dir)
     for line in probe_demo.describe_probe(plan.out, preset(PRESET).pretrain.steps, TARGET, "metaworld-button"):

@@ -209,7 +209,7 @@ def _run_side_by_side(request: ProbeRequest, cells: list[ProbeCell], reporter: R
     if not request.command:
         raise ValueError("--jobs: the probe's cells side by side need the probe's own options (ProbeRequest.command)")
     jobs = plan_cell_jobs(Path(request.out), cells, request.jobs, request.command)
-    run_jobs(jobs, Path(request.out), "probe cells", len(jobs), reporter)
+    run_jobs(jobs, Path(request.out), "probe cells", len(jobs), reporter, device=request.device)
 
 
 def run_probe(request: ProbeRequest, reporter: Reporter | None = None) -> ProbeOutcome:

@@ -9,6 +9,8 @@ so that `vid2act experiment status ROOT` works while it runs.
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
 
 from vid2act_cli.compose.launch.executors import LaunchOptions, cpu_count
@@ -36,15 +38,29 @@ def default_slots(jobs: list[Job]) -> int:
     return max(1, min(cpu_count(), independent_jobs(jobs)))
 
 
+def shared_gpus() -> dict[str, str]:
+    """CUDA_VISIBLE_DEVICES naming this process's GPUs, for jobs that share them (the local launcher hides CUDA
+    from a job given no GPUs of its own)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return {"CUDA_VISIBLE_DEVICES": visible}
+    import torch
+
+    return {"CUDA_VISIBLE_DEVICES": ",".join(str(index) for index in range(torch.cuda.device_count()))}
+
+
 def run_jobs(jobs: list[Job], root: Path, title: str, slots: int = 1, reporter: Reporter | None = None,
-             program: tuple[str, ...] = ()) -> int:
-    """Run the jobs that are not done, `slots` side by side; returns how many ran.
+             program: tuple[str, ...] = (), device: str = "cpu") -> int:
+    """Run the jobs that are not done, `slots` side by side; returns how many ran. With a `device` other
+    than cpu, every job sees this process's GPUs.
 
     A failing job does not stop the others (only the jobs that need it): when all that can finish
     has, one JobFailedError line names what failed. Ctrl-C stops the running jobs, which keep their
     checkpoints; a re-run resumes them.
     """
     root = Path(root)
+    if device != "cpu":
+        jobs = [replace(job, env={**shared_gpus(), **job.env}) for job in jobs]
     result = launch(title, jobs, root, LaunchOptions(launcher="local", jobs=slots, program=program), reporter)
     if result.failed or result.blocked:
         failed = "; ".join(f"{label} ({reason})" if reason else label for label, reason in result.failed.items())
