@@ -127,17 +127,22 @@ except KeyboardInterrupt:
 """
 
 
-def test_ctrl_c_stops_the_running_jobs_and_waits_for_their_checkpoints(tmp_path: Path) -> None:
+@pytest.mark.parametrize("to_group", [True, False], ids=["terminal", "launcher-only"])
+def test_ctrl_c_stops_the_running_jobs_waits_for_their_checkpoints_and_prints_no_traceback(tmp_path: Path, to_group: bool) -> None:
     import os
     import signal
     import subprocess
     import time
 
-    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
-                                start_new_session=True)
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(tmp_path)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 60
     while not (tmp_path / "running").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-    os.killpg(launcher.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
-    out, _ = launcher.communicate(timeout=90)
+    if to_group:
+        os.killpg(launcher.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
+    else:
+        os.kill(launcher.pid, signal.SIGINT)  # `kill -INT`: the launcher stops the commands itself
+    out, err = launcher.communicate(timeout=90)
     assert "launcher stopped; checkpoint kept" in out
+    assert "Traceback" not in err and "stopping 1 running job(s)" in err  # the console stays readable

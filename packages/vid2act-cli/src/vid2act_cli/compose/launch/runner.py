@@ -13,7 +13,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +62,31 @@ def pid_file(log: Path) -> Path:
     return log.with_suffix(".pid")
 
 
-def command_alive(log: Path) -> bool:
-    """Whether the command whose output goes to `log` still runs."""
+def signal_command(log: Path, signal_to_send: int = 0) -> bool:
+    """Send a signal (0: none, a liveness check) to the command whose output goes to `log`; whether it runs."""
     try:
-        os.kill(int(pid_file(log).read_text()), 0)
+        os.kill(int(pid_file(log).read_text()), signal_to_send)
     except (OSError, ValueError):
         return False
     return True
+
+
+@contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while a local job's controller is spawned, which inherits it ignored (and so does its task).
+
+    A terminal's Ctrl-C then reaches the launcher and the commands (which reset SIGINT, `_prepare_child`)
+    but not submitit's controller and task, which would print their tracebacks over the console; the
+    launcher stops the commands itself (`submit._stop_running`).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def describe_exit(returncode: int) -> str:

@@ -9,6 +9,7 @@ its prerequisites are done (one whose prerequisite failed is left for the next l
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from vid2act_cli.compose.launch.executors import (
     LaunchOptions, local_executor, local_folder, slurm_executor, thread_environment, with_thread_budget,
 )
 from vid2act_cli.compose.launch.records import ExperimentFile, log_path, new_record, read_experiment, write_experiment
-from vid2act_cli.compose.launch.runner import RunCommand, command_alive
+from vid2act_cli.compose.launch.runner import RunCommand, sigint_ignored, signal_command
 from vid2act_cli.compose.launch.status import JobStatus, job_status
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.experiments import Job
@@ -27,6 +28,8 @@ from vid2act_cli.experiments import Job
 POLL_S = 0.5
 STOP_WAIT_S = 60.0
 """How long Ctrl-C waits for the running jobs to write their checkpoints and exit."""
+TERMINAL_GRACE_S = 2.0
+"""How long a command stopped by a terminal's Ctrl-C gets before the launcher sends its own SIGINT."""
 
 
 @dataclass
@@ -149,7 +152,8 @@ def _run_local(pending: list[Job], contents: ExperimentFile, root: Path, options
                     waiting.remove(job)
                     slot = free_slots.pop(0)
                     gpus = tuple(range(slot * options.gpus_per_run, (slot + 1) * options.gpus_per_run))
-                    submitted = local_executor(folder, gpus).submit(_command(job, root, options))
+                    with sigint_ignored():
+                        submitted = local_executor(folder, gpus).submit(_command(job, root, options))
                     running[job.label] = (submitted, slot, time.time())
                     contents.records[job.key] = new_record(job.label, "local", submitted.job_id, folder,
                                                            log_path(root, job.key), contents.records.get(job.key))
@@ -165,15 +169,21 @@ def _run_local(pending: list[Job], contents: ExperimentFile, root: Path, options
 
 
 def _stop_running(running: list[submitit.Job], logs: list[Path], reporter: Reporter) -> None:
-    """Ask every running job to stop as Ctrl-C would and wait for its command, so a re-run finds its checkpoint
-    and never runs beside it."""
-    for submitted in running:
-        submitted.cancel()
-    if running:
-        reporter.say(f"stopping {len(running)} running job(s); they keep their last checkpoint, re-run to resume")
-    deadline = time.monotonic() + STOP_WAIT_S
-    while time.monotonic() < deadline and not (all(submitted.done() for submitted in running)
-                                               and not any(command_alive(log) for log in logs)):
+    """Stop every running command as Ctrl-C would and wait for it, so a re-run finds its checkpoint and never
+    runs beside it. A terminal's Ctrl-C has reached the commands already; the others get SIGINT after a moment."""
+    if not running:
+        return
+    reporter.say(f"stopping {len(running)} running job(s); they keep their last checkpoint, re-run to resume")
+    started = time.monotonic()
+    interrupted: set[Path] = set()
+    while time.monotonic() < started + STOP_WAIT_S:
+        alive = [log for log in logs if signal_command(log)]
+        if not alive and all(submitted.done() for submitted in running):
+            return
+        for log in alive:
+            if log not in interrupted and time.monotonic() >= started + TERMINAL_GRACE_S:
+                signal_command(log, signal.SIGINT)
+                interrupted.add(log)
         time.sleep(POLL_S)
 
 
