@@ -1,4 +1,4 @@
-"""`vid2act demo`: collect, pretrain, transfer, evaluate and report, small, on the CPU (a few minutes on 2 cores)."""
+"""`vid2act demo`: collect, pretrain, transfer, evaluate and report, small, on the CPU (its jobs side by side on all cores)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`vid2act demo`: the whole pipeline, small, on the CPU, in a few minutes on 2 cores.
+"""`vid2act demo`: the whole pipeline, small, on the CPU, its independent jobs side by side.
 
 Stages, each a list of ordinary `vid2act` commands run as subprocesses (each skipped when finished
 and resumed when interrupted), the independent ones side by side (`--jobs`, default all cores):
