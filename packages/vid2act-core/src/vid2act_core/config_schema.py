@@ -215,7 +215,8 @@ class TrainConfig:
     on CUDA (one launch per compiled call instead of one per kernel: the RSSM's 50-step loop at batch
     16 is launch-bound); on the CPU there are no CUDA graphs and they compile like the others."""
     threads: int = 0
-    """torch CPU threads (0: leave torch's default)."""
+    """torch CPU threads for online training, evaluation and probe cells (0: the free cores, see
+    `vid2act_core.runtime.threads`)."""
 
 
 @dataclass
@@ -235,6 +236,9 @@ class PretrainConfig:
     """Gradient steps between checkpoints (one is always written at the end)."""
     open_loop_context: int = 5
     """Observed frames before the open-loop evaluation predicts from actions alone."""
+    threads: int = 0
+    """torch CPU threads for pretraining, a long job on its own (0: the free cores, see
+    `vid2act_core.runtime.threads`; a launcher's OMP_NUM_THREADS wins)."""
 
 
 @dataclass
