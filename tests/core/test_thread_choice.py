@@ -13,8 +13,8 @@ from vid2act_core.runtime.threads import AUTO, choose_threads
 
 
 def test_explicit_count_wins_over_everything() -> None:
-    choice = choose_threads(3, "--set pretrain.threads=N", environ={"OMP_NUM_THREADS": "1"})
-    assert choice.threads == 3 and "as --set pretrain.threads=N asks" in choice.reason
+    choice = choose_threads(3, "pretrain.threads", environ={"OMP_NUM_THREADS": "1"})
+    assert choice.threads == 3 and choice.reason == "pretrain.threads=3"
 
 
 def test_auto_takes_the_launchers_budget(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,15 +27,15 @@ def test_auto_counts_the_free_cores_and_never_goes_below_one(monkeypatch: pytest
                                                              expected: int) -> None:
     monkeypatch.setattr(thread_choice, "usable_cores", lambda: cores)
     monkeypatch.setattr(thread_choice, "busy_cores", lambda: busy)
-    choice = choose_threads(AUTO, "--set pretrain.threads=N", environ={})
+    choice = choose_threads(AUTO, "pretrain.threads", environ={})
     assert choice.threads == expected
     assert choice.describe("pretraining").startswith(f"pretraining on {expected} torch thread")
     assert f"of {cores} cores free" in choice.reason and "--set pretrain.threads=N" in choice.reason
 
 
 def test_a_negative_count_is_a_one_line_error_naming_the_setting() -> None:
-    with pytest.raises(ValueError, match=r"^--set train.threads=N: expected a thread count >= 1 or 0 \(auto\), got -2$"):
-        choose_threads(-2, "--set train.threads=N", environ={})
+    with pytest.raises(ValueError, match=r"^train.threads: expected a thread count >= 1 or 0 \(auto\), got -2$"):
+        choose_threads(-2, "train.threads", environ={})
 
 
 def test_pretraining_sets_and_says_its_thread_count(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def configure_threads(config: Config, reporter: Reporter | None = None, stage: s
     AMD CPUs (`vid2act_core.runtime.mkl_dispatch`; the `vid2act` entry point already asked, before any matmul).
     Returns the thread count."""
     requested = config.pretrain.threads if stage == "pretrain" else config.train.threads
-    choice = choose_threads(requested, f"--set {stage}.threads=N")
+    choice = choose_threads(requested, f"{stage}.threads")
     torch.set_num_threads(choice.threads)
     if reporter is not None:
         reporter.say(choice.describe({"pretrain": "pretraining", "train": "training"}.get(stage, stage)))

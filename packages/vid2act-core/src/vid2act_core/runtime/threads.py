@@ -43,20 +43,20 @@ def busy_cores() -> int:
         return 0
 
 
-def choose_threads(requested: int, setting: str, environ: dict[str, str] | None = None) -> ThreadChoice:
+def choose_threads(requested: int, key: str, environ: dict[str, str] | None = None) -> ThreadChoice:
     """`requested` threads where it is positive; for `AUTO`, the launcher's budget or the free cores.
 
-    `setting` names the option that sets it (e.g. `--set pretrain.threads=N`) so the line says how
+    `key` is the config key that holds the setting (e.g. `pretrain.threads`), so the line says how
     to choose another count.
     """
     if requested < 0:
-        raise ValueError(f"{setting}: expected a thread count >= 1 or {AUTO} (auto), got {requested}")
+        raise ValueError(f"{key}: expected a thread count >= 1 or {AUTO} (auto), got {requested}")
     if requested > 0:
-        return ThreadChoice(requested, f"as {setting} asks")
+        return ThreadChoice(requested, f"{key}={requested}")
     environ = os.environ if environ is None else environ
     budget = environ.get("OMP_NUM_THREADS", "").strip()
     if budget.isdigit() and int(budget) > 0:
-        return ThreadChoice(int(budget), f"the launcher's OMP_NUM_THREADS; {setting} to choose")
+        return ThreadChoice(int(budget), f"the launcher's OMP_NUM_THREADS; --set {key}=N to choose")
     cores, busy = usable_cores(), busy_cores()
     free = max(1, cores - busy)
-    return ThreadChoice(free, f"{free} of {cores} cores free, load {busy}; {setting} to choose")
+    return ThreadChoice(free, f"{free} of {cores} cores free, load {busy}; --set {key}=N to choose")
