@@ -18,7 +18,8 @@ from vid2act_cli import api
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = Path(vid2act_cli.__file__).parent / "commands"
 # Commands whose option-to-config logic lives in api; each must reach the composition layer only through it.
-CONVERTED = ("train_cmd.py", "evaluate_cmd.py")
+CONVERTED = ("train_cmd.py", "evaluate_cmd.py", "transfer_cmd.py", "pretrain_cmd.py", "teachers_add_cmd.py", "collect_cmd.py",
+             "probe_cmd.py", "report_cmd.py", "experiment_cmd.py", "demo_cmd.py")
 COMPOSITION = ("vid2act_cli.compose", "vid2act_cli.experiments", "vid2act_cli.report")
 
 
