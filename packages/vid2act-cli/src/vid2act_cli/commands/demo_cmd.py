@@ -17,15 +17,14 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
     ) -> None:
         """The whole pipeline on two Meta-World sources and one target; re-running continues or reuses what is done."""
+        from vid2act_cli import api
         from vid2act_cli.commands.console import RichReporter
-        from vid2act_cli.compose.demo import run_demo
-        from vid2act_cli.experiments import JobFailedError
 
         try:
-            page, rows, seconds = run_demo(out, device, RichReporter())
-        except JobFailedError as error:
+            result = api.demo(api.DemoRequest(out=out, device=device), RichReporter())
+        except api.StageFailedError as error:
             fail(str(error), EXIT_FAILURE)
-        for row in rows:
+        for row in result.rows:
             parts = [f"{row['task']} {row['method']}"]
             if row["evaluate_return"]:
                 parts.append(f"return {row['evaluate_return'][0]:.1f}")
@@ -34,4 +33,4 @@ def register(app: typer.Typer) -> None:
             if "dominant_teacher" in row:
                 parts.append(f"dominant teacher {row['dominant_teacher']}")
             typer.echo(", ".join(parts))
-        typer.echo(f"demo finished in {seconds / 60:.1f} min; report: {page}")
+        typer.echo(f"demo finished in {result.seconds / 60:.1f} min; report: {result.page}")
