@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,6 +21,12 @@ from vid2act_core.runtime.fileio import sha256_bytes
 
 class ConfigError(ValueError):
     """A preset, YAML file or override that does not fit the config schema."""
+
+
+def field_choices(config_class: type, name: str) -> tuple[str, ...]:
+    """The values a `Literal` field of `config_class` allows, in declaration order: the one list of
+    a setting's choices (the model code and the commands' help read it from here)."""
+    return tuple(typing.get_args(typing.get_type_hints(config_class)[name]))
 
 
 @dataclass

@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from vid2act_core.config import TransferConfig
-from vid2act_core.transfer.distillation import DISTILL_FORMS
-from vid2act_core.transfer.scorers import SCORERS
+from vid2act_core.config_schema import field_choices
 
 from vid2act_cli.commands.errors import cli_errors
 from vid2act_cli.commands.help_text import AUTO_PRESET_HELP
@@ -25,10 +24,10 @@ def register(app: typer.Typer) -> None:
         preset: str = typer.Option("auto", "--preset", help=AUTO_PRESET_HELP),
         alpha: float = typer.Option(None, "--alpha", help=f"Scale of the distillation loss (Eq. 5); default {DEFAULTS.alpha:g}."),
         scorer: str = typer.Option(
-            None, "--scorer", help=f"Task weights W (Eq. 3): {', '.join(SCORERS)}; default {DEFAULTS.scorer} (docs/method.md).",
+            None, "--scorer", help=f"Task weights W (Eq. 3): {', '.join(field_choices(TransferConfig, 'scorer'))}; default {DEFAULTS.scorer} (docs/method.md).",
         ),
         distill_form: str = typer.Option(
-            None, "--distill-form", help=f"Distillation (Eq. 4): {', '.join(DISTILL_FORMS)}; default {DEFAULTS.distill_form} (docs/method.md).",
+            None, "--distill-form", help=f"Distillation (Eq. 4): {', '.join(field_choices(TransferConfig, 'distill_form'))}; default {DEFAULTS.distill_form} (docs/method.md).",
         ),
         device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
         seed: int = typer.Option(0, "--seed", help="Random seed."),
