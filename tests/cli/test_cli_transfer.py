@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from pretrained_teachers import TeacherStore
+from vid2act_cli.report.runs import SWITCH_RATE_SERIES
 
 TRANSFER = [sys.executable, "-m", "vid2act_cli.app", "transfer", "--target", "cartpole_balance", "--preset", "tiny",
             "--device", "cpu", "--no-progress", "--steps", "160", "--set", "train.eval_every=100000"]
@@ -35,8 +36,10 @@ def test_transfer_trains_a_student_with_two_teachers_and_refuses_bad_ones(pretra
     assert abs(sum(summary["final_mean_weight"].values()) - 1) < 1e-4
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     keys = set().union(*records)
-    for key in ("losses/distill_loss", "losses/vae_loss", "losses/weight/walker_src", "charts/selected/cartpole_src"):
+    for key in ("losses/distill_loss", "losses/vae_loss", "losses/weight/walker_src", "charts/selected/cartpole_src",
+                SWITCH_RATE_SERIES):
         assert key in keys, key
+    assert all(0 <= record[SWITCH_RATE_SERIES] <= 1 for record in records if SWITCH_RATE_SERIES in record)
     episode_file = sorted((run_dir / "episodes").glob("ep-*.npz"))[0]
     with np.load(episode_file) as episode:
         assert episode["teacher_feat"].shape[1] == 2 and episode["teacher_feat"].dtype == np.float16

@@ -150,3 +150,24 @@ def test_an_experiment_directory_stands_for_its_started_runs(two_runs: tuple[Pat
     (empty / "runs").mkdir(parents=True)
     with pytest.raises(NotARunError, match="empty_experiment.*without a started run"):
         build_report([empty], tmp_path / "out2")
+
+
+def test_selected_over_time_draws_each_teacher_and_the_within_episode_switch_rate(
+        two_runs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vid2act_cli.report import group_runs, plots
+
+    drawn: list[tuple[str, np.ndarray]] = []
+    original = plots._band
+
+    def record(axis, grid, mean, std, color, label):  # type: ignore[no-untyped-def]
+        drawn.append((label, mean))
+        return original(axis, grid, mean, std, color, label)
+
+    monkeypatch.setattr(plots, "_band", record)
+    vid2act, _ = two_runs
+    path = plots.plot_selected_over_time(group_runs([load_run(vid2act)]), tmp_path / "selected_over_time.png")
+    assert path is not None and path.read_bytes().startswith(PNG_MAGIC)
+    labels = [label for label, _ in drawn]
+    assert labels == ["swingup_src", "balance_src", "k changed within an episode"], labels
+    switch_rate = drawn[-1][1]
+    assert len(switch_rate) and np.all((switch_rate >= 0) & (switch_rate <= 1))

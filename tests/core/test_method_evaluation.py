@@ -68,8 +68,9 @@ def test_selection_shares_are_counted_apart_for_training_and_evaluation() -> Non
         state = act(t, mode, teacher, state)
     assert agent.acting_metrics("train") == {"selected/t0": 0.0, "selected/t1": 1.0}
     evaluation = agent.acting_metrics("eval")
-    assert evaluation.keys() == {"selected/t0", "selected/t1"}
+    assert evaluation.keys() == {"selected/t0", "selected/t1", "selection_switch_rate"}
     assert evaluation["selected/t0"] == pytest.approx(2 / 3) and evaluation["selected/t1"] == pytest.approx(1 / 3)
+    assert evaluation["selection_switch_rate"] == 1.0  # 1 -> 0 -> 1 -> 0 within one episode
     assert agent.acting_metrics("train") == {} and agent.acting_metrics("eval") == {}
     with pytest.raises(ValueError, match="acting phase 'test'"):
         agent.acting_metrics("test")

@@ -74,4 +74,4 @@ def test_learned_weights_select_argmax_and_name_teachers() -> None:
     assert torch.allclose(state["task_weights"], torch.tensor([[1 / 3, 2 / 3]]))
     assert state["selected_task"].tolist() == [1]
     _, state = agent.policy({"image": batch["image"][:1, 1], "is_first": torch.tensor([False])}, state, "explore")
-    assert agent.acting_metrics() == {"selected/t0": 0.0, "selected/t1": 1.0}
+    assert agent.acting_metrics() == {"selected/t0": 0.0, "selected/t1": 1.0, "selection_switch_rate": 0.0}

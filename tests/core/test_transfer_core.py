@@ -201,8 +201,14 @@ def test_acting_selects_a_teacher_and_stores_its_features() -> None:
         prefer_teacher(agent, teacher)
         obs = {"image": batch["image"][:1, t], "is_first": torch.tensor([False])}
         _, state = agent.policy(obs, state, "explore")
-    assert agent.acting_metrics() == {"selected/t0": 0.5, "selected/t1": 0.5}
+    # k changed on 2 of the 3 steps that followed a step of the same episode (0 -> 1, 1 -> 0).
+    assert agent.acting_metrics() == {"selected/t0": 0.5, "selected/t1": 0.5, "selection_switch_rate": pytest.approx(2 / 3)}
     assert agent.acting_metrics() == {}
+    # A new episode's first step is no switch, whatever it selects (teacher 1 after the last episode's 0).
+    prefer_teacher(agent, 1)
+    _, state = agent.policy({"image": batch["image"][:1, 0], "is_first": torch.tensor([True])}, state, "explore")
+    _, state = agent.policy({"image": batch["image"][:1, 1], "is_first": torch.tensor([False])}, state, "explore")
+    assert agent.acting_metrics() == {"selected/t0": 0.0, "selected/t1": 1.0, "selection_switch_rate": 0.0}
 
 
 def test_ablation_switches_share_the_code_path() -> None:

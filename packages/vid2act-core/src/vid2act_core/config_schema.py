@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,6 +21,12 @@ from vid2act_core.runtime.fileio import sha256_bytes
 
 class ConfigError(ValueError):
     """A preset, YAML file or override that does not fit the config schema."""
+
+
+def field_choices(config_class: type, name: str) -> tuple[str, ...]:
+    """The values a `Literal` field of `config_class` allows, in declaration order: the one list of
+    a setting's choices (the model code and the commands' help read it from here)."""
+    return tuple(typing.get_args(typing.get_type_hints(config_class)[name]))
 
 
 @dataclass
@@ -215,7 +222,8 @@ class TrainConfig:
     on CUDA (one launch per compiled call instead of one per kernel: the RSSM's 50-step loop at batch
     16 is launch-bound); on the CPU there are no CUDA graphs and they compile like the others."""
     threads: int = 0
-    """torch CPU threads (0: leave torch's default)."""
+    """torch CPU threads for online training, evaluation and probe cells (0: the free cores, see
+    `vid2act_core.runtime.threads`)."""
 
 
 @dataclass
@@ -235,6 +243,9 @@ class PretrainConfig:
     """Gradient steps between checkpoints (one is always written at the end)."""
     open_loop_context: int = 5
     """Observed frames before the open-loop evaluation predicts from actions alone."""
+    threads: int = 0
+    """torch CPU threads for pretraining, a long job on its own (0: the free cores, see
+    `vid2act_core.runtime.threads`; a launcher's OMP_NUM_THREADS wins)."""
 
 
 @dataclass

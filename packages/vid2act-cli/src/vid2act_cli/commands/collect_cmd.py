@@ -29,8 +29,8 @@ def register(app: typer.Typer) -> None:
         from vid2act_envs.collect import EpisodeSummary
         from vid2act_teachers.plugins import PluginError
 
+        from vid2act_cli import api
         from vid2act_cli.commands.console import add_bar, log_bar, new_progress, say
-        from vid2act_cli.compose.catalog import collect_task
 
         progress = new_progress()
         episode_bar = add_bar(progress, "episodes", episodes, visible=False)
@@ -61,10 +61,9 @@ def register(app: typer.Typer) -> None:
 
         try:
             try:
-                stats, path = collect_task(
-                    task, episodes, policy, out, seed, image_size, episode_steps,
-                    on_start=on_start, on_step=on_step, on_episode=on_episode, workers=workers,
-                )
+                request = api.CollectRequest(task=task, episodes=episodes, policy=policy, out=out, seed=seed,
+                                             image_size=image_size, episode_steps=episode_steps, workers=workers)
+                stats = api.collect(request, on_start=on_start, on_step=on_step, on_episode=on_episode)
             finally:
                 if progress_started and not in_log:  # the bars start once the environment and file are open
                     progress.stop()
@@ -83,6 +82,6 @@ def register(app: typer.Typer) -> None:
         else:
             success_text = f"success rate {stats.success_rate:.2f} ({sum(stats.successes)}/{stats.episodes})"
         typer.echo(
-            f"collected {stats.episodes} episode{'s' if stats.episodes != 1 else ''}, {stats.steps} steps into {path}: "
+            f"collected {stats.episodes} episode{'s' if stats.episodes != 1 else ''}, {stats.steps} steps into {stats.path}: "
             f"mean return {stats.mean_return:.2f}, {success_text}"
         )

@@ -19,15 +19,14 @@ def register(app: typer.Typer) -> None:
                                  help="Jobs side by side, each with cores // jobs threads (default: all cores, at most 4: what can run at once)."),
     ) -> None:
         """The whole pipeline on two Meta-World sources and one target; re-running continues or reuses what is done."""
+        from vid2act_cli import api
         from vid2act_cli.commands.console import RichReporter
-        from vid2act_cli.compose.demo import run_demo
-        from vid2act_cli.compose.launch.local import JobFailedError
 
         try:
-            page, rows, seconds = run_demo(out, device, RichReporter(), jobs)
-        except JobFailedError as error:
+            result = api.demo(api.DemoRequest(out=out, device=device, jobs=jobs), RichReporter())
+        except api.StageFailedError as error:
             fail(str(error), EXIT_FAILURE)
-        for row in rows:
+        for row in result.rows:
             parts = [f"{row['task']} {row['method']}"]
             if row["evaluate_return"]:
                 parts.append(f"return {row['evaluate_return'][0]:.1f}")
@@ -36,4 +35,4 @@ def register(app: typer.Typer) -> None:
             if "dominant_teacher" in row:
                 parts.append(f"dominant teacher {row['dominant_teacher']}")
             typer.echo(", ".join(parts))
-        typer.echo(f"demo finished in {seconds / 60:.1f} min; report: {page}")
+        typer.echo(f"demo finished in {result.seconds / 60:.1f} min; report: {result.page}")

@@ -9,8 +9,9 @@ import typer
 from vid2act_cli.commands.errors import EXIT_FAILURE, cli_errors, fail
 
 
-def _split(text: str | None) -> tuple[str, ...]:
-    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+def _optional_split(text: str | None) -> tuple[str, ...] | None:
+    """"a, b" -> ("a", "b"); an option not given stays None (given but empty is a grid option too)."""
+    return None if text is None else tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 def _slurm_options(items: list[str]) -> tuple[tuple[str, str], ...]:
@@ -24,15 +25,15 @@ def _slurm_options(items: list[str]) -> tuple[tuple[str, str], ...]:
 
 
 def _status(directory: Path) -> None:
-    from vid2act_cli.compose.launch import STATES, experiment_status
+    from vid2act_cli import api
 
-    experiment, statuses = experiment_status(directory)
-    for status in statuses:
-        job_id = f" job {status.record.job_id} ({status.record.launcher})" if status.record else ""
-        detail = f": {status.detail}" if status.detail and status.state != "done" else ""
-        typer.echo(f"{status.state:8} {status.job.label}{job_id}{detail}")
-    counts = ", ".join(f"{sum(s.state == state for s in statuses)} {state}" for state in STATES)
-    typer.echo(f"{experiment} in {directory}: {len(statuses)} jobs: {counts}")
+    result = api.experiment_status(api.ExperimentStatusRequest(directory=directory))
+    for job in result.jobs:
+        job_id = f" job {job.job_id} ({job.launcher})" if job.job_id is not None else ""
+        detail = f": {job.detail}" if job.detail and job.state != "done" else ""
+        typer.echo(f"{job.state:8} {job.label}{job_id}{detail}")
+    counts = ", ".join(f"{count} {state}" for state, count in result.counts.items())
+    typer.echo(f"{result.experiment} in {directory}: {len(result.jobs)} jobs: {counts}")
 
 
 def register(app: typer.Typer) -> None:
@@ -64,8 +65,7 @@ def register(app: typer.Typer) -> None:
         overrides: list[str] = typer.Option([], "--set", help="Add `--set key=value` to every job (repeatable)."),
     ) -> None:
         """Launch an experiment grid: one job per run through submitit, on Slurm or on this machine. Re-running submits only what is neither done nor running; runs resume from their directories."""
-        from vid2act_cli.compose.launch import LaunchOptions, dry_run as plan, launch
-        from vid2act_cli.experiments import GridSpec, default_root, expand_experiment
+        from vid2act_cli import api
 
         if name == "status":
             if directory is None:
@@ -74,40 +74,23 @@ def register(app: typer.Typer) -> None:
             return
         if directory is not None:
             fail(f"experiment {name}: unexpected argument {directory} (only `status` takes a directory)")
-        if preset is not None:
-            from vid2act_core.config import preset as load_preset
-
-            load_preset(preset)
-        from vid2act_cli.compose.validation import require_count
-
-        require_count(seeds, "--seeds")
-        require_count(jobs, "--jobs")
-        require_count(steps, "--steps")
-        grid = None
-        if name == "grid" or any(value is not None for value in (targets, methods, teachers, steps, video_model, video_data, video_steps)):
-            from vid2act_teachers.registry import vid2act_home
-
-            from vid2act_cli.experiments.video_model import check_video_model
-
-            grid = GridSpec(_split(targets), _split(methods), steps if steps is not None else 0, _split(teachers), vid2act_home(),
-                            video_model=video_model, video_data=_split(video_data), video_steps=video_steps)
-            if grid.video_model:
-                check_video_model(vid2act_home(), grid.video_model, [Path(path) for path in grid.video_data])
-        options = LaunchOptions(launcher=launcher, jobs=jobs, partition=partition, gpus_per_run=gpus_per_run,
-                                cpus_per_run=cpus_per_run, time=time_limit, slurm_parameters=_slurm_options(slurm_option))
-        job_list = expand_experiment(name, root, scale, seeds, device, preset, grid=grid, overrides=tuple(overrides))
-        experiment_root = Path(root if root is not None else default_root(name, scale)).absolute()
+        request = api.LaunchRequest(
+            name=name, dry_run=dry_run, launcher=launcher, jobs=jobs, partition=partition, gpus_per_run=gpus_per_run,
+            cpus_per_run=cpus_per_run, time=time_limit, slurm_options=_slurm_options(slurm_option), scale=scale,
+            seeds=seeds, device=device, root=root, preset=preset, targets=_optional_split(targets),
+            methods=_optional_split(methods), teachers=_optional_split(teachers), steps=steps, video_model=video_model,
+            video_data=_optional_split(video_data), video_steps=video_steps, overrides=tuple(overrides),
+        )
+        result = api.launch(request)
         if dry_run:
-            commands, states = plan(name, job_list, experiment_root, options)
-            for line in states:
+            for line in result.states:
                 typer.echo(line, err=True)
-            for line in commands:
+            for line in result.commands:
                 typer.echo(line)
             return
-        result = launch(name, job_list, experiment_root, options)
         if result.failed or result.blocked:
             fail(f"{name}: {len(result.failed)} failed, {len(result.blocked)} not started (a job they need failed); "
-                 f"see `vid2act experiment status {experiment_root}`, fix, and re-run the same command", EXIT_FAILURE)
+                 f"see `vid2act experiment status {result.root}`, fix, and re-run the same command", EXIT_FAILURE)
         where = "submitted to Slurm" if launcher == "slurm" else "run"
         typer.echo(f"{name}: {len(result.submitted)} jobs {where}, {len(result.skipped)} already done or running; "
-                   f"status: vid2act experiment status {experiment_root}; report: vid2act report {experiment_root}")
+                   f"status: vid2act experiment status {result.root}; report: vid2act report {result.root}")

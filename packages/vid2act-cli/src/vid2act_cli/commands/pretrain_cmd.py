@@ -43,15 +43,17 @@ def register(app: typer.Typer) -> None:
         replay_set_mb: float = typer.Option(4.0, "--replay-set-mb", help="Size budget (MiB) of the action-replay set stored with the teacher."),
     ) -> None:
         """Pretrain a teacher world model (image reconstruction + KL, no rewards) and register it; re-running resumes."""
+        from vid2act_cli import api
         from vid2act_cli.commands.console import RichReporter
-        from vid2act_cli.compose.pretraining import pretrain_teacher, pretraining_config
 
-        config = pretraining_config(preset, config_file, overrides, seed, steps)
-        run_dir = logdir if logdir is not None else Path("runs") / f"pretrain-{name}"
-        info = pretrain_teacher(data, name, config, run_dir, device, RichReporter(progress), overwrite=overwrite, multitask=multitask, action_free=action_free,
-                               replay_set_mb=replay_set_mb)
+        request = api.PretrainRequest(
+            data=tuple(data), name=name, preset=preset, steps=steps, device=device, logdir=logdir, seed=seed,
+            config_file=config_file, overrides=tuple(overrides), overwrite=overwrite, action_free=action_free,
+            multitask=multitask, replay_set_mb=replay_set_mb,
+        )
+        info = api.pretrain(request, RichReporter(progress))
         if info is not None:
             typer.echo(
-                f"registered {'teacher' if info.kind == 'task' else info.kind + ' model'} {info.name} ({info.qualified_task}, {info.train_steps} steps, "
+                f"registered {'teacher' if info.kind == 'task' else info.kind + ' model'} {info.name} ({info.task}, {info.train_steps} steps, "
                 f"dataset {info.dataset_sha256[:12]}) -> {info.path}"
             )

@@ -89,36 +89,24 @@ def register(app: typer.Typer) -> None:
         cells: str = typer.Option(None, "--cells", hidden=True, help="Run only these cell ids, no summary (one of the --jobs subprocesses)."),
     ) -> None:
         """Train student world models offline on a few target episodes with and without distillation; compare their predictions."""
-        from vid2act_core.config import load_config
-        from vid2act_teachers.registry import vid2act_home
-
+        from vid2act_cli import api
         from vid2act_cli.commands.console import RichReporter
-        from vid2act_cli.compose.probe import ProbeRequest, run_probe
-        from vid2act_cli.compose.probe_data import default_target_data, resolve_pair
 
-        chosen = resolve_pair(pair) if pair else None
-        if chosen is None and (target_data is None or teachers is None or related is None):
-            raise ValueError("--target-data, --teachers and --related are needed without --pair")
-        data = target_data if target_data is not None else default_target_data(chosen, vid2act_home())  # type: ignore[arg-type]
-        request = ProbeRequest(
-            target_data=data,
-            teachers=_names(teachers, "--teachers") if teachers else list(chosen.teachers),  # type: ignore[union-attr]
-            related=related if related else chosen.related,  # type: ignore[union-attr]
-            config=load_config(preset, config_file, list(overrides)),
-            out=out if out is not None else Path("runs") / f"probe-{pair or data.stem}",
-            updates=_numbers(updates, "--updates"), train_episodes=_numbers(train_episodes, "--train-episodes"),
-            batch_size=batch_size, batch_length=batch_length, log_every=log_every, eval_episodes=eval_episodes, seeds=seeds,
-            configs=_names(configs, "--configs"), scorers=_names(scorers, "--scorers"), heads=_names(heads, "--heads"),
-            forms=_names(forms, "--forms"), alphas=_decimals(alphas, "--alphas") if alphas is not None else None,
-            controls=_names(controls, "--controls") if controls is not None else None, oracle=oracle,
-            orders=_names(orders, "--orders"), context=context, horizons=_numbers(horizons, "--horizons"),
-            windows_per_episode=windows, device=device, max_cells=max_cells,
-            jobs=jobs, cells=_names(cells, "--cells") if cells is not None else None,
+        request = api.ProbeRequest(
+            pair=pair, target_data=target_data, teachers=tuple(_names(teachers, "--teachers")) if teachers else None,
+            related=related or None, out=out, updates=tuple(_numbers(updates, "--updates")),
+            train_episodes=tuple(_numbers(train_episodes, "--train-episodes")), batch_size=batch_size,
+            batch_length=batch_length, log_every=log_every, eval_episodes=eval_episodes, seeds=seeds,
+            configs=tuple(_names(configs, "--configs")), scorers=tuple(_names(scorers, "--scorers")),
+            heads=tuple(_names(heads, "--heads")), forms=tuple(_names(forms, "--forms")),
+            alphas=tuple(_decimals(alphas, "--alphas")) if alphas is not None else None,
+            controls=tuple(_names(controls, "--controls")) if controls is not None else None, oracle=oracle,
+            orders=tuple(_names(orders, "--orders")), context=context, horizons=tuple(_numbers(horizons, "--horizons")),
+            windows_per_episode=windows, preset=preset, config_file=config_file, overrides=tuple(overrides),
+            device=device, max_cells=max_cells, jobs=jobs, cells=tuple(_names(cells, "--cells")) if cells is not None else None,
             command=given_options(typer_context, skip=("jobs", "cells", "progress")),
         )
-        if jobs < 1:
-            raise ValueError(f"--jobs must be >= 1, got {jobs}")
-        outcome = run_probe(request, RichReporter(progress))
+        outcome = api.probe(request, RichReporter(progress))
         if outcome.table_text:
             typer.echo(outcome.table_text)
         typer.echo(f"{len(outcome.ran)} cells run now, {len(outcome.skipped)} were done, {len(outcome.remaining)} left; "

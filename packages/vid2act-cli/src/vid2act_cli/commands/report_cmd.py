@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import typer
@@ -43,12 +42,11 @@ def register(app: typer.Typer) -> None:
         threshold: str = typer.Option(None, "--threshold", help="Evaluation return counted as reached for steps-to-threshold (default: a third of a task's best final return)."),
     ) -> None:
         """Figures (evaluation return/success vs env steps, mean ± std over seeds per method and task, task weights, selected teacher, model losses, per-run diagnostics, open-loop strip), a sample-efficiency summary (sample_efficiency.json) and one self-contained HTML page."""
-        from vid2act_cli.report import build_report
+        from vid2act_cli import api
 
-        steps = parse_steps(at) if at is not None else None
+        steps = tuple(parse_steps(at)) if at is not None else None
         level = parse_threshold(threshold) if threshold is not None else None
-        target = out if out is not None else Path("reports") / time.strftime("%Y%m%d-%H%M%S")
-        report = build_report(list(run_dirs), target, at=steps, threshold=level)
+        report = api.report(api.ReportRequest(run_dirs=tuple(run_dirs), out=out, at=steps, threshold=level))
         for note in report.notes:
             typer.echo(f"note: {note}", err=True)
         for row in report.rows:

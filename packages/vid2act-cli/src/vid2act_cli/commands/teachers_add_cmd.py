@@ -1,4 +1,4 @@
-"""`vid2act teachers add TASK`: expert -> dataset -> pretraining -> registry (see `vid2act_cli.compose.teacher_add`)."""
+"""`vid2act teachers add TASK`: expert -> dataset -> pretraining -> registry (`api.add_teacher`)."""
 
 from __future__ import annotations
 
@@ -30,21 +30,19 @@ def add_command(
     """Collect expert episodes (if needed), pretrain a teacher on them and register it; re-running resumes."""
     from vid2act_teachers.plugins import PluginError
 
+    from vid2act_cli import api
     from vid2act_cli.commands.console import RichReporter
-    from vid2act_cli.compose.pretraining import pretraining_config
-    from vid2act_cli.compose.teacher_add import AddTeacherRequest, add_teacher
 
-    config = pretraining_config(preset, None, overrides, seed, steps)
-    request = AddTeacherRequest(
-        task=task, config=config, device=device, name=name, episodes=episodes, policy=policy,
-        expert_steps=expert_steps, data=list(data) or None, expert=expert, replay_set_mb=replay_set_mb,
+    request = api.AddTeacherRequest(
+        task=task, name=name, episodes=episodes, policy=policy, expert=expert, expert_steps=expert_steps, steps=steps,
+        preset=preset, device=device, data=tuple(data), seed=seed, overrides=tuple(overrides), replay_set_mb=replay_set_mb,
     )
     try:
-        info = add_teacher(request, RichReporter(progress))
+        info = api.add_teacher(request, RichReporter(progress))
     except PluginError as error:
         fail(str(error))
     typer.echo(
-        f"teacher {info.name} ({info.qualified_task}, {info.train_steps} steps) is registered: {info.path}"
+        f"teacher {info.name} ({info.task}, {info.train_steps} steps) is registered: {info.path}"
     )
 
 

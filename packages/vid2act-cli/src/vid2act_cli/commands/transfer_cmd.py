@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from vid2act_core.config import TransferConfig
-from vid2act_core.transfer.distillation import DISTILL_FORMS
-from vid2act_core.transfer.scorers import SCORERS
+from vid2act_core.config_schema import field_choices
 
 from vid2act_cli.commands.errors import cli_errors
 from vid2act_cli.commands.help_text import AUTO_PRESET_HELP
@@ -25,10 +24,10 @@ def register(app: typer.Typer) -> None:
         preset: str = typer.Option("auto", "--preset", help=AUTO_PRESET_HELP),
         alpha: float = typer.Option(None, "--alpha", help=f"Scale of the distillation loss (Eq. 5); default {DEFAULTS.alpha:g}."),
         scorer: str = typer.Option(
-            None, "--scorer", help=f"Task weights W (Eq. 3): {', '.join(SCORERS)}; default {DEFAULTS.scorer} (docs/method.md).",
+            None, "--scorer", help=f"Task weights W (Eq. 3): {', '.join(field_choices(TransferConfig, 'scorer'))}; default {DEFAULTS.scorer} (docs/method.md).",
         ),
         distill_form: str = typer.Option(
-            None, "--distill-form", help=f"Distillation (Eq. 4): {', '.join(DISTILL_FORMS)}; default {DEFAULTS.distill_form} (docs/method.md).",
+            None, "--distill-form", help=f"Distillation (Eq. 4): {', '.join(field_choices(TransferConfig, 'distill_form'))}; default {DEFAULTS.distill_form} (docs/method.md).",
         ),
         device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
         seed: int = typer.Option(0, "--seed", help="Random seed."),
@@ -46,41 +45,17 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ) -> None:
         """Vid2Act transfer (task-selective distillation + action replay guidance), or one of its baselines."""
-        from vid2act_core.config import load_config
-
+        from vid2act_cli import api
         from vid2act_cli.commands.console import RichReporter
-        from vid2act_cli.compose.devices import explicit_preset, resolve_preset
-        from vid2act_cli.compose.runs import requested_keys
-        from vid2act_cli.compose.validation import require_count
-        from vid2act_cli.compose.transfer import TransferRequest, transfer_to_target
 
-        reporter = RichReporter(progress, bars_on_stderr=False)
-        config = load_config(resolve_preset(preset, device, target, reporter), config_file, list(overrides))
-        config.seed = seed
-        config.env.task = target
-        if steps is not None:
-            config.train.steps = require_count(steps, "--steps")
-        if alpha is not None:
-            config.transfer.alpha = alpha
-        for option, value, choices in (("--scorer", scorer, SCORERS), ("--distill-form", distill_form, DISTILL_FORMS)):
-            if value is not None and value not in choices:
-                raise ValueError(f"{option}: {value!r} is not one of {', '.join(choices)}")
-        if scorer is not None:
-            config.transfer.scorer = scorer  # type: ignore[assignment]
-        if distill_form is not None:
-            config.transfer.distill_form = distill_form  # type: ignore[assignment]
-        if no_distill:
-            config.transfer.distill = False
-        if uniform_weights:
-            config.transfer.uniform_weights = True
-        if no_guidance:
-            config.transfer.guidance = False
-        if init_from or method != "vid2act":
-            config.transfer.distill = False
-        request = TransferRequest(teachers, init_from, list(source_data), device, logdir, root, method,
-                                  {"task": "--target", **requested_keys(explicit_preset(preset), config_file, overrides)})
-        state, run_dir, summary = transfer_to_target(config, request, reporter)
-        typer.echo(f"done: {state.env_steps} env steps, {state.updates} updates -> {run_dir}")
-        if "dominant_teacher" in summary:
-            weights = ", ".join(f"{name} {value:.2f}" for name, value in summary["final_mean_weight"].items())
-            typer.echo(f"task weights at the end: {weights}; dominant teacher: {summary['dominant_teacher']}")
+        request = api.TransferRequest(
+            target=target, teachers=teachers, preset=preset, alpha=alpha, scorer=scorer, distill_form=distill_form,
+            device=device, seed=seed, steps=steps, logdir=logdir, root=root, no_distill=no_distill,
+            uniform_weights=uniform_weights, no_guidance=no_guidance, method=method, init_from=init_from,
+            source_data=tuple(source_data), config_file=config_file, overrides=tuple(overrides),
+        )
+        result = api.transfer(request, RichReporter(progress, bars_on_stderr=False))
+        typer.echo(f"done: {result.env_steps} env steps, {result.updates} updates -> {result.run_dir}")
+        if result.dominant_teacher is not None:
+            weights = ", ".join(f"{name} {value:.2f}" for name, value in result.final_mean_weight.items())
+            typer.echo(f"task weights at the end: {weights}; dominant teacher: {result.dominant_teacher}")

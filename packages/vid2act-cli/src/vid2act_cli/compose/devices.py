@@ -7,6 +7,7 @@ import torch
 from vid2act_core.config import Config
 from vid2act_core.runtime.host_memory import keep_freed_host_memory
 from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512
+from vid2act_core.runtime.threads import choose_threads
 
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 
@@ -40,14 +41,20 @@ def resolve_device(name: str | torch.device, reporter: Reporter | None = None) -
     raise ValueError(f"--device {name!r}: expected cpu, cuda, cuda:N, mps or auto")
 
 
-def configure_threads(config: Config) -> None:
-    """torch's intra-op threads as `train.threads` says (0: torch's default), the host allocator
+def configure_threads(config: Config, reporter: Reporter | None = None, stage: str = "train") -> int:
+    """torch's intra-op threads as `<stage>.threads` says (`train` or `pretrain`; 0: the free cores,
+    `vid2act_core.runtime.threads`), said through `reporter` where one is given; the host allocator
     tuned for repeated training updates (`vid2act_core.runtime.host_memory`) and MKL's AVX-512 kernels on
-    AMD CPUs (`vid2act_core.runtime.mkl_dispatch`; the `vid2act` entry point already asked, before any matmul)."""
-    if config.train.threads > 0:
-        torch.set_num_threads(config.train.threads)
+    AMD CPUs (`vid2act_core.runtime.mkl_dispatch`; the `vid2act` entry point already asked, before any matmul).
+    Returns the thread count."""
+    requested = config.pretrain.threads if stage == "pretrain" else config.train.threads
+    choice = choose_threads(requested, f"{stage}.threads")
+    torch.set_num_threads(choice.threads)
+    if reporter is not None:
+        reporter.say(choice.describe({"pretrain": "pretraining", "train": "training"}.get(stage, stage)))
     keep_freed_host_memory()
     enable_mkl_avx512()
+    return choice.threads
 
 
 AUTO_PRESET = "auto"

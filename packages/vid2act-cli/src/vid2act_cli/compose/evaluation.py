@@ -15,6 +15,7 @@ from vid2act_core.runtime.checkpoint import load_checkpoint
 from vid2act_core.runtime.fileio import atomic_write_text
 from vid2act_core.loop import evaluate, evaluation_seed, seed_everything
 from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512
+from vid2act_core.transfer.agent import SWITCH_RATE_KEY
 
 from vid2act_envs.parallel import check_workers, run_in_workers
 
@@ -119,7 +120,10 @@ def evaluate_run(
     if has_success:
         result["success_rate"] = stats["success"]
     if selected:
-        result["selected_share"] = {key.removeprefix("selected/"): share for key, share in selected.items()}
+        result["selected_share"] = {key.removeprefix("selected/"): share for key, share in selected.items()
+                                    if key.startswith("selected/")}
+        if SWITCH_RATE_KEY in selected:
+            result[SWITCH_RATE_KEY] = selected[SWITCH_RATE_KEY]
     if frames is not None:
         video_path = run_dir / "videos" / f"evaluate_{result['mode']}_{result['env_steps_trained']:08d}.gif"
         video_path.parent.mkdir(exist_ok=True)

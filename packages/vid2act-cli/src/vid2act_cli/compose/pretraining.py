@@ -199,7 +199,7 @@ def pretrain_teacher(
                 "world_size": context.world_size,
             })
         config = _broadcast_config(config, context)
-        configure_threads(config)
+        configure_threads(config, reporter if main else None, stage="pretrain")
         train_source = SequenceSampler(data.train_episodes, keys=PRETRAIN_KEYS)
         eval_source = SequenceSampler(data.eval_episodes, keys=PRETRAIN_KEYS) if data.eval_episodes else None
         logger = None

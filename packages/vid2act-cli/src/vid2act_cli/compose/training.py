@@ -106,7 +106,7 @@ def run_online(
         config = saved
         (run_dir / DONE_MARKER).unlink(missing_ok=True)
     save_run_config(run_dir, config, info)
-    configure_threads(config)
+    configure_threads(config, reporter)
     seed_everything(config.seed)
 
     env = make_task_env(config, seed=config.seed)

@@ -14,7 +14,7 @@ from typing import Any
 ZERO_ALLOWED = frozenset({
     "train.prefill", "train.pretrain_updates", "train.eval_episodes", "train.video_every", "train.threads",
     "world_model.reward_layers", "actor_critic.actor_layers", "actor_critic.critic_layers",
-    "transfer.distill_layers", "transfer.distill_burn_in", "pretrain.open_loop_context",
+    "transfer.distill_layers", "transfer.distill_burn_in", "pretrain.open_loop_context", "pretrain.threads",
 })
 """Integer config keys for which 0 means "none" or "off" (eval episodes, video, prefill, threads = auto, ...)."""
 

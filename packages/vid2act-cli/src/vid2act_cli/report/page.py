@@ -125,7 +125,7 @@ CAPTIONS = {
     "eval_success": "Evaluation success rate (an episode succeeds if the task reports success at any step): mean ± std over seeds.",
     "task_weights": "Task weights of each teacher over training (softmax of f_weight, Eq. 3; dotted: uniform).",
     "selected_teacher": "Selected teacher k (argmax of the task weights) while acting: share of environment steps.",
-    "selected_over_time": "Selected teacher k while acting, over training: share of the acting steps of each logging interval (mean ± std over seeds).",
+    "selected_over_time": "Selected teacher k while acting, over training: share of the acting steps of each logging interval (mean ± std over seeds); in black, the share of steps within an episode on which k changed (0: one teacher per episode).",
     "model_loss": "World-model losses of the agent: image reconstruction and reward.",
     "diagnostics": ("Diagnostics per run (colour = method, line style = seed): std of the student's deterministic and stochastic "
                     "features (collapse), std of the distillation target and prediction, ratio of the distillation to the world-model "

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from vid2act_cli.report.runs import DIAG_PREFIX, LOSS_KEYS, SELECTED_PREFIX, SUCCESS_KEY, WEIGHT_PREFIX, RunData, aggregate, method_style
+from vid2act_cli.report.runs import (DIAG_PREFIX, LOSS_KEYS, SELECTED_PREFIX, SUCCESS_KEY, SWITCH_RATE_SERIES, WEIGHT_PREFIX, RunData,
+                                     aggregate, method_style)
 
 
 def _plt():
@@ -74,10 +75,12 @@ def plot_eval(groups: dict[tuple[str, str], list[RunData]], key: str, ylabel: st
 
 
 def _plot_teacher_series(
-    groups: dict[tuple[str, str], list[RunData]], prefix: str, ylabel: str, path: Path
+    groups: dict[tuple[str, str], list[RunData]], prefix: str, ylabel: str, path: Path,
+    extra: tuple[str, str] | None = None,
 ) -> Path | None:
     """One panel per (task, method) with teachers: the logged series `prefix + teacher` of every teacher
-    against env steps (mean ± std over seeds), or None when no run logged it."""
+    against env steps (mean ± std over seeds), or None when no run logged it; `extra` (key, label) adds
+    one more series on the same axis, in black."""
     panels = [(key, runs) for key, runs in groups.items() if any(run.series(prefix + t)[0].size for run in runs for t in run.teachers)]
     if not panels:
         return None
@@ -90,6 +93,10 @@ def _plot_teacher_series(
             grid, mean, std, _ = aggregate([run.series(prefix + teacher) for run in runs])
             if len(grid):
                 _band(axis, grid, mean, std, colors(index % 10), teacher)
+        if extra is not None:
+            grid, mean, std, _ = aggregate([run.series(extra[0]) for run in runs])
+            if len(grid):
+                _band(axis, grid, mean, std, "black", extra[1])
         if teachers:
             axis.axhline(1 / len(teachers), color="gray", linestyle=":", linewidth=1)
         axis.set_title(f"{task} - {method_style(method)[0]} (n={len(runs)})", fontsize=10)
@@ -108,8 +115,10 @@ def plot_task_weights(groups: dict[tuple[str, str], list[RunData]], path: Path) 
 
 def plot_selected_over_time(groups: dict[tuple[str, str], list[RunData]], path: Path) -> Path | None:
     """One panel per (task, method) with teachers: the share of acting steps on which each teacher was the
-    selected k, per logging interval, over training."""
-    return _plot_teacher_series(groups, SELECTED_PREFIX, "share of acting steps selected", path)
+    selected k, per logging interval, over training, and (black) the share of steps within an episode on
+    which k changed: 0 where one teacher is held for a whole episode."""
+    return _plot_teacher_series(groups, SELECTED_PREFIX, "share of acting steps selected", path,
+                                extra=(SWITCH_RATE_SERIES, "k changed within an episode"))
 
 
 def selected_shares(runs: list[RunData]) -> dict[str, float]:

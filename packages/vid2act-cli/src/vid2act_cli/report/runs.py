@@ -25,6 +25,8 @@ RETURN_KEY = "eval/return_deterministic"
 SUCCESS_KEY = "eval/success_deterministic"
 WEIGHT_PREFIX = "losses/weight/"
 SELECTED_PREFIX = "charts/selected/"
+SWITCH_RATE_SERIES = "charts/selection_switch_rate"
+"""Share of within-episode acting steps whose selected teacher changed (`TransferAgent.acting_metrics`)."""
 LOSS_KEYS = (("losses/image_loss", "image loss"), ("losses/reward_loss", "reward loss"))
 DIAG_PREFIX = "losses/diag/"
 """The agents return their collapse and gradient-balance statistics as `diag/...`; the loop's metrics

@@ -40,6 +40,8 @@ ACTING_PHASES = ("train", "eval")
 TRANSFER_MODULES_SEED_OFFSET = 7919
 """Offset of the seed of the transfer modules' own initialisation from `config.seed`."""
 UNIFORM_SELECTION = "uniform"
+SWITCH_RATE_KEY = "selection_switch_rate"
+"""`acting_metrics` key: share of within-episode acting steps whose selected teacher k changed."""
 """The selection metric's name under the uniform-weights ablation (no teacher is selected)."""
 
 
@@ -89,6 +91,9 @@ class TransferAgent(DreamerAgent):
         self.selected_counts = {
             phase: torch.zeros(self.num_teachers, dtype=torch.long, device=self.device) for phase in ACTING_PHASES
         }
+        # (steps whose k differs from the previous step's, steps with a previous step in the same episode):
+        # how often selection moves within an episode, which one W per run never does.
+        self.selection_switches = {phase: torch.zeros(2, dtype=torch.long, device=self.device) for phase in ACTING_PHASES}
         self.selector = TaskSelector(self.num_teachers, transfer.uniform_weights, self.device, config.seed)
         self._last_guidance: ImaginationGuidance | None = None
         self._last_query_states: torch.Tensor | None = None
@@ -254,7 +259,12 @@ class TransferAgent(DreamerAgent):
             policy_state.get("smoothed_errors"),
         )
         selected = self.selector.select(weights)
-        self.selected_counts["train" if mode == "explore" else "eval"] += torch.bincount(selected, minlength=self.num_teachers)
+        phase = "train" if mode == "explore" else "eval"
+        self.selected_counts[phase] += torch.bincount(selected, minlength=self.num_teachers)
+        previous = policy_state.get("selected_task")
+        if previous is not None:
+            continuing = ~obs["is_first"].bool()
+            self.selection_switches[phase] += torch.stack([((selected != previous) & continuing).sum(), continuing.sum()])
         extra = {
             "teacher_state": teacher_post,
             "teacher_features": teacher_features,
@@ -279,7 +289,8 @@ class TransferAgent(DreamerAgent):
         }
 
     def acting_metrics(self, phase: str = "train") -> dict[str, float]:
-        """Share of acting steps of `phase` (train: explore mode; eval: eval and stochastic) that selected each teacher since the last call.
+        """Share of acting steps of `phase` (train: explore mode; eval: eval and stochastic) that selected each teacher since the last call,
+        and `SWITCH_RATE_KEY`: the share of steps within an episode whose k differs from the step before.
 
         Under the uniform ablation no teacher is selected (k is a uniform draw): `selected/uniform` = 1.
         """
@@ -289,12 +300,17 @@ class TransferAgent(DreamerAgent):
             raise ValueError(f"acting phase {phase!r} is not one of {', '.join(ACTING_PHASES)}")
         counts = self.selected_counts[phase].cpu().double()
         self.selected_counts[phase].zero_()
+        switches, transitions = self.selection_switches[phase].tolist()
+        self.selection_switches[phase].zero_()
         total = counts.sum().item()
         if total == 0:
             return {}
         if self.selector.uniform:
             return {f"selected/{UNIFORM_SELECTION}": 1.0}
-        return {f"selected/{name}": float(counts[index] / total) for index, name in enumerate(self.teacher_names)}
+        shares = {f"selected/{name}": float(counts[index] / total) for index, name in enumerate(self.teacher_names)}
+        if transitions:
+            shares[SWITCH_RATE_KEY] = switches / transitions
+        return shares
 
     # ----- checkpoints -------------------------------------------------------------------------
     def checkpoint(self) -> dict[str, Any]:

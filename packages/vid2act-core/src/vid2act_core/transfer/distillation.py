@@ -33,14 +33,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from vid2act_core.config import TransferConfig
+from vid2act_core.config_schema import field_choices
 from vid2act_core.transfer.distill_heads import DISTILL_HEADS, StudentHeads, build_distill_head
 from vid2act_core.transfer.normaliser import TeacherNormaliser
 from vid2act_core.transfer.scorers import PredictionErrorScorer, SimilarityScorer, StepwiseErrorScorer, build_scorer
 
-DISTILL_FORMS = ("student_head", "paper", "published")
+DISTILL_FORMS = field_choices(TransferConfig, "distill_form")
 """Values of `transfer.distill_form`."""
-DISTILL_REDUCTIONS = ("mean", "sum")
-DISTILL_STATES = ("prior", "posterior")
+DISTILL_REDUCTIONS = field_choices(TransferConfig, "distill_reduction")
+DISTILL_STATES = field_choices(TransferConfig, "distill_states")
 PUBLISHED_WEIGHT_FLOOR = 0.1
 """The published code's floor on each teacher's weight in L_distill (`torch.max(0.1, w)`)."""
 

@@ -40,9 +40,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vid2act_core.config_schema import TransferConfig, field_choices
 from vid2act_core.nets import MLP
 
-SCORERS = ("prediction_error", "stepwise_error", "paper", "mlp", "similarity")
+SCORERS = field_choices(TransferConfig, "scorer")
 """Values of `transfer.scorer`."""
 
 
