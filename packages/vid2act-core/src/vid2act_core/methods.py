@@ -115,16 +115,18 @@ def apply_switches(transfer: TransferConfig, method: Method) -> None:
 
 
 def label_from_switches(transfer: TransferConfig) -> str:
-    """The switch-selected method whose switches `transfer` has, the table's first one winning; else `DEFAULT_METHOD`.
+    """The switch-selected method whose switches `transfer` all has, the one with most switches winning (the table's
+    first among equals: dreamer before uniform before noguide); else `DEFAULT_METHOD`.
 
     Only methods of the transfer agent that start from teachers or nothing count: `init` is told by
     `--init-from` and the baselines by `--method`, not by the config.
     """
-    for method in METHODS:
-        if (method.agent == TRANSFER_AGENT and method.source in ("teachers", "none") and method.switches
-                and all(getattr(transfer, key) == value for key, value in method.switches.items())):
-            return method.name
-    return DEFAULT_METHOD
+    matching = [method for method in METHODS
+                if method.agent == TRANSFER_AGENT and method.source in ("teachers", "none") and method.switches
+                and all(getattr(transfer, key) == value for key, value in method.switches.items())]
+    if not matching:
+        return DEFAULT_METHOD
+    return max(matching, key=lambda method: len(method.switches)).name
 
 
 def paper_methods(grid: PaperGrid) -> tuple[str, ...]:
