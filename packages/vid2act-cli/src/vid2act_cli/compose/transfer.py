@@ -29,6 +29,7 @@ from vid2act_cli.compose.transfer_plan import TransferPlan
 __all__ = ["TransferPlan", "TransferRequest", "build_agent_factory", "parse_source_data", "plan_transfer", "run_transfer",
            "summarise_transfer", "transfer_to_target"]
 
+
 def parse_source_data(entries: list[str]) -> dict[str, Path]:
     """`NAME=PATH` entries of --source-data."""
     result = {}
@@ -49,8 +50,9 @@ def plan_transfer(
     `method`: a baseline of `compose.baselines` plans there; None or a method of the Vid2Act student:
     the config's switches (set from the method table by the front door) decide.
     """
-    if method is not None and is_baseline(get_method(method).name):
-        return plan_baseline(method, teachers, init_from)
+    entry = get_method(method) if method is not None else None  # an unknown name is refused before any registry read
+    if entry is not None and is_baseline(entry.name):
+        return plan_baseline(entry.name, teachers, init_from)
     from vid2act_teachers.registry import TeacherRegistry, check_compatible, shadowing_message, vid2act_home
 
     from vid2act_cli.compose.replay_sets import resolve_guidance_sources
