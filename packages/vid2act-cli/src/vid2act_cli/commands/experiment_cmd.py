@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from vid2act_core.methods import method_names
+
 from vid2act_cli.commands.errors import EXIT_FAILURE, cli_errors, fail
 
 
@@ -56,7 +58,7 @@ def register(app: typer.Typer) -> None:
         root: Path = typer.Option(None, "--root", help="Where runs, jobs.json, logs/ and the experiment's teacher registry go (default: experiments/NAME, or experiments/NAME-scaleF)."),
         preset: str = typer.Option(None, "--preset", help="Use this preset for every job instead of the paper's (e.g. small for a CPU trial; grid default: small)."),
         targets: str = typer.Option(None, "--targets", help="grid: comma-separated target tasks."),
-        methods: str = typer.Option(None, "--methods", help="grid: comma-separated methods (vid2act, dreamer, uniform, noguide, init, apv, isodream)."),
+        methods: str = typer.Option(None, "--methods", help=f"grid: comma-separated methods ({', '.join(method_names())})."),
         teachers: str = typer.Option(None, "--teachers", help="grid: comma-separated registered teachers (init starts from the first)."),
         steps: int = typer.Option(None, "--steps", help="grid: env steps per run."),
         video_model: str = typer.Option(None, "--video-model", help="grid, --methods apv: the action-free model its runs fine-tune (registered, or the name to pretrain it under with --video-data)."),

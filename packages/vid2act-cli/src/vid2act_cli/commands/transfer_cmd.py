@@ -8,6 +8,7 @@ import typer
 
 from vid2act_core.config import TransferConfig
 from vid2act_core.config_schema import field_choices
+from vid2act_core.methods import method_names
 
 from vid2act_cli.commands.errors import cli_errors
 from vid2act_cli.commands.help_text import AUTO_PRESET_HELP
@@ -37,7 +38,8 @@ def register(app: typer.Typer) -> None:
         no_distill: bool = typer.Option(False, "--no-distill", help="Baseline: DreamerV2 from scratch (no teachers)."),
         uniform_weights: bool = typer.Option(False, "--uniform-weights", help="Ablation: fixed uniform task weights."),
         no_guidance: bool = typer.Option(False, "--no-guidance", help="Ablation: no action-replay guidance for the actor."),
-        method: str = typer.Option("vid2act", "--method", help="vid2act (with the switches below), or a baseline: apv (--init-from an action-free model) or isodream (docs/baselines.md)."),
+        method: str = typer.Option("vid2act", "--method", help="vid2act (with the switches below), or a baseline: apv (--init-from an action-free model) or isodream (docs/baselines.md); "
+                                    f"any of {', '.join(method_names())} sets that method's switches."),
         init_from: str = typer.Option(None, "--init-from", help="Baseline: DreamerV2 initialised from this teacher's or multitask model's weights (vid2act pretrain --multitask)."),
         source_data: list[str] = typer.Option([], "--source-data", help="TEACHER=FILE.h5: action-replay pairs from this dataset instead of the teacher's stored set (repeatable)."),
         config_file: Path = typer.Option(None, "--config", help="YAML file of config overrides."),

@@ -14,28 +14,20 @@ from vid2act_core.compat import ARCHITECTURE_FIELDS, LATENT_BEHAVIOUR_FIELDS
 from vid2act_core.config import Config
 from vid2act_core.runtime.fileio import atomic_write_text
 from vid2act_core.loop import LoopState
+from vid2act_core.methods import get_method
 from vid2act_core.naming import method_label
 from vid2act_core.transfer import UNIFORM_SELECTION
 
+from vid2act_cli.compose.baselines import baseline_agent_factory, is_baseline, plan_baseline
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.logger import read_metrics
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.compose.runs import check_resume, load_run_config, resolve_run_dir
 from vid2act_cli.compose.training import RESUMABLE_CHANGES, AgentFactory, canonical_task, run_online
+from vid2act_cli.compose.transfer_plan import TransferPlan
 
-@dataclass
-class TransferPlan:
-    """What a transfer run will use, resolved and checked before any training starts."""
-
-    method: str
-    teacher_names: list[str] = field(default_factory=list)
-    source_data: dict[str, Path] = field(default_factory=dict)
-    """Teacher -> source dataset read for its action-replay pairs (others use their stored set)."""
-    init_from: str | None = None
-    replay_sets: list[str] = field(default_factory=list)
-    """Teachers whose stored action-replay set is used (`compose.replay_sets`)."""
-    notes: list[str] = field(default_factory=list)
-    """Lines to show before training (shadowed plugin teachers, teachers without a stored set)."""
+__all__ = ["TransferPlan", "TransferRequest", "build_agent_factory", "parse_source_data", "plan_transfer", "run_transfer",
+           "summarise_transfer", "transfer_to_target"]
 
 
 def parse_source_data(entries: list[str]) -> dict[str, Path]:
@@ -55,12 +47,12 @@ def plan_transfer(
 ) -> TransferPlan:
     """Resolve teacher names and source datasets; refuse missing, corrupt or incompatible teachers.
 
-    `method` apv or isodream: a baseline of `compose.baselines` (None or vid2act: the switches decide).
+    `method`: a baseline of `compose.baselines` plans there; None or a method of the Vid2Act student:
+    the config's switches (set from the method table by the front door) decide.
     """
-    if method not in (None, "vid2act"):
-        from vid2act_cli.compose.baselines import plan_baseline
-
-        return plan_baseline(method, teachers, init_from)
+    entry = get_method(method) if method is not None else None  # an unknown name is refused before any registry read
+    if entry is not None and is_baseline(entry.name):
+        return plan_baseline(entry.name, teachers, init_from)
     from vid2act_teachers.registry import TeacherRegistry, check_compatible, shadowing_message, vid2act_home
 
     from vid2act_cli.compose.replay_sets import resolve_guidance_sources
@@ -107,9 +99,7 @@ def build_agent_factory(plan: TransferPlan, reporter: Reporter | None = None) ->
     from vid2act_cli.compose.init_report import describe_initialisation
     from vid2act_cli.compose.replay_sets import load_source_pairs
 
-    from vid2act_cli.compose.baselines import BASELINE_METHODS, baseline_agent_factory
-
-    if plan.method in BASELINE_METHODS:
+    if is_baseline(plan.method):
         return baseline_agent_factory(plan, reporter)
 
     def factory(config: Config, action_dim: int, device: torch.device) -> DreamerAgent:
@@ -219,7 +209,7 @@ class TransferRequest:
     logdir: Path | None
     root: Path
     method: str | None = None
-    """--method: None or vid2act (the switches decide), apv or isodream (`compose.baselines`)."""
+    """--method: None or a method of the Vid2Act student (the switches decide), or a baseline (`compose.baselines`)."""
     explicit: dict[str, str] = field(default_factory=dict)
     """Settings the command line gave (`runs.requested_keys`; --teachers is added here): a resumed run must match them."""
 

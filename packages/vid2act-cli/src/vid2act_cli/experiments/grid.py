@@ -11,16 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from vid2act_core.naming import METHODS, slugify
+from vid2act_core.methods import all_methods, find_method, get_method, method_names
+from vid2act_core.naming import slugify
 
 from vid2act_cli.experiments.jobs import HOME_ENV, ExperimentSettings, Job
-from vid2act_cli.experiments.paper import METHOD_FLAGS
-from vid2act_cli.experiments.video_model import apv_argv, video_model_job, video_model_label
+from vid2act_cli.experiments.method_argv import method_argv
+from vid2act_cli.experiments.video_model import video_model_job, video_model_label
 
 GRID_PRESET = "small"
 """The grid's preset when `--preset` is not given."""
-NO_TEACHER_METHODS = ("dreamer", "isodream", "apv")
-"""Methods that distil no teacher (so need no `--teachers`)."""
 
 
 @dataclass(frozen=True)
@@ -44,19 +43,21 @@ class GridSpec:
     def __post_init__(self) -> None:
         if not self.targets:
             raise ValueError("grid: --targets is empty; name at least one target task")
-        unknown = [method for method in self.methods if method not in METHODS]
+        unknown = [method for method in self.methods if find_method(method) is None]
         if unknown or not self.methods:
-            raise ValueError(f"grid: --methods {','.join(self.methods) or '(empty)'}: choose from {', '.join(METHODS)}")
+            raise ValueError(f"grid: --methods {','.join(self.methods) or '(empty)'}: choose from {', '.join(method_names())}")
+        video = [method for method in self.methods if get_method(method).needs_video_model]
         if self.steps < 1:
             raise ValueError(f"grid: --steps must be >= 1, got {self.steps}")
-        if "apv" in self.methods and not self.video_model:
-            raise ValueError("grid: --methods apv needs --video-model NAME: a registered action-free model "
+        if video and not self.video_model:
+            raise ValueError(f"grid: --methods {','.join(video)} needs --video-model NAME: a registered action-free model "
                              "(vid2act pretrain --action-free), or the name to pretrain one under with --video-data FILE,...")
-        if "apv" not in self.methods and (self.video_model or self.video_data or self.video_steps is not None):
-            raise ValueError("grid: --video-model, --video-data and --video-steps belong to --methods apv")
+        if not video and (self.video_model or self.video_data or self.video_steps is not None):
+            raise ValueError("grid: --video-model, --video-data and --video-steps belong to --methods "
+                             + ",".join(method.name for method in all_methods() if method.needs_video_model))
         if self.video_steps is not None and (self.video_steps < 1 or not self.video_data):
             raise ValueError(f"grid: --video-steps {self.video_steps}: expected >= 1, with --video-data (it sizes the grid's pretraining)")
-        needing = [method for method in self.methods if method not in NO_TEACHER_METHODS]
+        needing = [method for method in self.methods if get_method(method).needs_teachers]
         if not self.teachers and needing:
             raise ValueError("grid: --teachers is required for the methods " + ", ".join(needing))
 
@@ -81,16 +82,10 @@ def custom_grid(settings: ExperimentSettings, spec: GridSpec) -> list[Job]:
                 logdir = settings.root / "runs" / f"{slugify(target)}-{method}-{seed}"
                 argv = ["transfer", "--target", target, "--preset", preset, "--seed", str(seed),
                         "--steps", str(spec.steps), "--device", settings.device, "--logdir", str(logdir)]
-                needs: tuple[str, ...] = ()
-                if method == "init":
-                    argv += ["--init-from", spec.teachers[0]]
-                elif method == "apv":
-                    argv += apv_argv(str(spec.video_model))
-                    needs = apv_needs
-                elif method in ("dreamer", "isodream"):
-                    argv += list(METHOD_FLAGS[method])
-                else:
-                    argv += ["--teachers", ",".join(spec.teachers), *METHOD_FLAGS[method]]
+                entry = get_method(method)
+                argv += method_argv(entry, ",".join(spec.teachers), spec.teachers[0] if spec.teachers else "",
+                                    str(spec.video_model))
+                needs = apv_needs if entry.needs_video_model else ()
                 jobs.append(Job("transfer", f"transfer {target} {method} seed {seed}", tuple(argv), logdir / "DONE",
                                 spec.steps, env=env, needs=needs))
     return jobs

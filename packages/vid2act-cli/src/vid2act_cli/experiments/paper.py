@@ -24,28 +24,19 @@ from __future__ import annotations
 
 from typing import Callable
 
+from vid2act_core.methods import get_method, paper_methods
+
 from vid2act_cli.experiments.jobs import (
     HOME_ENV, ExperimentSettings, Job, pretrain_overrides, schedule_overrides, teacher_name,
 )
-from vid2act_cli.experiments.video_model import PAPER_VIDEO_MODEL, apv_argv, video_model_job, video_model_label
+from vid2act_cli.experiments.method_argv import method_argv
+from vid2act_cli.experiments.video_model import PAPER_VIDEO_MODEL, video_model_job, video_model_label
 
 METAWORLD_SOURCES = ("button-press-topdown", "door-open", "drawer-close", "peg-insert-side", "pick-place", "push")
 METAWORLD_TARGETS = ("button-press", "coffee-push", "drawer-open", "door-lock", "window-open", "door-close")
 METAWORLD_ABLATION_TARGETS = ("button-press", "drawer-open")
 DMC_SOURCES = ("cheetah_run", "hopper_stand", "walker_walk", "walker_run")
 DMC_TARGETS = ("quadruped_walk", "quadruped_run")
-
-MAIN_METHODS = ("vid2act", "dreamer", "init", "apv", "isodream")
-"""The methods of the paper's comparisons (Fig. 3 and 6) on every target."""
-ABLATION_METHODS = ("uniform", "noguide")
-METHOD_FLAGS: dict[str, tuple[str, ...]] = {
-    "vid2act": (),
-    "dreamer": ("--no-distill",),
-    "uniform": ("--uniform-weights",),
-    "noguide": ("--no-guidance",),
-    "isodream": ("--method", "isodream"),
-}
-"""Transfer switches per method label (`init` adds `--init-from TEACHER`, `apv` `--method apv --init-from MODEL`)."""
 
 INIT_SOURCE: dict[str, str] = {
     "button-press": "button-press-topdown",
@@ -89,18 +80,11 @@ def _transfer_jobs(
                 preset = settings.preset or (APV_PRESET[paper_preset] if method == "apv" else paper_preset)
                 argv = ["transfer", "--target", f"{domain_prefix}{target}", "--preset", preset, "--seed", str(seed),
                         "--steps", str(steps), "--device", settings.device, "--logdir", str(logdir)]
-                needs: tuple[str, ...] = teacher_labels
-                if method == "init":
-                    argv += ["--init-from", teacher_name(INIT_SOURCE[target])]
-                    needs = (f"teacher {teacher_name(INIT_SOURCE[target])}",)
-                elif method == "apv":
-                    argv += apv_argv(PAPER_VIDEO_MODEL)
-                    needs = (video_model_label(PAPER_VIDEO_MODEL),)
-                elif method in ("dreamer", "isodream"):
-                    argv += list(METHOD_FLAGS[method])
-                    needs = ()
-                else:
-                    argv += ["--teachers", teachers, *METHOD_FLAGS[method]]
+                entry = get_method(method)
+                init_teacher = teacher_name(INIT_SOURCE[target])
+                argv += method_argv(entry, teachers, init_teacher, PAPER_VIDEO_MODEL)
+                needs: tuple[str, ...] = {"teachers": teacher_labels, "init-teacher": (f"teacher {init_teacher}",),
+                                          "video-model": (video_model_label(PAPER_VIDEO_MODEL),), "none": ()}[entry.source]
                 argv += schedule
                 jobs.append(Job("transfer", f"transfer {target} {method} seed {seed}", tuple(argv),
                                 logdir / "DONE", steps, env=env, needs=needs))
@@ -125,7 +109,7 @@ def paper_metaworld(settings: ExperimentSettings) -> list[Job]:
     schedule = schedule_overrides(scale, 500, 5_000, 6_000)
 
     def methods_for(target: str) -> tuple[str, ...]:
-        return MAIN_METHODS + (ABLATION_METHODS if target in METAWORLD_ABLATION_TARGETS else ())
+        return paper_methods("main") + (paper_methods("ablation") if target in METAWORLD_ABLATION_TARGETS else ())
 
     jobs += _transfer_jobs(settings, "paper-metaworld", "metaworld:", METAWORLD_TARGETS, METAWORLD_SOURCES, steps, methods_for, schedule)
     return jobs
@@ -155,5 +139,5 @@ def paper_dmc(settings: ExperimentSettings) -> list[Job]:
     jobs.append(_video_model(settings, "paper-dmc", DMC_SOURCES, pretrain_steps))
     steps = scale.of(400_000, 2_000)
     schedule = schedule_overrides(scale, 1_000, 2_500, 10_000)
-    jobs += _transfer_jobs(settings, "paper-dmc", "", DMC_TARGETS, DMC_SOURCES, steps, lambda target: MAIN_METHODS, schedule)
+    jobs += _transfer_jobs(settings, "paper-dmc", "", DMC_TARGETS, DMC_SOURCES, steps, lambda target: paper_methods("main"), schedule)
     return jobs

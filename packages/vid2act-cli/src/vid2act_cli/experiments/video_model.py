@@ -47,11 +47,6 @@ def video_model_job(
                env={HOME_ENV: str(home)} if home_env else {}, needs=needs)
 
 
-def apv_argv(video_model: str) -> list[str]:
-    """The transfer options of an APV run fine-tuning `video_model`."""
-    return ["--method", "apv", "--init-from", video_model]
-
-
 def check_video_model(home: Path, name: str, data: Sequence[Path]) -> None:
     """Refuse, in one line, a video model the grid cannot use.
 

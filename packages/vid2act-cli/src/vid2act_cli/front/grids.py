@@ -47,7 +47,7 @@ class LaunchRequest:
     targets: tuple[str, ...] | None = None
     """grid: target tasks."""
     methods: tuple[str, ...] | None = None
-    """grid: methods (vid2act, dreamer, uniform, noguide, init, apv, isodream)."""
+    """grid: method names of `vid2act_core.methods.METHODS` (vid2act, dreamer, ...)."""
     teachers: tuple[str, ...] | None = None
     """grid: registered teachers (init starts from the first)."""
     steps: int | None = None

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # compose.reporter is standard library only, so the type hints stay resolvable at no start-up cost.
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
+
+if TYPE_CHECKING:
+    from vid2act_core.methods import Method
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,8 @@ class TransferRequest:
     no_guidance: bool = False
     """Ablation: no action-replay guidance for the actor."""
     method: str = "vid2act"
-    """vid2act (with the switches above), or a baseline: apv (with init_from an action-free model) or isodream."""
+    """vid2act (with the switches above), a baseline: apv (with init_from an action-free model) or isodream, or any
+    other method of `vid2act_core.methods` (its switches are set as its flags would)."""
     init_from: str | None = None
     """Baseline: DreamerV2 initialised from this teacher's or multitask model's weights."""
     source_data: tuple[str, ...] = ()
@@ -194,12 +199,28 @@ class TransferResult:
     """The teacher of the largest final weight; None without teachers."""
 
 
+def _selected_methods(request: TransferRequest) -> list[Method]:
+    """The methods whose config switches the request asks for: its dedicated flags, --init-from, then --method."""
+    from vid2act_core.methods import get_method, init_method, method_by_flag
+
+    flags = (("--no-distill", request.no_distill), ("--uniform-weights", request.uniform_weights),
+             ("--no-guidance", request.no_guidance))
+    chosen = [method_by_flag(flag) for flag, given in flags if given]
+    method = get_method(request.method)
+    if method.source == "init-teacher" and not request.init_from:  # a baseline checks its own (compose.baselines)
+        raise ValueError(f"--method {method.name}: needs --init-from TEACHER (the teacher its student starts from)")
+    if request.init_from:
+        chosen.append(init_method())
+    return [*chosen, method]
+
+
 def transfer(request: TransferRequest, reporter: Reporter | None = None) -> TransferResult:
     """Vid2Act transfer (task-selective distillation + action-replay guidance) or one of its baselines.
 
     Calling again on the same logdir resumes. `reporter` receives notes and progress (default: plain text).
     """
     from vid2act_core.config import load_config
+    from vid2act_core.methods import apply_switches
     from vid2act_core.transfer.distillation import DISTILL_FORMS
     from vid2act_core.transfer.scorers import SCORERS
 
@@ -226,14 +247,8 @@ def transfer(request: TransferRequest, reporter: Reporter | None = None) -> Tran
         config.transfer.scorer = request.scorer  # type: ignore[assignment]
     if request.distill_form is not None:
         config.transfer.distill_form = request.distill_form  # type: ignore[assignment]
-    if request.no_distill:
-        config.transfer.distill = False
-    if request.uniform_weights:
-        config.transfer.uniform_weights = True
-    if request.no_guidance:
-        config.transfer.guidance = False
-    if request.init_from or request.method != "vid2act":
-        config.transfer.distill = False
+    for method in _selected_methods(request):
+        apply_switches(config.transfer, method)
     settings = TransferSettings(
         request.teachers, request.init_from, list(request.source_data), request.device, request.logdir, request.root,
         request.method,

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from vid2act_core.methods import all_methods, find_method
+
 from vid2act_cli.compose.logger import read_metrics
 from vid2act_cli.compose.runs import DONE_MARKER, RUN_CONFIG, load_run_config
 from vid2act_cli.report.grouping import base_method, configuration_labels, run_configuration
@@ -32,17 +34,6 @@ DIAG_PREFIX = "losses/diag/"
 """The agents return their collapse and gradient-balance statistics as `diag/...`; the loop's metrics
 accumulator writes every training metric under `losses/`, so metrics.jsonl holds `losses/diag/...`."""
 
-METHOD_STYLE: dict[str, tuple[str, str]] = {
-    "vid2act": ("Vid2Act", "tab:red"),
-    "dreamer": ("DreamerV2", "tab:blue"),
-    "init": ("DreamerV2 (pretrained init)", "tab:purple"),
-    "uniform": ("Vid2Act w/o task weights", "tab:orange"),
-    "noguide": ("Vid2Act w/o action guidance", "tab:green"),
-    "apv": ("APV", "tab:brown"),
-    "isodream": ("Iso-Dream", "tab:cyan"),
-}
-"""Label and colour per method (the ablations use the paper's Fig. 4 colours); the order is the legend's."""
-METHOD_ORDER = tuple(METHOD_STYLE)
 MAX_GRID_POINTS = 200
 EXPERIMENT_RUNS = "runs"
 """The folder of an experiment directory that holds its transfer runs."""
@@ -167,8 +158,7 @@ def group_runs(runs: list[RunData]) -> dict[tuple[str, str], list[RunData]]:
     def order(key: tuple[str, str]) -> tuple[int, int, str]:
         task, label = key
         method = base_method(label)
-        rank = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
-        return tasks.index(task), rank, label
+        return tasks.index(task), legend_rank(method), label
 
     return {key: sorted(groups[key], key=lambda run: run.seed) for key in sorted(groups, key=order)}
 
@@ -201,7 +191,13 @@ def aggregate(curves: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, 
 def method_style(method: str) -> tuple[str, str]:
     """(label, matplotlib colour) of a method; unknown methods are grey under their own name."""
     base = base_method(method)
-    if base in METHOD_STYLE:
-        label, colour = METHOD_STYLE[base]
-        return label + method[len(base):], colour
+    known = find_method(base)
+    if known is not None:
+        return known.title + method[len(base):], known.colour
     return method, "tab:gray"
+
+
+def legend_rank(method: str) -> int:
+    """A method's place in the legend (`Method.legend_rank`); unknown methods after every known one."""
+    known = find_method(method)
+    return known.legend_rank if known is not None else len(all_methods())
