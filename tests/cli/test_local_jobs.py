@@ -77,6 +77,23 @@ def test_a_job_waits_for_the_job_it_needs(tmp_path: Path) -> None:
     assert record(second)["started"] >= record(first)["ended"]
 
 
+# Writes its output file first and keeps working on it, as `vid2act collect` appends episodes to its dataset.
+EARLY_OUTPUT_SCRIPT = """
+import json, time
+open({done!r}, "w").write("partial")
+time.sleep(1.5)
+open({done!r}, "w").write(json.dumps({{"ended": time.time()}}))
+"""
+
+
+def test_a_job_whose_output_exists_while_it_runs_is_not_done_for_the_jobs_that_need_it(tmp_path: Path) -> None:
+    done = tmp_path / "data.json"
+    writer = Job("transfer", "writer", ("-c", EARLY_OUTPUT_SCRIPT.format(done=str(done))), done)
+    reader = fake_job(tmp_path, "reader", needs=("writer",))
+    run_jobs([writer, reader], tmp_path / "exp", "t", 2, program=PYTHON)
+    assert record(reader)["started"] >= json.loads(done.read_text())["ended"]
+
+
 def test_a_failing_job_is_named_in_one_line_and_the_others_finish(tmp_path: Path) -> None:
     bad = fake_job(tmp_path, "bad", fail=True)
     good = fake_job(tmp_path, "good", 0.5)

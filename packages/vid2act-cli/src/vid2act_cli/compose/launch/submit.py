@@ -148,7 +148,10 @@ def _run_local(pending: list[Job], contents: ExperimentFile, root: Path, options
                     waiting.remove(job)
                     result.blocked.append(job.label)
                     reporter.say(f"not started {job.label}: a job it needs failed")
-                elif free_slots and all(need.is_done() for need in needs):
+                # A need still running (or not yet started) is not done, whatever its files say: a collection
+                # writes its dataset long before it has all its episodes.
+                elif free_slots and all(need.is_done() and need.label not in running and need not in waiting
+                                        for need in needs):
                     waiting.remove(job)
                     slot = free_slots.pop(0)
                     gpus = tuple(range(slot * options.gpus_per_run, (slot + 1) * options.gpus_per_run))
