@@ -58,5 +58,7 @@ def choose_threads(requested: int, key: str, environ: dict[str, str] | None = No
     if budget.isdigit() and int(budget) > 0:
         return ThreadChoice(int(budget), f"the launcher's OMP_NUM_THREADS; --set {key}=N to choose")
     cores, busy = usable_cores(), busy_cores()
-    free = max(1, cores - busy)
+    free = cores - busy
+    if free < 1:
+        return ThreadChoice(1, f"no core of {cores} free, load {busy}: one thread; --set {key}=N to choose")
     return ThreadChoice(free, f"{free} of {cores} cores free, load {busy}; --set {key}=N to choose")
