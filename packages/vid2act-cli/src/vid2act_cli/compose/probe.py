@@ -32,7 +32,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -64,6 +64,10 @@ from vid2act_cli.compose.probe_plan import (  # noqa: F401  (the probe's request
     check_spec,
     cell_path,
 )
+
+if TYPE_CHECKING:
+    from vid2act_cli.experiments import Job
+
 
 @dataclass
 class _Inputs:
@@ -201,10 +205,36 @@ def _prepare(request: ProbeRequest, split: Any, teachers: Any, oracle: Any, devi
     return _Inputs(split, teachers, oracle, train, keys, windows)
 
 
+# The probe's cells side by side (`vid2act probe --jobs N`): its unfinished cells dealt into N shards, each a
+# `vid2act probe ... --cells <ids>` job run by the experiment launcher's local path (`compose/launch/local.py`),
+# so they share the cores, log to `OUT/logs/`, and a re-run resumes them like any other job.
+
+
+def deal_cells(cells: list[ProbeCell], shards: int) -> list[list[ProbeCell]]:
+    """Cells into at most `shards` non-empty lists of about equal updates (controls cost none), each in grid order."""
+    loads = [[0, index, []] for index in range(min(shards, len(cells)))]
+    for cell in sorted(cells, key=lambda cell: -cell.budget.updates * cell.variant.trained):
+        lightest = min(loads, key=lambda load: (load[0], len(load[2]), load[1]))
+        lightest[0] += cell.budget.updates * cell.variant.trained + 1
+        lightest[2].append(cell)
+    order = {cell.id: position for position, cell in enumerate(cells)}
+    return [sorted(load[2], key=lambda cell: order[cell.id]) for load in loads]
+
+
+def plan_cell_jobs(out: Path, cells: list[ProbeCell], shards: int, command: tuple[str, ...]) -> list[Job]:
+    """One job per shard; a shard is done when its last cell's result exists (a shard runs its cells in order)."""
+    from vid2act_cli.experiments import Job
+
+    dealt = deal_cells(cells, shards)
+    return [Job("probe", f"probe cells {index}/{len(dealt)} ({len(part)} cells)",
+                ("probe", *command, "--cells", ",".join(cell.id for cell in part), "--no-progress"),
+                cell_path(out, part[-1]))
+            for index, part in enumerate(dealt, 1)]
+
+
 def _run_side_by_side(request: ProbeRequest, cells: list[ProbeCell], reporter: Reporter) -> None:
     """The cells in `request.jobs` subprocesses (`vid2act probe ... --cells`), cores // jobs threads each."""
     from vid2act_cli.compose.launch.local import run_jobs
-    from vid2act_cli.compose.probe_jobs import plan_cell_jobs
 
     if not request.command:
         raise ValueError("--jobs: the probe's cells side by side need the probe's own options (ProbeRequest.command)")
