@@ -23,7 +23,9 @@ from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.logger import encode_gif
 from vid2act_cli.compose.runs import load_run_config
 from vid2act_cli.compose.training import make_task_env
-from vid2act_cli.compose.transfer import EVALUATE_CONSEQUENCE, PINS_KEY, TransferPlan, build_agent_factory, check_teacher_pins, teacher_pins
+from vid2act_cli.compose.transfer import (
+    EVALUATE_CONSEQUENCE, PINS_KEY, TransferPlan, build_agent_factory, check_teacher_pins, teacher_pins,
+)
 
 
 def load_run_agent(run_dir: Path, device: torch.device):
