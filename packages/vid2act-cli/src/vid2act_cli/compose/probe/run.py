@@ -21,15 +21,7 @@ from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY
 from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 
-from vid2act_cli.compose.probe.plan import (
-    ProbeCell,
-    ProbeOutcome,
-    ProbeRequest,
-    cell_path,
-    check_spec,
-    plan_cells,
-    result_spec,
-)
+from vid2act_cli.compose.probe.plan import ProbeCell, ProbeOutcome, ProbeRequest, cell_path, check_spec, plan_cells, result_spec
 
 if TYPE_CHECKING:
     from vid2act_cli.experiments import Job
