@@ -27,7 +27,7 @@ from vid2act_envs.rendering import (
     fast_render_settings,
     mean_abs_pixel_difference,
 )
-from vid2act_teachers.domains import make_env
+from vid2act_teachers.plugins import domain_registry
 
 DEFAULT_TASKS = ["walker_walk", "cheetah_run", "quadruped_walk", "metaworld:button-press-topdown"]
 
@@ -36,7 +36,7 @@ def run_episode_frames(
     task: str, steps: int, image_size: int, fast_render: bool, seed: int
 ) -> tuple[float, np.ndarray]:
     """Frames per second over `steps` random-action steps (after reset) and the images seen."""
-    env = make_env(task, seed=seed, image_size=image_size, fast_render=fast_render)
+    env = domain_registry().make_env(task, seed=seed, image_size=image_size, fast_render=fast_render)
     action_rng = np.random.default_rng(seed)
     try:
         observation = env.reset(seed=seed)

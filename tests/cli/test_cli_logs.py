@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from vid2act_cli.compose.reporter import LineBar, format_duration, progress_line_seconds
-from vid2act_cli.compose.state_expert import ensure_state_expert
+from vid2act_cli.compose.teacher_add import ensure_state_expert
 
 TRAIN = [sys.executable, "-m", "vid2act_cli.app", "train", "--task", "cartpole_swingup", "--preset", "tiny", "--device", "cpu"]
 

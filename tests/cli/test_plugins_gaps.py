@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from registry_fakes import add_teacher, tiny_world_model
 from vid2act_cli.app import app
 from vid2act_cli.commands.plugin_glue import register_cli_commands
-from vid2act_cli.compose.init_report import describe_initialisation
+from vid2act_cli.compose.transfer import describe_initialisation
 from vid2act_core.transfer import initialise_from_teacher
 from vid2act_core.world_model import WorldModel
 from vid2act_envs.base import Domain

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from pretrain_helpers import write_synthetic_dataset
 from registry_fakes import add_teacher
 from vid2act_cli.app import app
-from vid2act_cli.compose.pretrain_multitask import load_multitask_data
+from vid2act_cli.compose.pretrain_data import load_multitask_data
 from vid2act_cli.compose.pretraining import pretrain_teacher
 from vid2act_cli.compose.transfer import apply_init_architecture, build_agent_factory, plan_transfer
 from vid2act_core.config import load_config
@@ -101,7 +101,7 @@ def test_without_multitask_two_tasks_stay_refused(two_tasks: list[Path], tmp_pat
 
 
 def test_pooled_loaders_refuse_other_frames_repeats_and_short_pools_in_one_line(two_tasks: list[Path], tmp_path: Path) -> None:
-    from vid2act_cli.compose.pretrain_videos import load_video_data
+    from vid2act_cli.compose.pretrain_data import load_video_data
 
     other = tmp_path / "other.h5"
     attrs = DatasetAttrs(domain="dmc", task="walker_walk", action_repeat=2, camera=0, collector="expert",

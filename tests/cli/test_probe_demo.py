@@ -12,7 +12,7 @@ from episode_fakes import make_attrs, make_episode
 from vid2act_envs.dataset import EpisodeWriter
 
 from vid2act_cli.app import app
-from vid2act_cli.compose import probe_demo
+from vid2act_cli.compose import demo
 from vid2act_cli.compose.demo import plan_demo
 
 
@@ -29,7 +29,7 @@ def test_demo_plans_a_target_collection_then_a_probe_in_its_own_registry(tmp_pat
         declared, used = options_of(job.argv)
         assert set(used) <= declared, f"{job.argv}: unknown options {set(used) - declared}"
         assert job.env == {"VID2ACT_HOME": str((tmp_path / "demo" / "home").absolute())}
-    data = probe_demo.target_data(plan.out, "button-press")
+    data = demo.target_data(plan.out, "button-press")
     assert collect.done_file == data and probe.argv[probe.argv.index("--target-data") + 1] == str(data)
     assert probe.argv[probe.argv.index("--teachers") + 1] == "button_press_topdown,drawer_close"
     assert probe.argv[probe.argv.index("--related") + 1] == "button_press_topdown"
@@ -40,13 +40,13 @@ def test_an_interrupted_target_collection_is_removed_and_a_complete_one_kept(tmp
     path = tmp_path / "target.h5"
     rng = np.random.default_rng(0)
     with EpisodeWriter(path, make_attrs()) as writer:
-        for _ in range(probe_demo.TRAIN_EPISODES + probe_demo.HELD_OUT_EPISODES - 1):
+        for _ in range(demo.PROBE_TRAIN_EPISODES + demo.PROBE_HELD_OUT_EPISODES - 1):
             writer.write_episode(make_episode(rng, 5))
-    assert probe_demo.drop_incomplete_target(path) and not path.exists()
+    assert demo.drop_incomplete_target(path) and not path.exists()
     with EpisodeWriter(path, make_attrs()) as writer:
-        for _ in range(probe_demo.TRAIN_EPISODES + probe_demo.HELD_OUT_EPISODES):
+        for _ in range(demo.PROBE_TRAIN_EPISODES + demo.PROBE_HELD_OUT_EPISODES):
             writer.write_episode(make_episode(rng, 5))
-    assert not probe_demo.drop_incomplete_target(path) and path.exists()
+    assert not demo.drop_incomplete_target(path) and path.exists()
 
 
 def test_the_demo_probe_is_labelled_and_its_verdict_follows_the_numbers(tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_the_demo_probe_is_labelled_and_its_verdict_follows_the_numbers(tmp_path
     rows = [row("none", 0.030, None, {}), row("all-prediction_error", 0.034, [0.004, 0.002], {"a": [0.7, 0.1], "b": [0.3, 0.1]})]
     rows.append({**row("mean-image", 0.05, None, {}), "control": True, "seeds": [0]})
     (tmp_path / "probe" / "results.json").write_text(json.dumps({"budgets": [{"budget": "u40-e2", "rows": rows}]}))
-    lines = probe_demo.describe_probe(tmp_path, 60, "button-press", "metaworld-button")
+    lines = demo.describe_probe(tmp_path, 60, "button-press", "metaworld-button")
     assert "NOT EVIDENCE" in lines[0] and "teachers pretrained 60 steps" in lines[0]
     assert "without distillation 0.0300, with distillation 0.0340 (higher with distillation; paired difference +0.0040" in lines[1]
     assert "a 0.70, b 0.30; controls that train nothing: mean-image 0.0500" in lines[1] and lines[2].endswith("vid2act probe --pair metaworld-button")

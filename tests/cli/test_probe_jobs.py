@@ -11,7 +11,7 @@ from probe_fakes import register_teachers, tiny_request, write_target
 
 from vid2act_cli.app import app
 from vid2act_cli.compose.probe import plan_cells
-from vid2act_cli.compose.probe_jobs import deal_cells, plan_cell_jobs
+from vid2act_cli.compose.probe import deal_cells, plan_cell_jobs
 
 
 def test_cells_are_dealt_by_updates_and_keep_their_grid_order(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from vid2act_cli.compose.probe_report import TIE_MARGIN, markdown_table, summarise, write_summary
+from vid2act_cli.compose.probe.report import TIE_MARGIN, markdown_table, summarise, write_summary
 
 TEACHERS = ["walker_walk", "cheetah_run", "hopper_stand"]
 

@@ -15,15 +15,8 @@ from vid2act_core.probe import WorldModelPredictor, open_loop_errors
 from vid2act_teachers.registry import TeacherRegistry
 
 from vid2act_cli.app import app
-from vid2act_cli.compose.probe import (
-    SPEC_FILE,
-    _load,
-    _prepare,
-    build_cell_student,
-    cell_path,
-    plan_cells,
-    run_probe,
-)
+from vid2act_cli.compose.probe import SPEC_FILE, build_cell_student, cell_path, plan_cells, run_probe
+from vid2act_cli.compose.probe.run import _load, _prepare
 from vid2act_cli.compose.reporter import PlainReporter
 
 

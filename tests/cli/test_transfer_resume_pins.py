@@ -10,7 +10,7 @@ import torch
 import vid2act_cli.compose.transfer as transfer_module
 from registry_fakes import add_teacher
 from vid2act_cli.compose.runs import load_run_config, save_run_config
-from vid2act_cli.compose.teacher_pins import PINS_KEY, check_teacher_pins
+from vid2act_cli.compose.transfer import PINS_KEY, check_teacher_pins
 from vid2act_cli.compose.transfer import TransferPlan, run_transfer
 from vid2act_core.config import preset
 from vid2act_core.loop import LoopState

@@ -14,12 +14,12 @@ from vid2act_core.trainer_core import to_torch
 from vid2act_envs.collect import collect_episodes
 from vid2act_envs.policies import RandomPolicy
 from vid2act_envs.sampler import SequenceSampler
-from vid2act_teachers.domains import make_env
+from vid2act_teachers.plugins import domain_registry
 
 
 @pytest.fixture(scope="module")
 def cartpole_episodes() -> list[dict[str, np.ndarray]]:
-    env = make_env("cartpole_swingup", seed=0, episode_steps=160)
+    env = domain_registry().make_env("cartpole_swingup", seed=0, episode_steps=160)
     episodes: list[dict[str, np.ndarray]] = []
     collect_episodes(env, RandomPolicy(env.action_dim, seed=0), 3, on_episode=lambda episode, _summary: episodes.append(episode))
     env.close()

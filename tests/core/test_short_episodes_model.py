@@ -13,7 +13,7 @@ from vid2act_core.losses import lambda_returns
 from vid2act_core.world_model import WorldModel
 from vid2act_envs.base import TaskSpec
 
-from vid2act_cli.compose.task_settings import apply_task_settings
+from vid2act_cli.compose.training import apply_task_settings
 
 IMAGE = 64
 

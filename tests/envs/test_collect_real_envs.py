@@ -14,7 +14,7 @@ import pytest
 from vid2act_envs.collect import collect_episodes
 from vid2act_envs.dataset import DatasetAttrs, EpisodeWriter, open_dataset
 from vid2act_envs.policies import RandomPolicy, expert_policy
-from vid2act_teachers.domains import default_domain_registry, make_env
+from vid2act_teachers.plugins import domain_registry
 
 VID2ACT = Path(sys.executable).parent / "vid2act"
 FINAL_LINE = re.compile(
@@ -28,9 +28,9 @@ def run_vid2act(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_one_short_metaworld_expert_episode_makes_a_valid_file(tmp_path: Path) -> None:
-    env = make_env("metaworld:button-press-topdown", seed=0, episode_steps=10)
+    env = domain_registry().make_env("metaworld:button-press-topdown", seed=0, episode_steps=10)
     try:
-        policy = expert_policy(default_domain_registry(), env.spec)
+        policy = expert_policy(domain_registry(), env.spec)
         path = tmp_path / "bpt.h5"
         with EpisodeWriter(path, DatasetAttrs.from_env(env, policy.name)) as writer:
             stats = collect_episodes(env, policy, 1, writer=writer, seed=0)
@@ -51,7 +51,7 @@ def test_one_short_metaworld_expert_episode_makes_a_valid_file(tmp_path: Path) -
 
 
 def test_short_dmc_random_episode(tmp_path: Path) -> None:
-    env = make_env("walker_walk", seed=1, episode_steps=16)  # action repeat 2: 8 agent steps
+    env = domain_registry().make_env("walker_walk", seed=1, episode_steps=16)  # action repeat 2: 8 agent steps
     try:
         path = tmp_path / "walker.h5"
         with EpisodeWriter(path, DatasetAttrs.from_env(env, "random")) as writer:

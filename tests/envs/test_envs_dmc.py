@@ -7,7 +7,7 @@ import pytest
 from vid2act_envs.base import Env, TaskSpec, check_step_counts
 from vid2act_envs.dmc import DMCEnv, dmc_task_names, split_task_name, step_repeated
 from vid2act_envs.rendering import mean_abs_pixel_difference
-from vid2act_teachers.domains import make_env, resolve_task
+from vid2act_teachers.plugins import domain_registry
 
 PAPER_DMC_TASKS = ["cheetah_run", "hopper_stand", "walker_walk", "walker_run", "quadruped_walk", "quadruped_run"]
 ACTION_SIZES = {"cheetah": 6, "hopper": 4, "walker": 6, "quadruped": 12}
@@ -17,7 +17,7 @@ MIN_IMAGE_STD = 5.0
 
 @pytest.mark.parametrize("task", PAPER_DMC_TASKS)
 def test_paper_task_builds_steps_renders_and_ends_on_time_limit(task: str) -> None:
-    env = make_env(task, seed=0, image_size=IMAGE_SIZE, episode_steps=6)
+    env = domain_registry().make_env(task, seed=0, image_size=IMAGE_SIZE, episode_steps=6)
     try:
         assert isinstance(env, Env)
         assert env.action_dim == ACTION_SIZES[task.split("_")[0]]
@@ -47,7 +47,7 @@ def test_paper_task_builds_steps_renders_and_ends_on_time_limit(task: str) -> No
 
 
 def test_quadruped_actions_are_normalised_to_its_bounds() -> None:
-    env = make_env("quadruped_walk", seed=0, image_size=IMAGE_SIZE, render=False)
+    env = domain_registry().make_env("quadruped_walk", seed=0, image_size=IMAGE_SIZE, render=False)
     try:
         assert isinstance(env, DMCEnv)
         low, high = env.action_bounds
@@ -66,14 +66,14 @@ def test_quadruped_actions_are_normalised_to_its_bounds() -> None:
 
 
 def test_default_episode_lengths_and_cameras_match_the_paper() -> None:
-    walker = resolve_task("walker_walk")
+    walker = domain_registry().resolve("walker_walk")
     assert (walker.action_repeat, walker.episode_steps, walker.agent_steps) == (2, 1000, 500)
     assert walker.camera == 0 and not walker.has_success
-    assert resolve_task("quadruped_run").camera == 2
+    assert domain_registry().resolve("quadruped_run").camera == 2
 
 
 def test_real_time_limit_is_500_agent_steps_without_rendering() -> None:
-    env = make_env("cheetah_run", seed=0, render=False)
+    env = domain_registry().make_env("cheetah_run", seed=0, render=False)
     try:
         obs = env.reset()
         count = 0
@@ -88,7 +88,7 @@ def test_real_time_limit_is_500_agent_steps_without_rendering() -> None:
 
 
 def test_same_seed_gives_identical_first_images_and_reset_seed_reproduces() -> None:
-    envs = [make_env("walker_walk", seed=seed, image_size=IMAGE_SIZE) for seed in (3, 3, 4)]
+    envs = [domain_registry().make_env("walker_walk", seed=seed, image_size=IMAGE_SIZE) for seed in (3, 3, 4)]
     try:
         first = [env.reset()["image"] for env in envs]
         assert np.array_equal(first[0], first[1])
@@ -103,7 +103,7 @@ def test_same_seed_gives_identical_first_images_and_reset_seed_reproduces() -> N
 def test_fast_rendering_looks_like_default_rendering() -> None:
     images = []
     for fast_render in (False, True):
-        env = make_env("walker_walk", seed=0, image_size=IMAGE_SIZE, fast_render=fast_render)
+        env = domain_registry().make_env("walker_walk", seed=0, image_size=IMAGE_SIZE, fast_render=fast_render)
         try:
             images.append(np.stack([env.reset()["image"], env.step(np.ones(6))["image"]]))
         finally:
@@ -118,7 +118,7 @@ def test_every_suite_task_is_reachable_by_domain_task_name() -> None:
     assert split_task_name("point_mass_easy") == ("point_mass", "easy")
     assert split_task_name("cartpole_balance_sparse") == ("cartpole", "balance_sparse")
     for name in names:
-        assert resolve_task(name).task == name
+        assert domain_registry().resolve(name).task == name
 
 
 class _FakeTimeStep:

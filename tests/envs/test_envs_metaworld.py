@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from vid2act_envs.base import Env, Policy
 from vid2act_envs.metaworld_env import MetaWorldEnv, metaworld_task_names
-from vid2act_teachers.domains import default_domain_registry, make_env, resolve_task
+from vid2act_teachers.plugins import domain_registry
 
 PAPER_SOURCES = ["button-press-topdown", "door-open", "drawer-close", "peg-insert-side", "pick-place", "push"]
 PAPER_TARGETS = ["button-press", "coffee-push", "drawer-open", "door-lock", "window-open", "door-close"]
@@ -16,7 +16,7 @@ MIN_IMAGE_STD = 5.0
 
 @pytest.mark.parametrize("task", PAPER_SOURCES + PAPER_TARGETS)
 def test_paper_task_builds_steps_renders_and_ends_on_time_limit(task: str) -> None:
-    env = make_env(f"metaworld:{task}", seed=0, image_size=IMAGE_SIZE, episode_steps=3)
+    env = domain_registry().make_env(f"metaworld:{task}", seed=0, image_size=IMAGE_SIZE, episode_steps=3)
     try:
         assert isinstance(env, Env)
         assert env.action_dim == 4
@@ -39,7 +39,7 @@ def test_paper_task_builds_steps_renders_and_ends_on_time_limit(task: str) -> No
 
 
 def test_corner_camera_is_flipped_upright() -> None:
-    env = make_env("door-open", seed=0, image_size=IMAGE_SIZE)
+    env = domain_registry().make_env("door-open", seed=0, image_size=IMAGE_SIZE)
     try:
         assert isinstance(env, MetaWorldEnv)
         image = env.reset()["image"]
@@ -51,13 +51,13 @@ def test_corner_camera_is_flipped_upright() -> None:
 
 
 def test_default_lengths_camera_and_success_flag() -> None:
-    spec = resolve_task("metaworld:door-open")
+    spec = domain_registry().resolve("metaworld:door-open")
     assert (spec.action_repeat, spec.episode_steps, spec.agent_steps) == (1, 500, 500)
     assert spec.camera == "corner" and spec.has_success
 
 
 def test_seeds_reproduce_and_positions_change_per_reset() -> None:
-    envs = [make_env("pick-place", seed=seed, image_size=IMAGE_SIZE) for seed in (7, 7, 8)]
+    envs = [domain_registry().make_env("pick-place", seed=seed, image_size=IMAGE_SIZE) for seed in (7, 7, 8)]
     try:
         first = [env.reset() for env in envs]
         assert np.array_equal(first[0]["image"], first[1]["image"])
@@ -73,7 +73,7 @@ def test_seeds_reproduce_and_positions_change_per_reset() -> None:
 
 
 def test_render_false_gives_zero_images_of_the_right_shape() -> None:
-    env = make_env("push", seed=0, image_size=48, render=False)
+    env = domain_registry().make_env("push", seed=0, image_size=48, render=False)
     try:
         obs = env.reset()
         assert obs["image"].shape == (48, 48, 3) and obs["image"].dtype == np.uint8
@@ -85,7 +85,7 @@ def test_render_false_gives_zero_images_of_the_right_shape() -> None:
 
 @pytest.mark.parametrize("task", ["button-press-topdown", "door-open", "drawer-close"])
 def test_scripted_expert_reaches_success(task: str) -> None:
-    registry = default_domain_registry()
+    registry = domain_registry()
     spec = registry.resolve(task)
     domain = registry.domain(spec.domain)
     assert domain.make_expert is not None

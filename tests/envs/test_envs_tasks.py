@@ -17,7 +17,6 @@ from vid2act_envs.rendering import (
     render_settings_for,
 )
 from vid2act_envs.tasks import DomainRegistry, UnknownTaskError
-from vid2act_teachers.domains import make_env, resolve_task
 from vid2act_teachers.plugins import build_plugin_manager, domain_registry
 
 
@@ -43,7 +42,7 @@ def _toy_domain(name: str, tasks: list[str]) -> Domain:
     ],
 )
 def test_resolve_accepts_bare_and_qualified_names(name: str, domain: str, task: str) -> None:
-    spec = resolve_task(name)
+    spec = domain_registry().resolve(name)
     assert (spec.domain, spec.task) == (domain, task)
     assert spec.name == f"{domain}:{task}"
 
@@ -59,7 +58,7 @@ def test_resolve_accepts_bare_and_qualified_names(name: str, domain: str, task: 
 )
 def test_unknown_names_raise_one_line_error_with_suggestions(name: str, expected: str) -> None:
     with pytest.raises(UnknownTaskError) as caught:
-        resolve_task(name)
+        domain_registry().resolve(name)
     message = str(caught.value)
     assert isinstance(caught.value, ValueError)
     assert "\n" not in message
@@ -69,7 +68,7 @@ def test_unknown_names_raise_one_line_error_with_suggestions(name: str, expected
 
 def test_unknown_name_without_close_match_points_to_the_listing() -> None:
     with pytest.raises(UnknownTaskError, match="vid2act envs"):
-        resolve_task("zzzzzz")
+        domain_registry().resolve("zzzzzz")
 
 
 def test_bare_name_known_to_two_domains_is_ambiguous_and_qualified_names_still_work() -> None:
@@ -105,7 +104,7 @@ def test_make_env_applies_overrides_to_the_spec() -> None:
 
 
 def test_module_make_env_builds_a_real_env_with_overrides() -> None:
-    env = make_env("dmc:hopper_stand", seed=0, image_size=16, render=False, action_repeat=4, episode_steps=8)
+    env = domain_registry().make_env("dmc:hopper_stand", seed=0, image_size=16, render=False, action_repeat=4, episode_steps=8)
     try:
         assert env.spec.action_repeat == 4 and env.spec.episode_steps == 8
         obs = env.reset()

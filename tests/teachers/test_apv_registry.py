@@ -10,7 +10,7 @@ import torch
 from pretrain_helpers import write_synthetic_dataset
 from registry_fakes import add_teacher
 from vid2act_cli.compose.pretraining import pretrain_teacher
-from vid2act_cli.compose.pretrain_videos import load_video_data
+from vid2act_cli.compose.pretrain_data import load_video_data
 from vid2act_cli.compose.transfer import build_agent_factory, plan_transfer
 from vid2act_core.baselines.apv import APVAgent
 from vid2act_core.config import load_config

@@ -14,7 +14,6 @@ from vid2act_envs.base import Domain
 from vid2act_envs.tasks import UnknownTaskError
 from vid2act_plugin_example import plugin as example_plugin
 from vid2act_teachers import plugins
-from vid2act_teachers.domains import default_domain_registry, make_env, resolve_task
 from vid2act_teachers.hookspecs import hookimpl
 from vid2act_teachers.plugins import (
     DISABLE_PLUGINS_ENV,
@@ -140,15 +139,14 @@ def test_disable_list_blocks_the_example_and_builtins(monkeypatch: pytest.Monkey
 
 
 def test_task_shortcuts_resolve_builtin_and_plugin_domains_through_the_same_hook(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert resolve_task("walker_walk").domain == "dmc"  # built-in plugin "dmc"
-    assert resolve_task("toy:reach").domain == "toy"  # external plugin "example"
-    assert default_domain_registry() is default_domain_registry()  # built once per manager
+    assert domain_registry().resolve("walker_walk").domain == "dmc"  # built-in plugin "dmc"
+    assert domain_registry().resolve("toy:reach").domain == "toy"  # external plugin "example"
     monkeypatch.setenv(DISABLE_PLUGINS_ENV, "dmc")
-    assert default_domain_registry().domain_names() == ["metaworld", "toy"]
+    assert domain_registry().domain_names() == ["metaworld", "toy"]
     with pytest.raises(UnknownTaskError, match="unknown domain 'dmc'"):
-        resolve_task("dmc:walker_walk")
+        domain_registry().resolve("dmc:walker_walk")
     with pytest.raises(UnknownTaskError, match="unknown domain 'dmc'"):
-        make_env("dmc:walker_walk", seed=0, render=False)
+        domain_registry().make_env("dmc:walker_walk", seed=0, render=False)
 
 
 # -- failures are reported by name and skipped -------------------------------------------------

@@ -12,8 +12,7 @@ simulator) only when a name is resolved or tasks are listed.
 
 This module holds the data types only. Which domains exist is decided by the plugins: the
 built-in DMC and Meta-World domains and third-party ones are registered through the same hook
-(`vid2act_teachers.plugins.domain_registry()`, or `vid2act_teachers.domains.make_env` /
-`resolve_task`). Code in this package that needs domains takes a registry argument.
+(`vid2act_teachers.plugins.domain_registry()`). Code in this package that needs domains takes a registry argument.
 """
 
 from __future__ import annotations

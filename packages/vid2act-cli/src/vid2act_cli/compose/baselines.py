@@ -8,6 +8,8 @@ Both run through `run_online` like every other method (resume, logs, evaluation,
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -18,7 +20,24 @@ from vid2act_core.methods import TRANSFER_AGENT, find_method, get_method
 
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.compose.training import AgentFactory
-from vid2act_cli.compose.transfer_plan import TransferPlan
+
+
+# `compose.transfer` imports this module for its baselines, so the plan both read is defined here
+# (and re-exported by `compose.transfer`): neither module imports the other back.
+@dataclass
+class TransferPlan:
+    """What a transfer run will use, resolved and checked before any training starts."""
+
+    method: str
+    teacher_names: list[str] = field(default_factory=list)
+    source_data: dict[str, Path] = field(default_factory=dict)
+    """Teacher -> source dataset read for its action-replay pairs (others use their stored set)."""
+    init_from: str | None = None
+    replay_sets: list[str] = field(default_factory=list)
+    """Teachers whose stored action-replay set is used (`compose.replay_sets`)."""
+    notes: list[str] = field(default_factory=list)
+    """Lines to show before training (shadowed plugin teachers, teachers without a stored set)."""
+
 
 Builder = Callable[[TransferPlan, Reporter], AgentFactory]
 

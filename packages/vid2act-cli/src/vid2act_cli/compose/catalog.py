@@ -81,7 +81,7 @@ def _cached_state_expert(registry: Any, task: str) -> Path | None:
     from vid2act_teachers.experts.store import expert_dir
     from vid2act_teachers.registry import vid2act_home
 
-    from vid2act_cli.compose.state_expert import STATE_EXPERT_DOMAINS
+    from vid2act_cli.compose.teacher_add import STATE_EXPERT_DOMAINS
 
     spec = registry.resolve(task)
     if spec.domain not in STATE_EXPERT_DOMAINS or registry.domain(spec.domain).has_expert(spec):

@@ -23,7 +23,9 @@ from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.logger import encode_gif
 from vid2act_cli.compose.runs import load_run_config
 from vid2act_cli.compose.training import make_task_env
-from vid2act_cli.compose.transfer import TransferPlan, build_agent_factory
+from vid2act_cli.compose.transfer import (
+    EVALUATE_CONSEQUENCE, PINS_KEY, TransferPlan, build_agent_factory, check_teacher_pins, teacher_pins,
+)
 
 
 def load_run_agent(run_dir: Path, device: torch.device):
@@ -43,8 +45,6 @@ def load_run_agent(run_dir: Path, device: torch.device):
     )
     if plan.teacher_names:  # the student acts with its teachers: they must be the ones it was trained with
         from vid2act_teachers.registry import TeacherRegistry
-
-        from vid2act_cli.compose.teacher_pins import EVALUATE_CONSEQUENCE, PINS_KEY, check_teacher_pins, teacher_pins
 
         current = teacher_pins(plan.teacher_names, TeacherRegistry())
         check_teacher_pins(run_dir, info.get(PINS_KEY), current, EVALUATE_CONSEQUENCE)

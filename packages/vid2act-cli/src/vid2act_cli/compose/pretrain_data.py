@@ -1,4 +1,6 @@
-"""The datasets a teacher is pretrained on: one source task from one or more HDF5 files, with a hold-out."""
+"""The datasets `vid2act pretrain` reads, with a hold-out: one source task (a teacher, `load_pretrain_data`),
+several tasks with padded actions (`--multitask`, `load_multitask_data`) or frames alone (`--action-free`,
+`load_video_data`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vid2act_core.runtime.fileio import combined_sha256
+from vid2act_teachers.teacher_format import KIND_ACTION_FREE
 
 PRETRAIN_KEYS: tuple[str, ...] = ("image", "action", "is_first")
 """What Eq. 2 reads from a dataset (rewards are never used)."""
@@ -36,7 +39,7 @@ class PretrainData:
     eval_episodes: list[dict[str, np.ndarray]]
     """Held-out episodes for the open-loop evaluation (empty: evaluate on training windows)."""
     kind: str = "task"
-    """"task" (one source task: a teacher) or "multitask" (`compose.pretrain_multitask`)."""
+    """"task" (one source task: a teacher) or "multitask" (`load_multitask_data`)."""
 
     @property
     def qualified_task(self) -> str:
@@ -195,4 +198,86 @@ def load_pretrain_data(data_paths: Sequence[str | Path], batch_length: int) -> P
         paths=paths, domain=attrs.domain, task=attrs.task, action_dim=attrs.action_dim, image_size=height,
         action_repeat=attrs.action_repeat, camera=attrs.camera, collector=attrs.collector,
         dataset_sha256=combined_sha256(shas), train_episodes=episodes, eval_episodes=eval_episodes,
+    )
+
+
+# The pretrained-DreamerV2 baseline's data: several tasks' datasets pretrained into ONE world model.
+#
+# The paper (section 5) pretrains this baseline on all offline data. `vid2act pretrain --multitask`
+# reads datasets of different tasks (and action sizes) with `load_multitask_data`; the model is
+# registered with kind "multitask" (vid2act_teachers.teacher_kinds): `--init-from` accepts it,
+# `--teachers` never does.
+#
+# Action sizes: every episode's actions are zero-padded to the largest action size among the
+# datasets, so the model's action input has that size and a task with fewer actions leaves the extra
+# inputs at 0 (the same padding `TeacherEnsemble` uses). `initialise_from_teacher` then copies the
+# action-input columns the target shares with it. The datasets must agree on image size, action
+# repeat and camera (one model sees one kind of frame sequence); tasks, action sizes and collectors
+# may differ. The episodes are pooled and sampled uniformly (tasks weighted by their step counts).
+
+MULTITASK_DOMAIN = "multitask"
+"""The `domain` a multitask model is registered under; its `task` lists the tasks joined by '+'."""
+
+
+def pad_actions(actions: np.ndarray, size: int) -> np.ndarray:
+    """(T, A) actions zero-padded on the right to (T, size), float32."""
+    padded = np.zeros((len(actions), size), np.float32)
+    padded[:, : actions.shape[1]] = actions
+    return padded
+
+
+def load_multitask_data(data_paths: Sequence[str | Path], batch_length: int) -> PretrainData:
+    """Open the dataset files (at least two tasks) as one pool of episodes with padded actions.
+
+    Raises ValueError naming the offending file (one line).
+    """
+    files = read_same_frames(data_paths, "a multitask model")
+    tasks = sorted({f"{file.attrs.domain}:{file.attrs.task}" for file in files})
+    if len(tasks) < 2:
+        raise ValueError(f"--multitask: every --data file holds {tasks[0]}; a multitask model needs two tasks or more "
+                         "(without --multitask the files make a per-task teacher)")
+    action_size = max(file.attrs.action_dim for file in files)
+    episodes = [{**episode, "action": pad_actions(episode["action"], action_size)} for file in files for episode in file.episodes]
+    train_episodes, eval_episodes = split_pool(files, episodes, batch_length)
+    first = files[0].attrs
+    return PretrainData(
+        paths=[file.path for file in files], domain=MULTITASK_DOMAIN, task="+".join(tasks), action_dim=action_size,
+        image_size=first.image_size[0], action_repeat=first.action_repeat, camera=first.camera, collector="mixed",
+        dataset_sha256=combined_sha256([file.sha256 for file in files]), train_episodes=train_episodes,
+        eval_episodes=eval_episodes, kind="multitask",
+    )
+
+
+# APV's pretraining data: the videos of one or more offline datasets, their actions dropped.
+#
+# `vid2act pretrain --action-free` reads datasets of any tasks with `load_video_data`; every episode
+# keeps its frames and episode flags, and its actions become one all-zero column (the model built
+# with `world_model.action_free` has no action input, so the column is never read; it exists because
+# episodes and the registry header carry an action size). The model is registered with kind
+# "action-free": `--method apv --init-from NAME` fine-tunes it, `--teachers` never accepts it.
+
+VIDEO_DOMAIN = "videos"
+"""The `domain` an action-free model is registered under; its `task` lists the source tasks joined by '+'."""
+
+
+def drop_actions(episode: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The episode with its actions replaced by one all-zero column (T, 1)."""
+    return {**episode, "action": np.zeros((len(episode["image"]), 1), np.float32)}
+
+
+def load_video_data(data_paths: Sequence[str | Path], batch_length: int) -> PretrainData:
+    """Open the dataset files (one task or several) as one pool of action-free episodes.
+
+    The files must agree on image size, action repeat and camera. Raises ValueError naming the file.
+    """
+    files = read_same_frames(data_paths, "an action-free model")
+    episodes = [drop_actions(episode) for file in files for episode in file.episodes]
+    train_episodes, eval_episodes = split_pool(files, episodes, batch_length)
+    first = files[0].attrs
+    tasks = sorted({f"{file.attrs.domain}:{file.attrs.task}" for file in files})
+    return PretrainData(
+        paths=[file.path for file in files], domain=VIDEO_DOMAIN, task="+".join(tasks), action_dim=1,
+        image_size=first.image_size[0], action_repeat=first.action_repeat, camera=first.camera, collector="videos",
+        dataset_sha256=combined_sha256([file.sha256 for file in files]), train_episodes=train_episodes,
+        eval_episodes=eval_episodes, kind=KIND_ACTION_FREE,
     )

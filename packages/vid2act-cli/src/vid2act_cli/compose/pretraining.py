@@ -22,9 +22,7 @@ from vid2act_core.pretrain import PretrainSummary, TeacherPretrainer
 
 from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.logger import RunLogger
-from vid2act_cli.compose.pretrain_data import PRETRAIN_KEYS, PretrainData, load_pretrain_data
-from vid2act_cli.compose.pretrain_multitask import load_multitask_data
-from vid2act_cli.compose.pretrain_videos import load_video_data
+from vid2act_cli.compose.pretrain_data import PRETRAIN_KEYS, PretrainData, load_multitask_data, load_pretrain_data, load_video_data
 from vid2act_cli.compose.replay_sets import build_replay_set, describe_replay_set
 from vid2act_cli.compose.reporter import NoBar, ProgressBar, Reporter, plain_if_none, summary_parts
 from vid2act_cli.compose.runs import RUN_CONFIG, config_differences, load_run_config, save_run_config
@@ -173,7 +171,7 @@ def pretrain_teacher(
     with distributed_session(resolve_device(device, reporter)) as context:
         main = context.is_main
         # --multitask: several tasks into one model (the pretrained-DreamerV2 baseline), never a teacher.
-        # --action-free: APV's video model, actions dropped (compose.pretrain_videos), kind action-free.
+        # --action-free: APV's video model, actions dropped (compose.pretrain_data), kind action-free.
         loader = load_video_data if action_free else load_multitask_data if multitask else load_pretrain_data
         data = loader(data_paths, config.train.batch_length)
         config.world_model.action_free = action_free

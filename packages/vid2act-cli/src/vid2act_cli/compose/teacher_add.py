@@ -3,7 +3,7 @@
 Stages (each skipped when already done, each continued where an interruption left it):
 
 a. expert: the domain's scripted expert (Meta-World, plugins that ship one); for DMC the cached
-   SAC state expert (`compose.state_expert`, trained on state when missing; the dataset records its
+   SAC state expert (`ensure_state_expert`, trained on state when missing; the dataset records its
    sha256); with `--expert dreamer`, or for other domains without one, a DreamerV2 agent is
    trained with `vid2act train`'s loop in `$VID2ACT_HOME/experts/<task>-<seed>/` (kept for reuse);
    `--policy RUN_DIR` uses an agent from an existing `vid2act train` run, `--policy random` random
@@ -30,7 +30,6 @@ from vid2act_cli.compose.agent_expert import ensure_trained_expert, load_agent_p
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.pretraining import pretrain_teacher
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
-from vid2act_cli.compose.state_expert import EXPERT_KINDS, STATE_EXPERT, STATE_EXPERT_DOMAINS, ensure_state_expert
 
 RANDOM_POLICY = "random"
 EXPERT_POLICY = "expert"
@@ -43,6 +42,48 @@ AGENT_EXPERT_EPISODES = 50
 def default_teacher_name(task: str) -> str:
     """The registry name for a task as typed: `metaworld:door-open` -> `metaworld_door_open`."""
     return task.strip().replace(":", "_").replace("-", "_")
+
+
+# ----- stage a for DeepMind Control: the cached SAC state expert ------------------------------
+
+# The expert is the task's seed-0 expert under `$VID2ACT_HOME/experts/<task>/`, shared by every
+# teacher of that task and by `vid2act experts collect`; `--expert-steps` sets its budget in agent
+# steps (default per task, see docs/experts.md). `--expert dreamer` keeps the pixel DreamerV2 agent.
+
+STATE_EXPERT = "state"
+DREAMER_EXPERT = "dreamer"
+EXPERT_KINDS: tuple[str, ...] = (STATE_EXPERT, DREAMER_EXPERT)
+STATE_EXPERT_DOMAINS: tuple[str, ...] = ("dmc",)
+"""Domains whose tasks have a state-based expert trainer."""
+
+
+def ensure_state_expert(spec: Any, steps: int | None, home: Path, reporter: Reporter) -> tuple[Any, Any]:
+    """(policy acting from obs["state"], ExpertMetadata) of the task's expert, trained when missing."""
+    from vid2act_teachers.experts import default_steps, expert_dir, load_expert, train_expert
+    from vid2act_teachers.experts.store import read_metadata
+
+    total = default_steps(spec.task) if steps is None else int(steps)
+    if total < 1:
+        raise ValueError(f"--expert-steps must be >= 1, got {total}")
+    directory = expert_dir(home, spec.task)
+    cached = read_metadata(directory)
+    if cached is None or cached.agent_steps < total:
+        # Training takes minutes to hours: say so before it starts, not only when it is done.
+        reporter.say(f"[1/4] expert: training SAC from state on {spec.task} for {total} agent steps "
+                     f"(kept in {directory} for reuse; re-running resumes it)")
+    with reporter.progress(f"expert {spec.task}", total) as bar:
+        result = train_expert(
+            spec.task, home, steps=total,
+            on_progress=lambda done, _, recent: bar.update(done, "" if recent is None else f"return {recent:.0f}"),
+        )
+    meta = result.metadata
+    how = "cached" if result.reused else "trained"
+    reporter.say(
+        f"[1/4] expert: SAC from state ({how}), {meta.agent_steps} agent steps, "
+        f"eval return {meta.eval_mean:.1f} ± {meta.eval_std:.1f}, sha256 {meta.sha256[:12]}"
+    )
+    policy, meta = load_expert(result.directory)
+    return policy, meta
 
 
 # ----- stage b: the dataset -------------------------------------------------------------------

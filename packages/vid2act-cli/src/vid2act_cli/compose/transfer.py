@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,16 +19,16 @@ from vid2act_core.methods import get_method
 from vid2act_core.naming import method_label
 from vid2act_core.transfer import UNIFORM_SELECTION
 
-from vid2act_cli.compose.baselines import baseline_agent_factory, is_baseline, plan_baseline
+from vid2act_cli.compose.baselines import TransferPlan, baseline_agent_factory, is_baseline, plan_baseline
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.logger import read_metrics
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.compose.runs import check_resume, load_run_config, resolve_run_dir
 from vid2act_cli.compose.training import RESUMABLE_CHANGES, AgentFactory, canonical_task, run_online
-from vid2act_cli.compose.transfer_plan import TransferPlan
 
-__all__ = ["TransferPlan", "TransferRequest", "build_agent_factory", "parse_source_data", "plan_transfer", "run_transfer",
-           "summarise_transfer", "transfer_to_target"]
+__all__ = ["EVALUATE_CONSEQUENCE", "PINS_KEY", "TransferPlan", "TransferRequest", "build_agent_factory", "check_teacher_pins",
+           "describe_initialisation", "parse_source_data", "plan_transfer", "run_transfer", "summarise_transfer", "teacher_pins",
+           "transfer_to_target"]
 
 
 def parse_source_data(entries: list[str]) -> dict[str, Path]:
@@ -96,7 +97,6 @@ def build_agent_factory(plan: TransferPlan, reporter: Reporter | None = None) ->
     from vid2act_core.transfer import TransferAgent, initialise_from_teacher
     from vid2act_teachers.registry import TeacherRegistry
 
-    from vid2act_cli.compose.init_report import describe_initialisation
     from vid2act_cli.compose.replay_sets import load_source_pairs
 
     if is_baseline(plan.method):
@@ -151,8 +151,6 @@ def run_transfer(
 
     explicit: what the command gave explicitly (`run_online`); a resumed run's teachers must always match."""
     from vid2act_teachers.registry import TeacherRegistry
-
-    from vid2act_cli.compose.teacher_pins import PINS_KEY, check_teacher_pins, teacher_pins
 
     run_dir = Path(run_dir)
     pins = teacher_pins(plan.teacher_names + ([plan.init_from] if plan.init_from else []), TeacherRegistry())
@@ -244,3 +242,85 @@ def transfer_to_target(
                   f"teachers: {', '.join(plan.teacher_names) or 'none'}, device {torch_device})")
     state, _, summary = run_transfer(config, plan, run_dir, torch_device, reporter, explicit)
     return state, run_dir, summary
+
+
+# What `--init-from TEACHER` copied into the student and what it left freshly initialised.
+def describe_initialisation(student: torch.nn.Module, teacher: torch.nn.Module, copied: list[str], teacher_name: str) -> str:
+    """One line: tensors copied, tensors skipped (grouped by module), and a partly copied action input.
+
+    `copied` is what `vid2act_core.transfer.initialise_from_teacher` returned. A tensor is skipped
+    when the teacher lacks it (the reward head: teachers have none) or its shape differs (an
+    action-size-dependent layer, when the teacher's action size is not the student's).
+    """
+    student_state, teacher_state = student.state_dict(), teacher.state_dict()
+    copied_set = set(copied)
+    absent = [key for key in student_state if key not in copied_set and key not in teacher_state]
+    mismatched = [key for key in student_state if key not in copied_set and key in teacher_state]
+    line = f"initialised {len(copied)} of {len(student_state)} world-model tensors from teacher {teacher_name!r}"
+    details = []
+    if absent:
+        details.append(f"{len(absent)} not in the teacher, left fresh ({_modules(absent)})")
+    if mismatched:
+        shapes = ", ".join(f"{key} {list(teacher_state[key].shape)} vs {list(student_state[key].shape)}" for key in mismatched[:3])
+        more = f" and {len(mismatched) - 3} more" if len(mismatched) > 3 else ""
+        details.append(f"{len(mismatched)} of another shape, left fresh ({shapes}{more})")
+    teacher_actions = getattr(teacher, "action_dim", None)
+    student_actions = getattr(student, "action_dim", None)
+    if teacher_actions is not None and student_actions is not None and teacher_actions != student_actions:
+        shared = min(teacher_actions, student_actions)
+        details.append(
+            f"the teacher takes {teacher_actions} actions, the student {student_actions}: "
+            f"the action input copies the first {shared} columns, the rest start at zero"
+        )
+    return line + ("; " + "; ".join(details) if details else "")
+
+
+def _modules(keys: list[str]) -> str:
+    """Tensor names grouped by their top-level module: "reward_head (4 tensors)"."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        module = key.split(".", 1)[0]
+        counts[module] = counts.get(module, 0) + 1
+    return ", ".join(f"{module} ({count} tensor{'s' if count > 1 else ''})" for module, count in counts.items())
+
+
+# Resuming pins teachers by content: a transfer run records the sha256 of each teacher's weight
+# tensors when it starts (the run section of `config.yaml`, key `teacher_sha256`), and a resume (or
+# `vid2act evaluate`) whose teacher of the same name now has other weights is refused. The replay holds
+# the old teacher's features, and the student was distilled from it: continuing with other weights
+# would mix two teachers in one run.
+#
+# The pin is `weights_digest` of the tensors, not the registry's `weights_sha256` of the file:
+# safetensors writes the header metadata in no fixed order, so the same weights written again (an
+# import, an attached action-replay set) make a file with another hash.
+
+PINS_KEY = "teacher_sha256"
+"""Key of the run section (`config.yaml`) mapping each teacher (and the --init-from one) to its tensors' sha256."""
+
+
+def teacher_pins(names: Iterable[str], registry) -> dict[str, str]:
+    """Teacher name -> `weights_digest` of its weights as the registry holds them now (`registry`: a TeacherRegistry)."""
+    from vid2act_teachers.teacher_replay_set import weights_digest
+
+    return {name: weights_digest(registry.load(name, device="cpu", frozen=True)[0].state_dict()) for name in names}
+
+
+RESUME_CONSEQUENCE = "resuming would continue with another teacher: restore the original teacher or use another --logdir"
+EVALUATE_CONSEQUENCE = "evaluating would act with another teacher: restore the original teacher"
+
+
+def check_teacher_pins(
+    run_dir: Path, recorded: Mapping[str, str] | None, current: Mapping[str, str], consequence: str = RESUME_CONSEQUENCE
+) -> None:
+    """Raise a one-line ValueError naming the first teacher whose weights changed since `run_dir` started.
+
+    `recorded` is None for a run directory that holds no pins: nothing to compare against.
+    `consequence` ends the line (what the command would otherwise do).
+    """
+    for name, sha256 in (recorded or {}).items():
+        now = current.get(name)
+        if now is not None and now != sha256:
+            raise ValueError(
+                f"{run_dir}: teacher {name!r} changed since this run started (tensor sha256 {sha256} then, {now} now); "
+                + consequence
+            )

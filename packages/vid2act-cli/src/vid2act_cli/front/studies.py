@@ -109,7 +109,7 @@ def probe(request: ProbeRequest, reporter: Reporter | None = None) -> ProbeResul
     from vid2act_teachers.registry import vid2act_home
 
     from vid2act_cli.compose.probe import ProbeRequest as ProbeSettings, run_probe
-    from vid2act_cli.compose.probe_data import default_target_data, resolve_pair
+    from vid2act_cli.compose.probe.data import default_target_data, resolve_pair
 
     chosen = resolve_pair(request.pair) if request.pair else None
     if chosen is None and (request.target_data is None or request.teachers is None or request.related is None):

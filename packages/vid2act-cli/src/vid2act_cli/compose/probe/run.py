@@ -1,28 +1,6 @@
-"""`vid2act probe`: the offline dynamics-transfer probe, one resumable grid of (budget, configuration, seed, order) cells.
+"""Running the probe's cells (`run_probe`), one process or side by side (`--jobs N`).
 
-Every cell trains a fresh student world model offline on the first `train_episodes` episodes of the
-target dataset for a fixed number of updates (`vid2act_core.probe`), then measures it on the last
-`eval_episodes` (never trained on, the same for every budget). A budget is one (updates,
-train episodes) pair; `--updates 160,640 --train-episodes 1,5` gives four. A cell's result is
-written atomically to `OUT/cells/<budget>/<cell>.json`; a re-run skips the cells already there, so an
-interrupted probe continues where it stopped. The settings that decide a cell's result are kept in
-`OUT/probe.json`; a re-run with other settings is refused (budgets, seeds, configurations, controls
-and orders may be added: they only add cells). At the end: `results.json`, `table.md`, `errors.png`,
-`weights.png` and (where the student reports diagnostics) `diagnostics.png` over every finished cell.
-
-Configurations: `none` (no distillation); `all-<scorer>` (every teacher, learned W, one per
-scorer, f_distill kind and distillation form); `related` (the related teacher alone, so W = 1);
-`unrelated` (the other teachers, learned W with the first scorer); `uniform` (every teacher,
-W = 1/N); each distilled one also at every other `--alphas` value (`<config>-alpha<a>`). Orders:
-`given` (teachers as listed) and `rotated` (each teacher moved one place: b, c, a), only for
-configurations with 2 or more teachers; a selection that follows the position or the
-initialisation rather than the task shows up as a difference between the two.
-
-Controls (`--controls`): `mean-image` and `last-frame` (predictors that train nothing), `teacher`
-(the related teacher's own zero-shot prediction, images only), `init` (a student started from the
-related teacher's weights, no distillation), and with `--oracle NAME` the same two for a teacher
-pretrained on other episodes of the target (`oracle-teacher`, `oracle-init`). Predictor controls
-are deterministic and run one seed.
+See the package docstring (`vid2act_cli.compose.probe`) for the grid, its cells and their results.
 """
 
 from __future__ import annotations
@@ -32,7 +10,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -43,27 +21,11 @@ from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY
 from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 
-from vid2act_cli.compose.probe_plan import (  # noqa: F401  (the probe's request types, re-exported)
-    CONFIGURATIONS,
-    CONTROLS,
-    ORDERS,
-    DEFAULT_SCORERS,
-    DEFAULT_FORMS,
-    SPEC_FILE,
-    SPEC_FORMAT,
-    ProbeBudget,
-    ProbeRequest,
-    ProbeCell,
-    ProbeOutcome,
-    plan_controls,
-    plan_variants,
-    teacher_columns,
-    plan_cells,
-    result_spec,
-    ADDITIVE_KEYS,
-    check_spec,
-    cell_path,
-)
+from vid2act_cli.compose.probe.plan import ProbeCell, ProbeOutcome, ProbeRequest, cell_path, check_spec, plan_cells, result_spec
+
+if TYPE_CHECKING:
+    from vid2act_cli.experiments import Job
+
 
 @dataclass
 class _Inputs:
@@ -92,7 +54,7 @@ def build_cell_student(cell: ProbeCell, request: ProbeRequest, inputs: _Inputs, 
     from vid2act_core.probe import build_student, student_config
     from vid2act_core.transfer import initialise_from_teacher
 
-    from vid2act_cli.compose.probe_data import ensemble
+    from vid2act_cli.compose.probe.data import ensemble
     from vid2act_cli.compose.transfer import apply_init_architecture
 
     config = student_config(request.config, cell.variant)
@@ -176,7 +138,7 @@ def run_cell(cell: ProbeCell, request: ProbeRequest, inputs: _Inputs, device: to
 def _load(request: ProbeRequest) -> tuple[Any, Any, Any, dict[str, Any]]:
     """The target split (the largest budget's training episodes), the teachers and the oracle, and the spec
     they give with the request's settings."""
-    from vid2act_cli.compose.probe_data import load_target_split, load_teachers
+    from vid2act_cli.compose.probe.data import load_target_split, load_teachers
 
     split = load_target_split(request.target_data, max(request.train_episodes), request.eval_episodes)
     teachers = load_teachers(request.teachers, split.image_size)
@@ -189,7 +151,7 @@ def _prepare(request: ProbeRequest, split: Any, teachers: Any, oracle: Any, devi
     """Held-out windows, and the training episodes with every teacher's features (computed once)."""
     from vid2act_core.probe import fixed_windows
 
-    from vid2act_cli.compose.probe_data import attach_teacher_features, ensemble
+    from vid2act_cli.compose.probe.data import attach_teacher_features, ensemble
 
     windows = fixed_windows(split.held_out, request.context + max(request.horizons), request.windows_per_episode)
     started = time.time()
@@ -201,10 +163,36 @@ def _prepare(request: ProbeRequest, split: Any, teachers: Any, oracle: Any, devi
     return _Inputs(split, teachers, oracle, train, keys, windows)
 
 
+# The probe's cells side by side (`vid2act probe --jobs N`): its unfinished cells dealt into N shards, each a
+# `vid2act probe ... --cells <ids>` job run by the experiment launcher's local path (`compose/launch/local.py`),
+# so they share the cores, log to `OUT/logs/`, and a re-run resumes them like any other job.
+
+
+def deal_cells(cells: list[ProbeCell], shards: int) -> list[list[ProbeCell]]:
+    """Cells into at most `shards` non-empty lists of about equal updates (controls cost none), each in grid order."""
+    loads = [[0, index, []] for index in range(min(shards, len(cells)))]
+    for cell in sorted(cells, key=lambda cell: -cell.budget.updates * cell.variant.trained):
+        lightest = min(loads, key=lambda load: (load[0], len(load[2]), load[1]))
+        lightest[0] += cell.budget.updates * cell.variant.trained + 1
+        lightest[2].append(cell)
+    order = {cell.id: position for position, cell in enumerate(cells)}
+    return [sorted(load[2], key=lambda cell: order[cell.id]) for load in loads]
+
+
+def plan_cell_jobs(out: Path, cells: list[ProbeCell], shards: int, command: tuple[str, ...]) -> list[Job]:
+    """One job per shard; a shard is done when its last cell's result exists (a shard runs its cells in order)."""
+    from vid2act_cli.experiments import Job
+
+    dealt = deal_cells(cells, shards)
+    return [Job("probe", f"probe cells {index}/{len(dealt)} ({len(part)} cells)",
+                ("probe", *command, "--cells", ",".join(cell.id for cell in part), "--no-progress"),
+                cell_path(out, part[-1]))
+            for index, part in enumerate(dealt, 1)]
+
+
 def _run_side_by_side(request: ProbeRequest, cells: list[ProbeCell], reporter: Reporter) -> None:
     """The cells in `request.jobs` subprocesses (`vid2act probe ... --cells`), cores // jobs threads each."""
     from vid2act_cli.compose.launch.local import run_jobs
-    from vid2act_cli.compose.probe_jobs import plan_cell_jobs
 
     if not request.command:
         raise ValueError("--jobs: the probe's cells side by side need the probe's own options (ProbeRequest.command)")
@@ -214,7 +202,7 @@ def _run_side_by_side(request: ProbeRequest, cells: list[ProbeCell], reporter: R
 
 def run_probe(request: ProbeRequest, reporter: Reporter | None = None) -> ProbeOutcome:
     """Run the unfinished cells of the grid (at most `max_cells`), then summarise every finished cell."""
-    from vid2act_cli.compose.probe_report import write_summary
+    from vid2act_cli.compose.probe.report import write_summary
 
     reporter = plain_if_none(reporter)
     out = Path(request.out)

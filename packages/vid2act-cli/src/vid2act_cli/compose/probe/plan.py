@@ -1,5 +1,5 @@
 """The probe's grid: what a request asks for, its budgets, configurations, controls and cells, and the spec that
-decides whether finished cells can be reused (`probe.json`). Running the cells is `probe.py`'s job."""
+decides whether finished cells can be reused (`probe.json`). Running the cells is `run`'s job."""
 
 from __future__ import annotations
 
