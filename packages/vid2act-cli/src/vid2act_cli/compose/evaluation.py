@@ -24,7 +24,7 @@ from vid2act_cli.compose.logger import encode_gif
 from vid2act_cli.compose.runs import load_run_config
 from vid2act_cli.compose.training import make_task_env
 from vid2act_cli.compose.transfer import (
-    EVALUATE_CONSEQUENCE, PINS_KEY, TransferPlan, build_agent_factory, check_teacher_pins, teacher_pins,
+    EVALUATE_CONSEQUENCE, PINS_KEY, build_agent_factory, check_teacher_pins, plan_of_run, teacher_pins,
 )
 
 
@@ -37,12 +37,7 @@ def load_run_agent(run_dir: Path, device: torch.device):
     env = make_task_env(config, seed=config.seed, render=False)
     action_dim = env.action_dim
     env.close()
-    plan = TransferPlan(
-        method=info.get("method", "dreamer"),
-        teacher_names=list(info.get("teachers") or []),
-        source_data={name: Path(path) for name, path in (info.get("source_data") or {}).items()},
-        init_from=info.get("init_from") if info.get("method") == "apv" else None,  # APV rebuilds from its video model's architecture
-    )
+    plan = plan_of_run(info)
     if plan.teacher_names:  # the student acts with its teachers: they must be the ones it was trained with
         from vid2act_teachers.registry import TeacherRegistry
 

@@ -15,7 +15,7 @@ from vid2act_core.compat import ARCHITECTURE_FIELDS, LATENT_BEHAVIOUR_FIELDS
 from vid2act_core.config import Config
 from vid2act_core.runtime.fileio import atomic_write_text
 from vid2act_core.loop import LoopState
-from vid2act_core.methods import get_method
+from vid2act_core.methods import find_method, get_method
 from vid2act_core.naming import method_label
 from vid2act_core.transfer import UNIFORM_SELECTION
 
@@ -27,7 +27,7 @@ from vid2act_cli.compose.runs import check_resume, load_run_config, resolve_run_
 from vid2act_cli.compose.training import RESUMABLE_CHANGES, AgentFactory, canonical_task, run_online
 
 __all__ = ["EVALUATE_CONSEQUENCE", "PINS_KEY", "TransferPlan", "TransferRequest", "build_agent_factory", "check_teacher_pins",
-           "describe_initialisation", "parse_source_data", "plan_transfer", "run_transfer", "summarise_transfer", "teacher_pins",
+           "describe_initialisation", "parse_source_data", "plan_of_run", "plan_transfer", "run_info", "run_transfer", "summarise_transfer", "teacher_pins",
            "transfer_to_target"]
 
 
@@ -134,6 +134,29 @@ def apply_init_architecture(config: Config, init_from: str) -> None:
         setattr(config.world_model, key, getattr(teacher_config.world_model, key))
 
 
+def run_info(plan: TransferPlan, pins: dict[str, Any]) -> dict[str, Any]:
+    """The plan as a run directory keeps it (`config.yaml`'s run section); `plan_of_run` reads it back."""
+    return {"teachers": plan.teacher_names, "init_from": plan.init_from,
+            "source_data": {name: str(path) for name, path in plan.source_data.items()},
+            "replay_sets": plan.replay_sets, PINS_KEY: pins}
+
+
+def plan_of_run(info: Mapping[str, Any]) -> TransferPlan:
+    """The plan a finished or interrupted run was trained with, from its run section, for rebuilding its
+    agent (`evaluate`). Only a method that fine-tunes a video model keeps `init_from`: its agent is built
+    from that model's architecture; `init`'s architecture is already in the run's config."""
+    method = info.get("method", "dreamer")
+    entry = find_method(method)
+    keeps_init = entry is not None and entry.needs_video_model
+    return TransferPlan(
+        method=method,
+        teacher_names=list(info.get("teachers") or []),
+        source_data={name: Path(path) for name, path in (info.get("source_data") or {}).items()},
+        init_from=info.get("init_from") if keeps_init else None,
+        replay_sets=list(info.get("replay_sets") or []),
+    )
+
+
 def _run_section(config: Config, plan: TransferPlan) -> dict[str, Any]:
     """What a resumed transfer run must agree with (`runs.check_resume`)."""
     return {"task": config.env.task, "method": plan.method, "teachers": plan.teacher_names}
@@ -161,11 +184,9 @@ def run_transfer(
         check_teacher_pins(run_dir, load_run_config(run_dir)[1].get(PINS_KEY), pins)
     if plan.init_from and plan.method == "init":
         apply_init_architecture(config, plan.init_from)
-    info = {"teachers": plan.teacher_names, "init_from": plan.init_from, "source_data": {k: str(v) for k, v in plan.source_data.items()},
-            "replay_sets": plan.replay_sets, PINS_KEY: pins}
     state, agent = run_online(
         config, run_dir, device, plan.method, agent_factory=build_agent_factory(plan, reporter), reporter=reporter,
-        run_info=info, explicit=explicit,
+        run_info=run_info(plan, pins), explicit=explicit,
     )
     summary = summarise_transfer(run_dir, plan.teacher_names)
     atomic_write_text(run_dir / "transfer_summary.json", json.dumps(summary, indent=2) + "\n")
