@@ -3,6 +3,7 @@ cores this process may use that the load does not already fill; pretraining says
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,9 @@ def test_auto_counts_the_free_cores_and_never_goes_below_one(monkeypatch: pytest
     assert choice.describe("pretraining").startswith(f"pretraining on {expected} torch thread")
     assert "--set pretrain.threads=N" in choice.reason
     if cores > busy:
-        assert f"{expected} of {cores} cores free, load {busy}" in choice.reason
+        assert f"{expected} of {cores} cores free, {busy} busy with other work" in choice.reason
     else:
-        assert f"no core of {cores} free, load {busy}: one thread" in choice.reason
+        assert f"no core of {cores} free, {busy} busy with other work: one thread" in choice.reason
 
 
 def test_a_negative_count_is_a_one_line_error_naming_the_setting() -> None:
@@ -63,7 +64,36 @@ def test_pretraining_sets_and_says_its_thread_count(monkeypatch: pytest.MonkeyPa
         # The pretraining stage reads pretrain.threads (auto here), not train.threads.
         assert configure_threads(config, Recorder(), stage="pretrain") == 1
         assert torch.get_num_threads() == 1
-        assert said == ["pretraining on 1 torch thread (1 of 2 cores free, load 1; --set pretrain.threads=N to choose)"]
+        assert said == ["pretraining on 1 torch thread (1 of 2 cores free, 1 busy with other work; --set pretrain.threads=N to choose)"]
         assert configure_threads(config, stage="train") == 2 and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_busy_cores_counts_other_processes_and_not_this_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Over a 0.5 s sample the system spends 1.0 busy CPU-second (two cores full); this process
+    # itself used 0.5 of it (an earlier stage's work), so one core is busy with other work.
+    system = iter([100.0, 101.0])
+    own = iter([10.0, 10.5])
+    monkeypatch.setattr(thread_choice, "system_busy_seconds", lambda: next(system))
+    monkeypatch.setattr(thread_choice, "own_busy_seconds", lambda: next(own))
+    monkeypatch.setattr(thread_choice.time, "sleep", lambda seconds: None)
+    assert thread_choice.busy_cores(0.5) == 1
+
+
+def test_busy_cores_is_zero_when_only_this_process_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    system = iter([100.0, 101.0])
+    own = iter([10.0, 11.0])
+    monkeypatch.setattr(thread_choice, "system_busy_seconds", lambda: next(system))
+    monkeypatch.setattr(thread_choice, "own_busy_seconds", lambda: next(own))
+    monkeypatch.setattr(thread_choice.time, "sleep", lambda seconds: None)
+    assert thread_choice.busy_cores(0.5) == 0
+
+
+def test_system_busy_seconds_reads_the_aggregate_cpu_line_without_idle_and_iowait(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    ticks = os.sysconf("SC_CLK_TCK")
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat.write_text(f"cpu  {3 * ticks} {ticks} {2 * ticks} {50 * ticks} {7 * ticks} 0 0 0 0 0\ncpu0 1 2 3 4\n")
+    assert thread_choice.system_busy_seconds(str(stat)) == pytest.approx(6.0)
+    assert thread_choice.system_busy_seconds(str(tmp_path / "missing")) is None
