@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vid2act_cli.commands.app import app
-from vid2act_cli.compose.runs import check_resume, load_run_config, requested_keys, save_run_config
+from vid2act_cli.compose.runs import check_resume, load_run_config, read_saved_run, requested_keys, save_run_config
 from vid2act_cli.compose.training import RESUMABLE_CHANGES
 from vid2act_core.config import preset
 
@@ -72,9 +72,9 @@ def test_steps_device_threads_and_an_auto_preset_may_change_on_resume(tmp_path: 
     asked.train.steps, asked.train.threads = 10**6, 3
     info = {"task": saved.env.task, "method": "dreamer"}
     explicit = {"task": "--task", **requested_keys(None, None, ["train.steps=1000000", "train.threads=3"])}
-    check_resume(run_dir, asked, info, explicit, RESUMABLE_CHANGES)
+    check_resume(read_saved_run(run_dir), asked, info, explicit, RESUMABLE_CHANGES)
     with pytest.raises(ValueError, match="train.steps 200, not 1000000"):
-        check_resume(run_dir, asked, info, explicit)  # only because steps and threads are declared resumable
+        check_resume(read_saved_run(run_dir), asked, info, explicit)  # only because steps and threads are declared resumable
 
 
 def test_requested_keys_come_from_preset_config_file_and_set(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ def _record_start(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     """Replace the training by what it does first (save the run's config and run section)."""
     started: list[dict] = []
 
-    def fake_run_online(config, run_dir, device, method, agent_factory=None, reporter=None, run_info=None, explicit=None):
+    def fake_run_online(config, run_dir, device, method, agent_factory=None, reporter=None, run_info=None, explicit=None,
+                        saved_run=None, spec=None):
         save_run_config(Path(run_dir), config, {"method": method, **(run_info or {})})
         started.append(dict(run_info or {}))
         return LoopState(), None

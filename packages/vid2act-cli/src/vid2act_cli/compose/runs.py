@@ -57,6 +57,26 @@ def load_run_config(run_dir: str | Path) -> tuple[Config, dict[str, Any]]:
     return config_from_dict(data), extra
 
 
+@dataclasses.dataclass(frozen=True)
+class SavedRun:
+    """A run directory's `config.yaml` as one command reads it: once, then handed to every check
+    (resume, teacher pins, the teachers a resumed run goes on with) and to the training loop."""
+
+    run_dir: Path
+    config: Config
+    info: dict[str, Any]
+    """The `run` section: task, method, teachers, pins, ..."""
+
+
+def read_saved_run(run_dir: str | Path) -> SavedRun | None:
+    """The run saved in `run_dir`, or None where none has started there yet."""
+    run_dir = Path(run_dir)
+    if not (run_dir / RUN_CONFIG).exists():
+        return None
+    config, info = load_run_config(run_dir)
+    return SavedRun(run_dir, config, info)
+
+
 def _flat(node: Any, prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
     """A nested mapping as dotted keys -> leaf values."""
     out = {} if out is None else out
@@ -99,19 +119,20 @@ def _shown(value: Any) -> str:
 
 
 def check_resume(
-    run_dir: Path, config: Config, info: dict[str, Any], explicit: dict[str, str], may_change: Sequence[str] = (),
+    saved_run: SavedRun | None, config: Config, info: dict[str, Any], explicit: dict[str, str],
+    may_change: Sequence[str] = (),
 ) -> None:
-    """Refuse to resume the run in `run_dir` (if there is one) where the command contradicts it: its
-    task or method (always), or a setting in `explicit` (key -> the option that gave it: `teachers`,
-    `preset`, or a config key).
+    """Refuse to resume `saved_run` (None: a new run, nothing to check) where the command contradicts
+    it: its task or method (always), or a setting in `explicit` (key -> the option that gave it:
+    `teachers`, `preset`, or a config key).
 
     info: the command's run section (task, method, teachers, ...); may_change: config keys a resumed
     run takes from the command (steps, threads). One line naming the run, the key, both values, and
     how to go on.
     """
-    if not (Path(run_dir) / RUN_CONFIG).exists():
+    if saved_run is None:
         return
-    saved, saved_info = load_run_config(run_dir)
+    saved, saved_info = saved_run.config, saved_run.info
     stored = {**_flat(saved.to_dict()), **saved_info, "preset": saved.preset}
     stored.setdefault("task", saved.env.task)
     stored.setdefault("teachers", [])  # runs of methods without teachers
@@ -122,7 +143,7 @@ def check_resume(
         before, now = stored.get(key), asked[key]
         if before != now:
             raise ValueError(
-                f"{run_dir} was started with {key} {_shown(before)}, not {_shown(now)} ({option}); "
+                f"{saved_run.run_dir} was started with {key} {_shown(before)}, not {_shown(now)} ({option}); "
                 f"to resume it, run it with its own {key}; to start a new run, give another --logdir"
             )
 

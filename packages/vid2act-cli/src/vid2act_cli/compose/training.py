@@ -16,7 +16,8 @@ from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.logger import RunLogger
 from vid2act_cli.compose.reporter import ProgressBar, Reporter, plain_if_none, summary_parts
 from vid2act_cli.compose.runs import (
-    DONE_MARKER, check_resume, config_differences, load_run_config, mark_done, resolve_run_dir, save_run_config,
+    DONE_MARKER, SavedRun, check_resume, config_differences, mark_done, read_saved_run, resolve_run_dir,
+    save_run_config,
 )
 
 AgentFactory = Callable[[Config, int, torch.device], DreamerAgent]
@@ -74,15 +75,6 @@ def apply_task_settings(config: Config, spec: TaskSpec) -> list[str]:
     return notes
 
 
-def canonical_task(config: Config, seed: int) -> str:
-    """The full name of `config.env.task` as its domain spells it (`cartpole_balance` -> `dmc:cartpole_balance`)."""
-    probe = make_task_env(config, seed=seed, render=False)
-    try:
-        return probe.spec.name
-    finally:
-        probe.close()
-
-
 LOOP_BAR_FORMATS: tuple[tuple[str, str], ...] = (
     ("charts/episode_return", "return {:.1f}"),
     ("eval/return_deterministic", "eval {:.1f}"),
@@ -109,22 +101,28 @@ def run_online(
     reporter: Reporter | None = None,
     run_info: dict[str, Any] | None = None,
     explicit: dict[str, str] | None = None,
+    saved_run: SavedRun | None = None,
+    spec: TaskSpec | None = None,
 ) -> tuple[LoopState, DreamerAgent]:
     """Train online in `run_dir`, resuming whatever is there. Returns the final counters and agent.
 
     explicit: settings the command gave explicitly -> the option (`runs.requested_keys`); resuming
     a run they contradict is refused (`runs.check_resume`), as is one of another task or method.
+    saved_run: the run's `config.yaml` where the caller has read it already (read here otherwise);
+    spec: the task's spec where the caller has resolved it already.
     """
     from vid2act_envs.replay import Replay
 
     reporter = plain_if_none(reporter)
     run_dir = Path(run_dir)
-    for note in apply_task_settings(config, task_spec(config)):
+    for note in apply_task_settings(config, spec or task_spec(config)):
         reporter.say(note)
     info = {"task": config.env.task, "method": method, **(run_info or {})}
-    check_resume(run_dir, config, info, dict(explicit or {}), RESUMABLE_CHANGES)
-    if (run_dir / "config.yaml").exists():
-        saved, _ = load_run_config(run_dir)
+    if saved_run is None:
+        saved_run = read_saved_run(run_dir)
+    check_resume(saved_run, config, info, dict(explicit or {}), RESUMABLE_CHANGES)
+    if saved_run is not None:
+        saved = saved_run.config
         differences = config_differences(saved, config, ignore=RESUMABLE_CHANGES)
         if differences:
             reporter.say(f"note: resuming {run_dir} with its saved config; ignoring changed keys: {', '.join(differences)}")
@@ -178,9 +176,12 @@ def train_task(
     check_config_counts(config)
     reporter = plain_if_none(reporter)
     torch_device = resolve_device(device, reporter)
-    config.env.task = canonical_task(config, config.seed)
+    spec = task_spec(config)
+    config.env.task = spec.name
     run_dir, resumed = resolve_run_dir(logdir, root, config.env.task, "dreamer", config.seed)
-    check_resume(run_dir, config, {"task": config.env.task, "method": "dreamer"}, dict(explicit or {}), RESUMABLE_CHANGES)
+    saved_run = read_saved_run(run_dir)
+    check_resume(saved_run, config, {"task": config.env.task, "method": "dreamer"}, dict(explicit or {}), RESUMABLE_CHANGES)
     reporter.echo(f"{'resuming' if resumed else 'new run'}: {run_dir} (device {torch_device})")
-    state, _ = run_online(config, run_dir, torch_device, "dreamer", reporter=reporter, explicit=explicit)
+    state, _ = run_online(config, run_dir, torch_device, "dreamer", reporter=reporter, explicit=explicit,
+                          saved_run=saved_run, spec=spec)
     return state, run_dir

@@ -23,8 +23,8 @@ from vid2act_cli.compose.baselines import TransferPlan, baseline_agent_factory, 
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.logger import read_metrics
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
-from vid2act_cli.compose.runs import check_resume, load_run_config, resolve_run_dir
-from vid2act_cli.compose.training import RESUMABLE_CHANGES, AgentFactory, canonical_task, run_online
+from vid2act_cli.compose.runs import SavedRun, check_resume, read_saved_run, resolve_run_dir
+from vid2act_cli.compose.training import RESUMABLE_CHANGES, AgentFactory, run_online, task_spec
 
 __all__ = ["EVALUATE_CONSEQUENCE", "PINS_KEY", "TransferPlan", "TransferRequest", "build_agent_factory", "check_teacher_pins",
            "describe_initialisation", "parse_source_data", "plan_of_run", "plan_transfer", "run_info", "run_transfer", "summarise_transfer", "teacher_pins",
@@ -169,24 +169,29 @@ def run_transfer(
     device: torch.device,
     reporter: Reporter | None = None,
     explicit: dict[str, str] | None = None,
+    saved_run: SavedRun | None = None,
+    spec: Any = None,
 ) -> tuple[LoopState, DreamerAgent, dict[str, Any]]:
     """Train the student online in `run_dir` (resuming), then write `transfer_summary.json`.
 
-    explicit: what the command gave explicitly (`run_online`); a resumed run's teachers must always match."""
+    explicit: what the command gave explicitly (`run_online`); a resumed run's teachers must always match.
+    saved_run, spec: the run's `config.yaml` and the target's TaskSpec where the caller has them already."""
     from vid2act_teachers.registry import TeacherRegistry
 
     run_dir = Path(run_dir)
+    if saved_run is None:
+        saved_run = read_saved_run(run_dir)
     pins = teacher_pins(plan.teacher_names + ([plan.init_from] if plan.init_from else []), TeacherRegistry())
     # Its replay stores the teachers' states: a resumed run refuses other teachers, named or not.
     explicit = {"teachers": "--teachers", **(explicit or {})}
-    check_resume(run_dir, config, _run_section(config, plan), explicit, RESUMABLE_CHANGES)
-    if (run_dir / "config.yaml").exists():
-        check_teacher_pins(run_dir, load_run_config(run_dir)[1].get(PINS_KEY), pins)
+    check_resume(saved_run, config, _run_section(config, plan), explicit, RESUMABLE_CHANGES)
+    if saved_run is not None:
+        check_teacher_pins(run_dir, saved_run.info.get(PINS_KEY), pins)
     if plan.init_from and plan.method == "init":
         apply_init_architecture(config, plan.init_from)
     state, agent = run_online(
         config, run_dir, device, plan.method, agent_factory=build_agent_factory(plan, reporter), reporter=reporter,
-        run_info=run_info(plan, pins), explicit=explicit,
+        run_info=run_info(plan, pins), explicit=explicit, saved_run=saved_run, spec=spec,
     )
     summary = summarise_transfer(run_dir, plan.teacher_names)
     atomic_write_text(run_dir / "transfer_summary.json", json.dumps(summary, indent=2) + "\n")
@@ -242,26 +247,28 @@ def transfer_to_target(
     check_config_counts(config)
     reporter = plain_if_none(reporter)
     torch_device = resolve_device(request.device, reporter)
-    config.env.task = canonical_task(config, config.seed)
+    spec = task_spec(config)
+    config.env.task = spec.name
     source_data = parse_source_data(list(request.source_data))
     plan = plan_transfer(config, request.teachers, request.init_from, source_data, request.method)
     run_dir, resumed = resolve_run_dir(request.logdir, request.root, config.env.task, plan.method, config.seed)
+    saved_run = read_saved_run(run_dir)
     explicit = dict(request.explicit)
     if request.teachers:
         explicit["teachers"] = "--teachers"
-    elif resumed and plan.teacher_names:
+    elif saved_run is not None and plan.teacher_names:
         # Teachers chosen by default: a resumed run goes on with its own (its replay holds their states),
         # even where the registry has changed since; they are checked again like named ones.
-        saved_teachers = load_run_config(run_dir)[1].get("teachers") or []
+        saved_teachers = saved_run.info.get("teachers") or []
         if saved_teachers and saved_teachers != plan.teacher_names:
             plan = plan_transfer(config, ",".join(saved_teachers), request.init_from, source_data, request.method)
             plan.notes.append(f"note: resuming with the run's own teachers: {', '.join(saved_teachers)}")
-    check_resume(run_dir, config, _run_section(config, plan), {"teachers": "--teachers", **explicit}, RESUMABLE_CHANGES)
+    check_resume(saved_run, config, _run_section(config, plan), {"teachers": "--teachers", **explicit}, RESUMABLE_CHANGES)
     for note in plan.notes:
         reporter.say(note)
     reporter.echo(f"{'resuming' if resumed else 'new run'}: {run_dir} ({plan.method}, "
                   f"teachers: {', '.join(plan.teacher_names) or 'none'}, device {torch_device})")
-    state, _, summary = run_transfer(config, plan, run_dir, torch_device, reporter, explicit)
+    state, _, summary = run_transfer(config, plan, run_dir, torch_device, reporter, explicit, saved_run, spec)
     return state, run_dir, summary
 
 
