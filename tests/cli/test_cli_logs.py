@@ -10,13 +10,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from vid2act_cli.compose.reporter import LineBar, format_duration, progress_line_seconds
-from vid2act_cli.compose.teacher_add import ensure_state_expert
+from vid2act_cli.compose.teacher_add import train_domain_expert
 
 TRAIN = [sys.executable, "-m", "vid2act_cli.app", "train", "--task", "cartpole_swingup", "--preset", "tiny", "--device", "cpu"]
 
@@ -152,7 +151,8 @@ class Recorder:
 
 
 def test_the_state_expert_stage_says_what_it_trains_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import vid2act_teachers.experts as experts
+    import vid2act_teachers.experts.rollout as rollout
+    from vid2act_teachers.plugins import domain_registry
 
     reporter, seen_at_start = Recorder(), []
 
@@ -160,9 +160,10 @@ def test_the_state_expert_stage_says_what_it_trains_before_training(tmp_path: Pa
         seen_at_start.extend(reporter.said)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(experts, "train_expert", train_expert)
+    monkeypatch.setattr(rollout, "train_expert", train_expert)
+    registry = domain_registry()
     with pytest.raises(KeyboardInterrupt):
-        ensure_state_expert(SimpleNamespace(task="walker_walk"), 5000, tmp_path, reporter)
+        train_domain_expert(registry.domain("dmc"), registry.resolve("walker_walk"), 5000, tmp_path, reporter)
     assert seen_at_start[0] == (f"[1/4] expert: training SAC from state on walker_walk for 5000 agent steps "
                                 f"(kept in {tmp_path / 'experts' / 'walker_walk'} for reuse; re-running resumes it)")
     assert seen_at_start[1] == "expert walker_walk: started, 5000 steps"

@@ -35,25 +35,30 @@ def test_a_failing_job_raises_in_the_parent_and_bad_counts_are_refused() -> None
 
 
 @pytest.mark.slow
-def test_parallel_collection_episode_i_is_the_episode_of_seed_plus_i(tmp_path: Path) -> None:
+def test_collection_episode_i_is_the_episode_of_seed_plus_i_in_one_or_two_processes(tmp_path: Path) -> None:
     registry = domain_registry()
-    path = tmp_path / "balance.h5"
-    stats, _ = collect_dataset(registry, TASK, 3, policy="random", out=path, seed=5, episode_steps=24,
-                               workers=2, registry_factory=domain_registry)
-    assert stats.episodes == 3
     env = registry.make_env(TASK, seed=0, image_size=64, episode_steps=24)
     try:
-        with open_dataset(path) as dataset:
-            assert len(dataset.episode_lengths) == 3
-            for index in range(3):
-                stored = dataset.episode(index)
-                expected = run_episode(env, RandomPolicy(env.action_dim, seed=5 + index), seed=5 + index)
-                for key in ("image", "action", "reward", "is_first", "is_last"):
-                    np.testing.assert_array_equal(stored[key], expected[key], err_msg=f"episode {index} {key}")
+        for workers in (1, 2):
+            path = tmp_path / f"balance-{workers}.h5"
+            stats, _ = collect_dataset(registry, TASK, 3, policy="random", out=path, seed=5, episode_steps=24,
+                                       workers=workers, registry_factory=domain_registry)
+            assert stats.episodes == 3
+            with open_dataset(path) as dataset:
+                assert len(dataset.episode_lengths) == 3
+                for index in range(3):
+                    stored = dataset.episode(index)
+                    expected = run_episode(env, RandomPolicy(env.action_dim, seed=5 + index), seed=5 + index)
+                    for key in ("image", "action", "reward", "is_first", "is_last"):
+                        np.testing.assert_array_equal(stored[key], expected[key], err_msg=f"workers {workers} episode {index} {key}")
     finally:
         env.close()
     with pytest.raises(ValueError, match="registry_factory"):
         collect_dataset(registry, TASK, 1, policy="random", out=tmp_path / "x.h5", workers=2)
+    with pytest.raises(ValueError, match=r"^--workers 2: the policy factory .* does not pickle"):
+        collect_dataset(registry, TASK, 1, policy=lambda action_dim, seed: RandomPolicy(action_dim, seed),
+                        out=tmp_path / "x.h5", workers=2, registry_factory=domain_registry)
+    assert not (tmp_path / "x.h5").exists()
 
 
 @pytest.mark.slow

@@ -61,7 +61,7 @@ def versioned_plugin(domain_name: str, api: object) -> Any:
 
 
 def test_the_hook_api_version_is_major_dot_minor_and_shipped_plugins_declare_it() -> None:
-    assert HOOK_API_VERSION == "1.0"
+    assert HOOK_API_VERSION == "1.1"
     assert example_plugin.VID2ACT_HOOK_API == "1.0"
     report = {info.name: info for info in plugin_report(build_plugin_manager())}
     assert report["dmc"].hook_api == report["metaworld"].hook_api == HOOK_API_VERSION

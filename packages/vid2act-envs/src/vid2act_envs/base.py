@@ -16,6 +16,7 @@ Actions are float32 vectors in [-1, 1]; each environment rescales to its simulat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
@@ -95,6 +96,45 @@ class Policy(Protocol):
     def __call__(self, obs: Observation) -> np.ndarray: ...
 
 
+PolicyFactory = Callable[[int, int], Policy]
+"""(action_dim, seed) -> the policy for one episode. Collection calls it once per episode with that
+episode's seed; a picklable one (a module-level class or function, a functools.partial of one) can
+be rebuilt in worker processes (`vid2act_envs.collect.collect_dataset(workers=...)`)."""
+
+
+@dataclass(frozen=True)
+class ExpertTraining:
+    """What `Domain.train_expert` is asked for."""
+
+    steps: int | None
+    """Training budget in agent steps; None: the domain's default for the task."""
+    cache_dir: Path
+    """Where trained experts are kept for reuse (`$VID2ACT_HOME/experts/`): asking again reuses a
+    finished expert and resumes an interrupted training."""
+    on_progress: Callable[[int, int, str], None] | None = None
+    """on_progress(agent steps done, agent steps asked for, short note such as "return 812"); first
+    called with 0 done before training starts, so that a progress display can open."""
+    on_note: Callable[[str], None] | None = None
+    """Gets one line worth showing before a long training starts (what is trained, where it is kept)."""
+    cached_only: bool = False
+    """Use an expert already in cache_dir, whatever its budget, and never train: a hook with none
+    raises a one-line ValueError saying how to train one."""
+
+
+@dataclass(frozen=True)
+class TrainedExpert:
+    """What `Domain.train_expert` returns: an expert ready to act, and how to describe it."""
+
+    make_policy: PolicyFactory
+    """Builds the expert's policy; picklable where worker processes can rebuild it."""
+    action_repeat: int
+    """The action repeat the expert acts at; collection refuses an environment with another."""
+    description: str
+    """One line, e.g. "SAC from state (trained), 100000 agent steps, eval return 943.3 ± 13.0, sha256 1a2b3c4d5e6f"."""
+    annotations: dict[str, Any] = field(default_factory=dict)
+    """Stored as `collection.<key>` attributes of the datasets it collects (its identity, its return)."""
+
+
 EnvFactory = Callable[..., Env]
 """make(task: str, seed: int, image_size: int, action_repeat: int | None,
 episode_steps: int | None, camera: str | int | None) -> Env"""
@@ -125,6 +165,9 @@ class Domain:
     make_expert: Callable[[TaskSpec], Policy] | None = None
     """Scripted expert for the tasks whose TaskSpec says `has_expert` (None: no task has one)."""
     description: str = ""
+    train_expert: Callable[[TaskSpec, ExpertTraining], TrainedExpert] | None = None
+    """An expert that must be trained before it can act (DMC: SAC from state), for tasks without a
+    scripted one; `vid2act teachers add` and `vid2act collect --policy expert` ask it (hook API 1.1)."""
 
     def has_expert(self, spec: TaskSpec) -> bool:
         """Whether this domain has a scripted expert for `spec`'s task (`make_expert` and `spec.has_expert`)."""

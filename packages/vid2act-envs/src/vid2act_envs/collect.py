@@ -6,17 +6,19 @@ led to `image[t]`; an episode's success is `success` true at any step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import partial
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from vid2act_envs.base import Domain, Env, Observation, Policy, TaskSpec
-from vid2act_envs.dataset import DatasetAttrs, EpisodeWriter
-from vid2act_envs.parallel import check_workers, run_in_workers
+from vid2act_envs.base import Domain, Env, Observation, Policy, PolicyFactory, TaskSpec
+from vid2act_envs.dataset import DatasetAttrs, EpisodeWriter, open_dataset
+from vid2act_envs.mixed_collection import annotate_dataset
+from vid2act_envs.parallel import can_pickle, check_workers, run_in_workers
+from vid2act_envs.policies import RandomPolicy, expert_policy
 
 STORED_OBSERVATION_KEYS: tuple[str, ...] = ("image", "reward", "is_first", "is_last", "is_terminal")
 """Observation keys recorded for every task (plus `success` where the task defines it)."""
@@ -156,7 +158,7 @@ def record_episodes(
 
 
 POLICY_CHOICES: tuple[str, ...] = ("expert", "random")
-"""Policy names accepted by `collect_dataset`."""
+"""Policy names accepted by `collect_dataset` (besides a policy factory)."""
 
 
 class EnvironmentFactory(Protocol):
@@ -167,7 +169,14 @@ class EnvironmentFactory(Protocol):
     def domain(self, name: str) -> Domain: ...
 
     def make_env(
-        self, name_or_spec: str | TaskSpec, seed: int = 0, image_size: int = 64, episode_steps: int | None = None
+        self,
+        name_or_spec: str | TaskSpec,
+        seed: int = 0,
+        image_size: int = 64,
+        render: bool = True,
+        action_repeat: int | None = None,
+        episode_steps: int | None = None,
+        camera: str | int | None = None,
     ) -> Env: ...
 
 
@@ -176,11 +185,19 @@ def default_dataset_path(spec: TaskSpec, data_directory: Path | str = "data") ->
     return Path(data_directory) / f"{spec.task}.h5"
 
 
+def dataset_episodes(path: Path | str) -> int:
+    """Episodes held by the dataset at `path` (0 when there is no file); DatasetError if unreadable."""
+    if not Path(path).exists():
+        return 0
+    with open_dataset(path) as dataset:
+        return len(dataset)
+
+
 def collect_dataset(
     registry: EnvironmentFactory,
     task: str,
     episodes: int,
-    policy: str = "expert",
+    policy: str | PolicyFactory = "expert",
     out: Path | str | None = None,
     seed: int = 0,
     image_size: int = 64,
@@ -190,78 +207,102 @@ def collect_dataset(
     on_episode: Callable[[dict[str, np.ndarray], EpisodeSummary], None] | None = None,
     workers: int = 1,
     registry_factory: Callable[[], EnvironmentFactory] | None = None,
+    top_up: bool = False,
+    action_repeat: int | None = None,
+    camera: str | int | None = None,
+    annotations: Mapping[str, Any] | None = None,
 ) -> tuple[CollectStats, Path]:
-    """Collect `episodes` episodes of `task` with the named policy into an HDF5 dataset.
+    """Collect episodes of `task` into an HDF5 dataset: the one way datasets are written.
 
-    workers > 1: episodes run in that many worker processes (vid2act_envs.parallel), each building
-    its registry with the picklable `registry_factory`; episode i then uses reset seed (and random
-    policy seed) s + i, where s is the effective seed below, so the data do not depend on the
-    number of workers (they differ from workers=1, where one environment's stream continues).
-    on_step is then called in the parent for every step of an episode once it arrives.
+    policy: "expert" (the domain's scripted expert), "random", or a factory (action_dim, seed) ->
+    Policy (`vid2act_envs.base.PolicyFactory`: a trained state expert, a pixel agent...), called
+    once per episode; the dataset's `collector` attribute is the policy's name.
+    out defaults to data/<task>.h5. An existing file is appended to (its attributes must match).
+    episodes: how many to add; with top_up, how many the file should hold (only the missing ones
+    are collected, none when it holds enough).
 
-    policy: "expert" (the domain's scripted expert) or "random". out defaults to data/<task>.h5;
-    an existing file is appended to (its attributes must match), and the seed is then offset by
-    the number of episodes already in the file so that appended episodes differ from the
-    existing ones (collection stays reproducible for a given file state). on_start(spec, path,
-    episodes already in the file) runs once the environment and file are open. Raises
-    ValueError subclasses (UnknownTaskError, NoExpertError, DatasetError) for bad input.
-    Returns the statistics and the dataset path.
+    Seeds: the episode at index k of the file is reset with seed + k and its policy built with
+    that seed, so appending continues the seeds after the episodes already there, and the data do
+    not depend on `workers`.
+
+    workers > 1: episodes run in that many processes (vid2act_envs.parallel), each building its
+    registry with the picklable `registry_factory` and its own policy (a factory must pickle: a
+    policy that cannot be rebuilt in a worker, such as a torch agent on a GPU, collects with
+    workers=1). on_step then runs in the parent for every step of an episode once it arrives.
+    action_repeat, episode_steps, camera override the task's defaults. annotations are stored as
+    `collection.*` file attributes once episodes are written. on_start(spec, path, episodes
+    already in the file) runs once the environment and file are open. Raises ValueError
+    subclasses (UnknownTaskError, NoExpertError, DatasetError) with one-line messages for bad
+    input. Returns the statistics of the episodes collected now and the dataset path.
     """
-    from vid2act_envs.policies import RandomPolicy, expert_policy
-
-    if policy not in POLICY_CHOICES:
+    if isinstance(policy, str) and policy not in POLICY_CHOICES:
         raise ValueError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICY_CHOICES)}")
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     check_workers(workers)
-    if workers > 1 and registry_factory is None:
-        raise ValueError("workers > 1 needs a registry_factory that worker processes can call")
+    if workers > 1 and (registry_factory is None or not can_pickle(registry_factory)):
+        raise ValueError("workers > 1 needs a picklable registry_factory that worker processes can call")
+    if workers > 1 and not isinstance(policy, str) and not can_pickle(policy):
+        raise ValueError(f"--workers {workers}: the policy factory {policy!r} does not pickle, so worker "
+                         "processes cannot rebuild it; use --workers 1")
     spec = registry.resolve(task)
     # A missing expert is reported before the (slow) environment starts.
     expert = expert_policy(registry, spec) if policy == "expert" else None
     path = Path(out) if out is not None else default_dataset_path(spec)
-    env = registry.make_env(spec, seed=seed, image_size=image_size, episode_steps=episode_steps)
+    if top_up and dataset_episodes(path) >= episodes:
+        return CollectStats(), path
+    env_settings: dict[str, Any] = {"image_size": image_size, "action_repeat": action_repeat,
+                                    "episode_steps": episode_steps, "camera": camera}
+    env = registry.make_env(spec, seed=seed, **env_settings)
     try:
-        collector = expert.name if expert is not None else RandomPolicy.name
+        make_policy = _policy_factory(policy, expert)
+        collector = make_policy(env.action_dim, seed).name
         with EpisodeWriter(path, DatasetAttrs.from_env(env, collector)) as writer:
-            # Appending continues the random streams instead of repeating the file's first episodes.
-            effective_seed = seed + writer.num_episodes
-            chosen_policy: Policy = expert if expert is not None else RandomPolicy(env.action_dim, seed=effective_seed)
+            existing = writer.num_episodes
             if on_start is not None:
-                on_start(env.spec, path, writer.num_episodes)
+                on_start(env.spec, path, existing)
+            count = max(0, episodes - existing) if top_up else episodes
+            seeds = [seed + existing + index for index in range(count)]
             if workers == 1:
-                stats = collect_episodes(
-                    env, chosen_policy, episodes, writer=writer, on_step=on_step, on_episode=on_episode, seed=effective_seed
+                stream: Iterable[dict[str, np.ndarray]] = (
+                    run_episode(env, make_policy(env.action_dim, episode_seed), seed=episode_seed, on_step=on_step)
+                    for episode_seed in seeds
                 )
             else:
-                setup = partial(_worker_setup, registry_factory, spec.name, policy, image_size, episode_steps)
-                seeds = [effective_seed + index for index in range(episodes)]
-                stream = run_in_workers(setup, _worker_episode, seeds, workers)
-                stats = record_episodes(_replay_steps(stream, on_step), writer, on_episode)
+                setup = partial(_worker_setup, registry_factory, spec.name, policy, env_settings)
+                stream = _replay_steps(run_in_workers(setup, _worker_episode, seeds, workers), on_step)
+            stats = record_episodes(stream, writer, on_episode)
     finally:
         env.close()
+    if annotations and stats.episodes:
+        annotate_dataset(path, annotations)
     return stats, path
 
 
-def _worker_setup(
-    registry_factory: Callable[[], EnvironmentFactory], task: str, policy: str, image_size: int, episode_steps: int | None
-) -> tuple[Env, Policy | None]:
-    """In a worker process: the task's environment and (for `expert`) the expert policy."""
-    from vid2act_envs.policies import expert_policy
+def _policy_factory(policy: str | PolicyFactory, expert: Policy | None) -> PolicyFactory:
+    """The factory behind `policy`: itself, RandomPolicy for "random", else the scripted `expert`
+    (built once, for "expert"), which every episode shares."""
+    if not isinstance(policy, str):
+        return policy
+    if expert is None:
+        return RandomPolicy
+    return lambda action_dim, seed: expert
 
+
+def _worker_setup(
+    registry_factory: Callable[[], EnvironmentFactory], task: str, policy: str | PolicyFactory, env_settings: dict[str, Any]
+) -> tuple[Env, PolicyFactory]:
+    """In a worker process: the task's environment and the policy factory."""
     registry = registry_factory()
     spec = registry.resolve(task)
     expert = expert_policy(registry, spec) if policy == "expert" else None
-    return registry.make_env(spec, seed=0, image_size=image_size, episode_steps=episode_steps), expert
+    return registry.make_env(spec, seed=0, **env_settings), _policy_factory(policy, expert)
 
 
-def _worker_episode(context: tuple[Env, Policy | None], seed: int) -> dict[str, np.ndarray]:
-    """In a worker process: one episode from reset seed `seed` (random policy seeded alike)."""
-    from vid2act_envs.policies import RandomPolicy
-
-    env, expert = context
-    policy = expert if expert is not None else RandomPolicy(env.action_dim, seed=seed)
-    return run_episode(env, policy, seed=seed)
+def _worker_episode(context: tuple[Env, PolicyFactory], seed: int) -> dict[str, np.ndarray]:
+    """In a worker process: one episode from reset seed `seed`, its policy built with that seed."""
+    env, make_policy = context
+    return run_episode(env, make_policy(env.action_dim, seed), seed=seed)
 
 
 def _replay_steps(

@@ -3,24 +3,23 @@
 `NoisyPolicy` adds clipped Gaussian noise to another policy's actions; `MixedPolicy` hands whole
 episodes to a random policy at a fixed fraction (episode i is random when
 floor((i + 1) * f) > floor(i * f), so every prefix of the dataset holds the fraction exactly).
-`collect_annotated` writes episodes with `EpisodeWriter` and stores the collection settings
-(noise, random fraction, expert hash) as file attributes under the `collection.` prefix, which
-readers of the episode format ignore and `dataset_annotations` returns.
+`annotate_dataset` stores the collection settings (noise, random fraction, expert hash) as file
+attributes under the `collection.` prefix (`vid2act_envs.collect.collect_dataset(annotations=...)`
+calls it), which readers of the episode format ignore and `dataset_annotations` returns.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-from vid2act_envs.base import Env, Observation, Policy
-from vid2act_envs.collect import CollectStats, EpisodeSummary, collect_episodes
-from vid2act_envs.dataset import DatasetAttrs, DatasetError, EpisodeWriter
+from vid2act_envs.base import Observation, Policy
+from vid2act_envs.dataset import DatasetError
 from vid2act_envs.policies import RandomPolicy
 
 ANNOTATION_PREFIX = "collection."
@@ -102,27 +101,3 @@ def dataset_annotations(path: Path | str) -> dict[str, Any]:
     except OSError as error:
         raise DatasetError(f"{path}: not a readable HDF5 file ({' '.join(str(error).split())})") from None
     return {key: value.decode() if isinstance(value, bytes) else (value.item() if isinstance(value, np.generic) else value) for key, value in values.items()}
-
-
-def collect_annotated(
-    env: Env,
-    make_policy: Callable[[int], Policy],
-    collector: str,
-    episodes: int,
-    path: Path | str,
-    annotations: Mapping[str, Any],
-    seed: int = 0,
-    on_episode: Callable[[dict[str, np.ndarray], EpisodeSummary], None] | None = None,
-) -> CollectStats:
-    """Append `episodes` episodes to the dataset at `path` and (re)write its collection attributes.
-
-    make_policy(episodes already in the file) builds the policy, so that an append continues a
-    mixing schedule and offsets seeds. `collector` (the file's `collector` attribute) should carry
-    the noise and mixing settings: a file collected with other settings then refuses the append
-    (DatasetError naming `collector`). Reset seeds start at seed + episodes already in the file.
-    """
-    with EpisodeWriter(path, DatasetAttrs.from_env(env, collector)) as writer:
-        existing = writer.num_episodes
-        stats = collect_episodes(env, make_policy(existing), episodes, writer=writer, on_episode=on_episode, seed=seed + existing)
-    annotate_dataset(path, annotations)
-    return stats

@@ -14,6 +14,7 @@ how many workers ran them or in which order they finished.
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -37,6 +38,15 @@ def check_workers(workers: int, option: str = "--workers") -> int:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"{option} must be a positive integer, got {workers!r}")
     return workers
+
+
+def can_pickle(value: object) -> bool:
+    """Whether `value` can be sent to a worker process (spawned workers receive everything pickled)."""
+    try:
+        pickle.dumps(value)
+    except Exception:  # pickling raises PicklingError, TypeError or AttributeError by object kind
+        return False
+    return True
 
 
 def run_in_workers(

@@ -19,8 +19,10 @@ from vid2act_envs.base import Domain
 PROJECT_NAME = "vid2act"
 """pluggy project name and setuptools entry-point group of vid2act plugins."""
 
-HOOK_API_VERSION = "1.0"
-"""Version of these hooks, "MAJOR.MINOR": a plugin written for another MAJOR is refused."""
+HOOK_API_VERSION = "1.1"
+"""Version of these hooks, "MAJOR.MINOR": a plugin written for another MAJOR is refused.
+
+1.1 added `Domain.train_expert`, an expert that is trained before it acts."""
 
 HOOK_API_ATTRIBUTE = "VID2ACT_HOOK_API"
 """Plugin attribute declaring the hook API version it was written for, e.g. `VID2ACT_HOOK_API = "1.0"`."""

@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     def collect_command(
         task: str = typer.Argument(..., help="Task name, e.g. metaworld:button-press-topdown or walker_walk."),
         episodes: int = typer.Option(10, "--episodes", "-n", help="Number of episodes to collect."),
-        policy: str = typer.Option("expert", "--policy", help="expert (the domain's scripted expert; for DMC the cached state expert of vid2act experts train) or random."),
+        policy: str = typer.Option("expert", "--policy", help="expert (the domain's scripted expert; else the expert its domain trained and cached, for DMC by vid2act experts train) or random."),
         out: Path = typer.Option(None, "--out", "-o", help="HDF5 file to write or append to (default: data/<task>.h5)."),
         seed: int = typer.Option(0, "--seed", help="Environment (and random policy) seed."),
         image_size: int = typer.Option(64, "--image-size", help="Image height and width in pixels."),
@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
             None, "--episode-steps", help="Override the time limit in simulator steps (default: the task's)."
         ),
         workers: int = typer.Option(
-            1, "--workers", help="Worker processes running episodes in parallel (>1: episode i uses seed SEED+i)."
+            1, "--workers", help="Worker processes running episodes in parallel (the data do not depend on it: episode i uses seed SEED+i)."
         ),
     ) -> None:
         """Collect episodes (images, actions, rewards, flags) into an HDF5 dataset for teacher pretraining."""

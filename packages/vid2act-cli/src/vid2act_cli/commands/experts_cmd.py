@@ -149,26 +149,31 @@ def collect_command(
     image_size: int = typer.Option(64, "--image-size"),
 ) -> None:
     """Roll the cached expert out with rendering into a pixel dataset (records the expert's hash)."""
+    from vid2act_envs.collect import collect_dataset
     from vid2act_envs.dataset import DatasetError
-    from vid2act_teachers.experts import ExpertError
-    from vid2act_teachers.experts.rollout import collect_expert_dataset
+    from vid2act_teachers.experts import ExpertError, expert_dir
+    from vid2act_teachers.experts.rollout import rollout_expert
     from vid2act_teachers.plugins import PluginError, domain_registry
-
-    path = out if out is not None else Path("data") / f"{task}.h5"
 
     def progress(episode: dict, summary: object) -> None:
         typer.echo(f"[collect {task}] episode {summary.index + 1}/{episodes} return {summary.episode_return:.1f}", err=True)
 
     try:
-        stats, meta = collect_expert_dataset(
-            domain_registry(), task, _home(), path, episodes, noise=noise, random_fraction=random_fraction,
-            seed=seed, expert_seed=expert_seed, image_size=image_size, on_episode=progress,
+        registry = domain_registry()
+        spec = registry.resolve(task)
+        path = out if out is not None else Path("data") / f"{spec.task}.h5"
+        expert = rollout_expert(spec, expert_dir(_home(), spec.task, expert_seed), noise=noise,
+                                random_fraction=random_fraction, first_seed=seed)
+        stats, _ = collect_dataset(
+            registry, task, episodes, policy=expert.make_policy, out=path, seed=seed, image_size=image_size,
+            on_episode=progress, annotations=expert.annotations,
         )
     except (ExpertError, DatasetError, PluginError, ValueError) as error:
         _fail(str(error))
     except KeyError as error:
         _fail(f"task {task!r}: {error.args[0] if error.args else error}")
-    typer.echo(f"{path}: +{stats.episodes} episodes ({stats.steps} steps), mean return {stats.mean_return:.1f}, expert sha256 {meta.sha256[:12]}")
+    sha256 = str(expert.annotations["expert_sha256"])
+    typer.echo(f"{path}: +{stats.episodes} episodes ({stats.steps} steps), mean return {stats.mean_return:.1f}, expert sha256 {sha256[:12]}")
 
 
 for _name, _command in (("train", train_command), ("list", list_command), ("evaluate", evaluate_command),

@@ -26,6 +26,7 @@ def add_command(
     overrides: list[str] = typer.Option([], "--set", help="Override one config key, e.g. --set env.episode_steps=100."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
     replay_set_mb: float = typer.Option(4.0, "--replay-set-mb", help="Size budget (MiB) of the action-replay set stored with the teacher."),
+    workers: int = typer.Option(None, "--workers", help="Processes collecting the dataset (default: min(2, usable cores); 1 with an agent of a RUN_DIR). The data do not depend on it."),
 ) -> None:
     """Collect expert episodes (if needed), pretrain a teacher on them and register it; re-running resumes."""
     from vid2act_teachers.plugins import PluginError
@@ -36,6 +37,7 @@ def add_command(
     request = api.AddTeacherRequest(
         task=task, name=name, episodes=episodes, policy=policy, expert=expert, expert_steps=expert_steps, steps=steps,
         preset=preset, device=device, data=tuple(data), seed=seed, overrides=tuple(overrides), replay_set_mb=replay_set_mb,
+        workers=workers,
     )
     try:
         info = api.add_teacher(request, RichReporter(progress))

@@ -2,15 +2,17 @@
 
 Stages (each skipped when already done, each continued where an interruption left it):
 
-a. expert: the domain's scripted expert (Meta-World, plugins that ship one); for DMC the cached
-   SAC state expert (`ensure_state_expert`, trained on state when missing; the dataset records its
-   sha256); with `--expert dreamer`, or for other domains without one, a DreamerV2 agent is
-   trained with `vid2act train`'s loop in `$VID2ACT_HOME/experts/<task>-<seed>/` (kept for reuse);
+a. expert: the domain's scripted expert (Meta-World, plugins that ship one); else the expert its
+   `train_expert` hook trains (`train_domain_expert`; for DMC the cached SAC state expert, trained
+   on state when missing; the dataset records its sha256); with `--expert dreamer`, or for a
+   domain with neither, a DreamerV2 agent is trained with `vid2act train`'s loop in
+   `$VID2ACT_HOME/experts/<task>-<seed>/` (kept for reuse, see `agent_expert`);
    `--policy RUN_DIR` uses an agent from an existing `vid2act train` run, `--policy random` random
    actions.
-   (see `agent_expert`).
-b. dataset: episodes collected into `$VID2ACT_HOME/datasets/<name>.h5`; a file holding fewer
-   episodes than asked for is appended to (only the missing episodes are collected).
+b. dataset: episodes collected into `$VID2ACT_HOME/datasets/<name>.h5` by
+   `vid2act_envs.collect.collect_dataset`; a file holding fewer episodes than asked for is topped
+   up (only the missing episodes are collected, their seeds continuing the file's). Policies that
+   worker processes can rebuild collect in min(2, usable cores) processes (`collection_workers`).
 c. pretraining in `$VID2ACT_HOME/pretrain/<name>/` (resumes its checkpoint).
 d. registration under `<name>`.
 """
@@ -18,18 +20,26 @@ d. registration under `<name>`.
 from __future__ import annotations
 
 import copy
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from vid2act_core.config import Config
+from vid2act_core.runtime.threads import usable_cores
+from vid2act_envs.base import Domain, ExpertTraining, PolicyFactory, TaskSpec, TrainedExpert
+from vid2act_envs.collect import collect_dataset, dataset_episodes
+from vid2act_envs.parallel import can_pickle, check_workers
 
 from vid2act_cli.compose.agent_expert import ensure_trained_expert, load_agent_policy
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.pretraining import pretrain_teacher
-from vid2act_cli.compose.reporter import Reporter, plain_if_none
+from vid2act_cli.compose.reporter import ProgressBar, Reporter, plain_if_none
+
+EXPERTS_DIR = "experts"
+"""Folder of `$VID2ACT_HOME` where trained experts are kept (`ExpertTraining.cache_dir`)."""
 
 RANDOM_POLICY = "random"
 EXPERT_POLICY = "expert"
@@ -44,91 +54,46 @@ def default_teacher_name(task: str) -> str:
     return task.strip().replace(":", "_").replace("-", "_")
 
 
-# ----- stage a for DeepMind Control: the cached SAC state expert ------------------------------
+# ----- stage a for a domain whose expert is trained: its `train_expert` hook -------------------
 
-# The expert is the task's seed-0 expert under `$VID2ACT_HOME/experts/<task>/`, shared by every
-# teacher of that task and by `vid2act experts collect`; `--expert-steps` sets its budget in agent
-# steps (default per task, see docs/experts.md). `--expert dreamer` keeps the pixel DreamerV2 agent.
+# `--expert-steps` sets the budget in agent steps (None: the domain's default per task, for DMC see
+# docs/experts.md). `--expert dreamer` trains the pixel DreamerV2 agent instead.
 
 STATE_EXPERT = "state"
 DREAMER_EXPERT = "dreamer"
 EXPERT_KINDS: tuple[str, ...] = (STATE_EXPERT, DREAMER_EXPERT)
-STATE_EXPERT_DOMAINS: tuple[str, ...] = ("dmc",)
-"""Domains whose tasks have a state-based expert trainer."""
 
 
-def ensure_state_expert(spec: Any, steps: int | None, home: Path, reporter: Reporter) -> tuple[Any, Any]:
-    """(policy acting from obs["state"], ExpertMetadata) of the task's expert, trained when missing."""
-    from vid2act_teachers.experts import default_steps, expert_dir, load_expert, train_expert
-    from vid2act_teachers.experts.store import read_metadata
+def train_domain_expert(domain: Domain, spec: TaskSpec, steps: int | None, home: Path, reporter: Reporter) -> TrainedExpert:
+    """The expert `domain.train_expert` trains (or finds cached in `$VID2ACT_HOME/experts/`), its progress reported."""
+    if domain.train_expert is None:
+        raise ValueError(f"domain {domain.name!r} has no train_expert hook")
+    with ExitStack() as stack:
+        bars: list[ProgressBar] = []
 
-    total = default_steps(spec.task) if steps is None else int(steps)
-    if total < 1:
-        raise ValueError(f"--expert-steps must be >= 1, got {total}")
-    directory = expert_dir(home, spec.task)
-    cached = read_metadata(directory)
-    if cached is None or cached.agent_steps < total:
-        # Training takes minutes to hours: say so before it starts, not only when it is done.
-        reporter.say(f"[1/4] expert: training SAC from state on {spec.task} for {total} agent steps "
-                     f"(kept in {directory} for reuse; re-running resumes it)")
-    with reporter.progress(f"expert {spec.task}", total) as bar:
-        result = train_expert(
-            spec.task, home, steps=total,
-            on_progress=lambda done, _, recent: bar.update(done, "" if recent is None else f"return {recent:.0f}"),
-        )
-    meta = result.metadata
-    how = "cached" if result.reused else "trained"
-    reporter.say(
-        f"[1/4] expert: SAC from state ({how}), {meta.agent_steps} agent steps, "
-        f"eval return {meta.eval_mean:.1f} ± {meta.eval_std:.1f}, sha256 {meta.sha256[:12]}"
-    )
-    policy, meta = load_expert(result.directory)
-    return policy, meta
+        def progress(done: int, total: int, note: str) -> None:
+            if not bars:
+                bars.append(stack.enter_context(reporter.progress(f"expert {spec.task}", total)))
+            if done > 0:
+                bars[0].update(done, note)
+
+        request = ExpertTraining(steps=steps, cache_dir=home / EXPERTS_DIR, on_progress=progress,
+                                 on_note=lambda line: reporter.say(f"[1/4] expert: {line}"))
+        trained = domain.train_expert(spec, request)
+    reporter.say(f"[1/4] expert: {trained.description}")
+    return trained
 
 
 # ----- stage b: the dataset -------------------------------------------------------------------
 
 
-def _existing_episodes(path: Path) -> int:
-    from vid2act_envs.dataset import open_dataset
+def collection_workers(policy: str | PolicyFactory) -> int:
+    """Processes to collect with: min(2, usable cores) for a policy worker processes can rebuild, else 1.
 
-    if not path.exists():
-        return 0
-    with open_dataset(path) as dataset:
-        return len(dataset)
-
-
-def collect_missing_episodes(
-    registry: Any,
-    spec: Any,
-    make_policy: Callable[[int, int], Any],
-    episodes: int,
-    path: Path,
-    seed: int,
-    env_settings: dict[str, Any],
-    on_step: Callable[[dict[str, Any]], None] | None = None,
-) -> int:
-    """Append episodes to `path` until it holds `episodes`; return how many were collected now.
-
-    make_policy(action_dim, effective_seed) builds the policy; effective_seed is `seed` plus the
-    episodes already in the file, so appended episodes continue rather than repeat the file's.
+    Two, not more: a teachers-add dataset is tens of episodes, and each worker pays a process start
+    and its own simulator and renderer.
     """
-    from vid2act_envs.collect import collect_episodes
-    from vid2act_envs.dataset import DatasetAttrs, EpisodeWriter
-
-    existing = _existing_episodes(path)
-    missing = episodes - existing
-    if missing <= 0:
-        return 0
-    env = registry.make_env(spec, seed=seed, **env_settings)
-    try:
-        effective_seed = seed + existing
-        policy = make_policy(env.action_dim, effective_seed)
-        with EpisodeWriter(path, DatasetAttrs.from_env(env, policy.name)) as writer:
-            collect_episodes(env, policy, missing, writer=writer, on_step=on_step, seed=effective_seed)
-    finally:
-        env.close()
-    return missing
+    return min(2, usable_cores()) if isinstance(policy, str) or can_pickle(policy) else 1
 
 
 # ----- the whole command ----------------------------------------------------------------------
@@ -151,6 +116,8 @@ class AddTeacherRequest:
     """Where a domain has no scripted expert: "state" (SAC from state, DMC) or "dreamer" (pixel agent)."""
     replay_set_mb: float | None = None
     """Size budget of the teacher's action-replay set in MiB (None: the default, `DEFAULT_REPLAY_SET_MB`)."""
+    workers: int | None = None
+    """Processes collecting the dataset (None: `collection_workers`, 1 for an agent of a run)."""
 
 
 def add_teacher(request: AddTeacherRequest, reporter: Reporter | None = None) -> Any:
@@ -163,6 +130,8 @@ def add_teacher(request: AddTeacherRequest, reporter: Reporter | None = None) ->
     check_config_counts(request.config)
     require_count(request.episodes, "--episodes")
     require_count(request.expert_steps, "--expert-steps")
+    if request.workers is not None:
+        check_workers(request.workers)
     reporter = plain_if_none(reporter)
     device = resolve_device(request.device, reporter)
     config = copy.deepcopy(request.config)
@@ -199,7 +168,7 @@ def _ensure_dataset(
     reporter: Reporter,
 ) -> Path:
     """Stages a and b: pick or train the expert, then collect the missing episodes."""
-    from vid2act_envs.policies import RandomPolicy, expert_policy
+    from vid2act_teachers.plugins import domain_registry
 
     domain = registry.domain(spec.domain)
     env_settings: dict[str, Any] = {
@@ -210,22 +179,20 @@ def _ensure_dataset(
     policy = request.policy
     if request.expert not in EXPERT_KINDS:
         raise ValueError(f"--expert must be one of {', '.join(EXPERT_KINDS)}, got {request.expert!r}")
-    make_policy: Callable[[int, int], Any]
-    state_expert_meta = None
+    collect_with: str | PolicyFactory
+    annotations: dict[str, Any] = {}
+    rebuildable = True
     if policy == RANDOM_POLICY:
-        kind = "random actions"
-        make_policy = lambda action_dim, seed: RandomPolicy(action_dim, seed=seed)  # noqa: E731
+        kind, collect_with = "random actions", RANDOM_POLICY
     elif policy == EXPERT_POLICY and domain.has_expert(spec):
-        kind = f"the scripted {spec.domain} expert"
-        make_policy = lambda action_dim, seed: expert_policy(registry, spec)  # noqa: E731
-    elif policy == EXPERT_POLICY and request.expert == STATE_EXPERT and spec.domain in STATE_EXPERT_DOMAINS:
-        state_policy, state_expert_meta = ensure_state_expert(spec, request.expert_steps, home, reporter)
+        kind, collect_with = f"the scripted {spec.domain} expert", EXPERT_POLICY
+    elif policy == EXPERT_POLICY and request.expert == STATE_EXPERT and domain.train_expert is not None:
+        trained = train_domain_expert(domain, spec, request.expert_steps, home, reporter)
         action_repeat = env_settings["action_repeat"] or spec.action_repeat
-        if action_repeat != state_expert_meta.expert_config.action_repeat:
-            raise ValueError(f"env.action_repeat {action_repeat} differs from the state expert's "
-                             f"{state_expert_meta.expert_config.action_repeat}; use --expert dreamer or the default")
-        kind = f"the state expert {state_policy.name}"
-        make_policy = lambda action_dim, seed: state_policy  # noqa: E731
+        if action_repeat != trained.action_repeat:
+            raise ValueError(f"env.action_repeat {action_repeat} differs from the trained expert's "
+                             f"{trained.action_repeat}; use --expert dreamer or the default")
+        kind, collect_with, annotations = f"the trained {spec.domain} expert", trained.make_policy, trained.annotations
     else:
         if policy == EXPERT_POLICY:
             expert_steps = request.expert_steps if request.expert_steps is not None else config.train.steps
@@ -245,7 +212,9 @@ def _ensure_dataset(
         # The agent acts as it was trained: its action repeat, image size and camera.
         env_settings.update(image_size=agent_config.env.image_size, action_repeat=agent_config.env.action_repeat,
                             camera=agent_config.env.camera)
-        make_policy = lambda action_dim, seed: agent_policy  # noqa: E731
+        collect_with = lambda action_dim, seed: agent_policy  # noqa: E731
+        # The agent lives on `device` (a GPU, perhaps): one process collects with it.
+        rebuildable = False
     if policy != EXPERT_POLICY or domain.has_expert(spec):  # the trained experts report themselves
         reporter.say(f"[1/4] expert: {kind}")
     scripted = policy == EXPERT_POLICY and domain.has_expert(spec)
@@ -255,20 +224,22 @@ def _ensure_dataset(
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
     path = home / "datasets" / f"{name}.h5"
-    existing = _existing_episodes(path)
+    existing = dataset_episodes(path)
     if existing >= episodes:
         reporter.say(f"[2/4] dataset: {path} already holds {existing} episodes")
         return path
+    workers = request.workers if request.workers is not None else (collection_workers(collect_with) if rebuildable else 1)
+    if workers > 1 and not rebuildable:
+        raise ValueError(f"--workers {workers}: {kind} cannot be rebuilt in worker processes; use --workers 1")
+    notes = ([f"{existing} already there"] if existing else []) + ([f"{workers} worker processes"] if workers > 1 else [])
     reporter.say(f"[2/4] dataset: collecting {episodes - existing} episode(s) of {spec.name} with {kind} into {path}"
-                 + (f" ({existing} already there)" if existing else ""))
+                 + (f" ({', '.join(notes)})" if notes else ""))
     with reporter.progress("collect", (episodes - existing) * _agent_steps(spec, env_settings)) as bar:
-        collect_missing_episodes(registry, spec, make_policy, episodes, path, config.seed, env_settings,
-                                 lambda obs: bar.advance())
-    if state_expert_meta is not None:
-        from vid2act_envs.mixed_collection import annotate_dataset
-        from vid2act_teachers.experts.rollout import expert_annotations
-
-        annotate_dataset(path, expert_annotations(state_expert_meta))
+        collect_dataset(
+            registry, spec.name, episodes, policy=collect_with, out=path, seed=config.seed, top_up=True,
+            on_step=lambda obs: bar.advance(), workers=workers, registry_factory=domain_registry,
+            annotations=annotations, **env_settings,
+        )
     return path
 
 

@@ -115,6 +115,8 @@ class AddTeacherRequest:
     """Config overrides such as "env.episode_steps=100" (--set)."""
     replay_set_mb: float = 4.0
     """Size budget (MiB) of the action-replay set stored with the teacher."""
+    workers: int | None = None
+    """Processes collecting the dataset (None: min(2, usable cores) where the policy can be rebuilt in a worker, else 1)."""
 
 
 def add_teacher(request: AddTeacherRequest, reporter: Reporter | None = None) -> TeacherResult:
@@ -129,7 +131,7 @@ def add_teacher(request: AddTeacherRequest, reporter: Reporter | None = None) ->
     settings = AddTeacherSettings(
         task=request.task, config=config, device=request.device, name=request.name, episodes=request.episodes,
         policy=request.policy, expert_steps=request.expert_steps, data=list(request.data) or None,
-        expert=request.expert, replay_set_mb=request.replay_set_mb,
+        expert=request.expert, replay_set_mb=request.replay_set_mb, workers=request.workers,
     )
     return _teacher_result(run_stages(settings, plain_if_none(reporter)))
 
@@ -153,7 +155,7 @@ class CollectRequest:
     episode_steps: int | None = None
     """Time limit in simulator steps (None: the task's)."""
     workers: int = 1
-    """Worker processes running episodes in parallel (>1: episode i uses seed + i)."""
+    """Worker processes running episodes in parallel (the data do not depend on it: episode i uses seed + i)."""
 
 
 @dataclass(frozen=True)

@@ -1,30 +1,28 @@
 """Roll a cached state expert out in the pixel environment to write a source dataset (HDF5).
 
 The expert acts from `obs["state"]` (the same flattened dm_control observation it was trained
-on) while the environment renders the images that are stored. The dataset's `collector`
-attribute names the expert by hash and carries the noise / mixing settings; its `collection.*`
-attributes hold the expert's full sha256, evaluation return, noise and random fraction.
+on) while the environment renders the images that are stored. `rollout_expert` gives it as a
+`TrainedExpert` whose policy factory `vid2act_envs.collect.collect_dataset` calls per episode (and
+worker processes rebuild from the expert's directory); `state_expert_hook` is the DMC domain's
+`train_expert` hook. The dataset's `collector` attribute names the expert by hash and carries the
+noise / mixing settings; its `collection.*` attributes hold the expert's full sha256, evaluation
+return, noise and random fraction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from vid2act_envs.base import ExpertTraining, Policy, TaskSpec, TrainedExpert
+from vid2act_envs.mixed_collection import MixedPolicy, NoisyPolicy
 
-from vid2act_envs.base import Policy
-from vid2act_envs.collect import CollectStats, EnvironmentFactory, EpisodeSummary
-from vid2act_envs.mixed_collection import MixedPolicy, NoisyPolicy, collect_annotated
-
-from vid2act_teachers.experts.store import ExpertError, ExpertMetadata, expert_dir, load_expert
-
-
-def collector_name(expert_name: str, noise: float, random_fraction: float) -> str:
-    """The dataset's `collector` attribute for an expert with noise and mixing settings."""
-    name = expert_name if noise == 0.0 else f"{expert_name}+noise{noise:g}"
-    return name if random_fraction == 0.0 else f"{name}+random{random_fraction:g}"
+from vid2act_teachers.experts.config import default_steps
+from vid2act_teachers.experts.policy import StateExpertPolicy
+from vid2act_teachers.experts.store import EXPERTS_DIR, ExpertError, ExpertMetadata, expert_dir, load_expert, read_metadata
+from vid2act_teachers.experts.train import train_expert
 
 
 def expert_annotations(metadata: ExpertMetadata, noise: float = 0.0, random_fraction: float = 0.0) -> dict[str, Any]:
@@ -39,56 +37,97 @@ def expert_annotations(metadata: ExpertMetadata, noise: float = 0.0, random_frac
     }
 
 
-def collect_expert_dataset(
-    registry: EnvironmentFactory,
-    task: str,
-    home: Path | str,
-    out: Path | str,
-    episodes: int,
-    noise: float = 0.0,
-    random_fraction: float = 0.0,
-    seed: int = 0,
-    expert_seed: int = 0,
-    image_size: int = 64,
-    episode_steps: int | None = None,
-    on_episode: Callable[[dict[str, np.ndarray], EpisodeSummary], None] | None = None,
-) -> tuple[CollectStats, ExpertMetadata]:
-    """Append `episodes` pixel episodes of the cached expert for `task` to the dataset `out`.
+@lru_cache(maxsize=8)
+def _cached_expert(directory: Path, sha256: str) -> StateExpertPolicy:
+    """The expert in `directory`, loaded once per process (every episode's policy shares it)."""
+    policy, metadata = load_expert(directory)
+    if metadata.sha256 != sha256:
+        raise ExpertError(f"{directory}: expert changed while collecting (sha256 {metadata.sha256[:12]}, expected {sha256[:12]})")
+    return policy
+
+
+@dataclass(frozen=True)
+class ExpertRollout:
+    """A cached state expert as a picklable policy factory (action_dim, seed) -> Policy.
+
+    collect_dataset resets the episode at index k of a dataset with seed first_seed + k, so
+    seed - first_seed is the episode's index, which decides whether it is one of the random
+    fraction (`MixedPolicy`); the noise and the random actions are seeded with the episode's seed.
+    """
+
+    directory: Path
+    sha256: str
+    noise: float = 0.0
+    random_fraction: float = 0.0
+    first_seed: int = 0
+    """The `seed` collect_dataset is called with."""
+
+    def __call__(self, action_dim: int, seed: int) -> Policy:
+        noisy = NoisyPolicy(_cached_expert(self.directory, self.sha256), self.noise, seed=seed)
+        return MixedPolicy(noisy, action_dim, self.random_fraction, seed=seed, first_episode=seed - self.first_seed)
+
+
+def rollout_expert(
+    spec: TaskSpec, directory: Path, noise: float = 0.0, random_fraction: float = 0.0, first_seed: int = 0, how: str = "cached"
+) -> TrainedExpert:
+    """The expert cached in `directory` ready to collect `spec`'s task, with its description and annotations.
 
     noise: std of Gaussian action noise; random_fraction: share of episodes from uniform random
-    actions. episode_steps overrides the task's time limit in simulator steps (short test
-    episodes). Raises ExpertError when no (valid) expert is cached or it does not fit the task.
+    actions; first_seed: the seed collection starts from (see ExpertRollout). how ("cached",
+    "trained") goes into the description. Raises ExpertError when no (valid) expert is there or it
+    does not fit the task, ValueError for bad noise or fraction.
     """
-    if episodes < 1:
-        raise ValueError(f"episodes must be >= 1, got {episodes}")
     if not noise >= 0.0:
         raise ValueError(f"--noise must be >= 0, got {noise}")
     if not 0.0 <= random_fraction <= 1.0:
         raise ValueError(f"--random-fraction must be in [0, 1], got {random_fraction}")
-    expert, metadata = load_expert(expert_dir(home, task, expert_seed))
-    spec = registry.resolve(task)
+    _, metadata = load_expert(directory)
     if spec.task != metadata.task:
-        raise ExpertError(f"{expert_dir(home, task, expert_seed)}: expert is for {metadata.task!r}, not {spec.task!r}")
-    if spec.action_repeat != metadata.expert_config.action_repeat:
-        raise ExpertError(
-            f"{expert_dir(home, task, expert_seed)}: expert trained with action repeat {metadata.expert_config.action_repeat}, "
-            f"{spec.name} uses {spec.action_repeat}"
-        )
-    env = registry.make_env(spec, seed=seed, image_size=image_size, episode_steps=episode_steps)
-    try:
-        action_dim = env.action_dim
+        raise ExpertError(f"{directory}: expert is for {metadata.task!r}, not {spec.task!r}")
+    repeat = metadata.expert_config.action_repeat
+    if spec.action_repeat != repeat:
+        raise ExpertError(f"{directory}: expert trained with action repeat {repeat}, {spec.name} uses {spec.action_repeat}")
+    return TrainedExpert(
+        make_policy=ExpertRollout(Path(directory), metadata.sha256, float(noise), float(random_fraction), int(first_seed)),
+        action_repeat=repeat,
+        description=(f"SAC from state ({how}), {metadata.agent_steps} agent steps, "
+                     f"eval return {metadata.eval_mean:.1f} ± {metadata.eval_std:.1f}, sha256 {metadata.sha256[:12]}"),
+        annotations=expert_annotations(metadata, noise, random_fraction),
+    )
 
-        def make_policy(existing: int) -> Policy:
-            noisy = NoisyPolicy(expert, noise, seed=seed + existing)
-            return MixedPolicy(noisy, action_dim, random_fraction, seed=seed + existing + 1, first_episode=existing)
 
-        stats = collect_annotated(
-            env, make_policy, collector_name(expert.name, noise, random_fraction), episodes, out,
-            expert_annotations(metadata, noise, random_fraction), seed=seed, on_episode=on_episode,
-        )
-    finally:
-        env.close()
-    return stats, metadata
+def state_expert_hook(spec: TaskSpec, request: ExpertTraining) -> TrainedExpert:
+    """`Domain.train_expert` of DeepMind Control: the task's seed-0 SAC state expert, trained when missing.
+
+    The expert store lays experts out as <home>/experts/<task>/, so request.cache_dir is expected
+    to be such an `experts` folder.
+    """
+    if request.cache_dir.name != EXPERTS_DIR:
+        raise ValueError(f"{request.cache_dir}: state experts are kept in a folder named {EXPERTS_DIR!r}")
+    home = request.cache_dir.parent
+    directory = expert_dir(home, spec.task)
+    if request.cached_only:
+        if read_metadata(directory) is None:
+            raise ExpertError(f"no cached state expert in {directory}, train one with `vid2act experts train {spec.task}`")
+        return rollout_expert(spec, directory)
+    total = default_steps(spec.task) if request.steps is None else int(request.steps)
+    if total < 1:
+        raise ValueError(f"--expert-steps must be >= 1, got {total}")
+    cached = read_metadata(directory)
+    if (cached is None or cached.agent_steps < total) and request.on_note is not None:
+        # Training takes minutes to hours: say so before it starts, not only when it is done.
+        request.on_note(f"training SAC from state on {spec.task} for {total} agent steps "
+                        f"(kept in {directory} for reuse; re-running resumes it)")
+    on_progress = request.on_progress
+    if on_progress is not None:
+        on_progress(0, total, "")
+    result = train_expert(
+        spec.task, home, steps=total,
+        on_progress=None if on_progress is None else (
+            lambda done, _, recent: on_progress(done, total, "" if recent is None else f"return {recent:.0f}")
+        ),
+    )
+    return rollout_expert(spec, result.directory, how="cached" if result.reused else "trained")
 
 
 def source_expert_of(paths: list[Path]) -> dict[str, Any] | None:
