@@ -86,7 +86,7 @@ def test_cli_collects_a_short_episode(tmp_path: Path) -> None:
     [
         (["collect", "no-such-task", "--episodes", "1"], r"^error: unknown task 'no-such-task'"),
         (["collect", "walker_walk", "--policy", "greedy"], r"^error: unknown policy 'greedy'; choose one of: expert, random$"),
-        (["collect", "walker_walk", "--episodes", "1"], r"^error: dmc:walker_walk has no scripted expert and no cached state expert in .*vid2act experts train walker_walk"),
+        (["collect", "walker_walk", "--episodes", "1"], r"^error: dmc:walker_walk has no scripted expert: no cached state expert in .*vid2act experts train walker_walk"),
     ],
 )
 def test_cli_errors_are_one_line_with_exit_code_2(args: list[str], message: str, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from vid2act_teachers.plugins import (
 
 LOG_NAME = "vid2act.plugins"
 REFUSED_2_0 = (
-    "vid2act plugin 'future' refused: built for vid2act hook API 2.0, this vid2act provides 1.0 "
+    "vid2act plugin 'future' refused: built for vid2act hook API 2.0, this vid2act provides 1.1 "
     "(major versions differ); install a release of the plugin built for hook API 1.x"
 )
 
@@ -89,7 +89,7 @@ def test_another_major_version_is_refused_with_one_line_naming_the_plugin(caplog
     assert (info.status, info.hook_api, info.errors) == ("refused", "2.0", (REFUSED_2_0,))
     older = versioned_plugin("older_domain", "0.9")
     assert manager.add_plugin(older, "older") is False
-    assert "built for vid2act hook API 0.9, this vid2act provides 1.0" in plugin_report(manager)[-1].errors[0]
+    assert "built for vid2act hook API 0.9, this vid2act provides 1.1" in plugin_report(manager)[-1].errors[0]
 
 
 @pytest.mark.parametrize("declared", ["one", "1.0.0", "", "v1"])
@@ -98,7 +98,7 @@ def test_a_malformed_declaration_is_refused(declared: str) -> None:
     assert manager.add_plugin(versioned_plugin("odd_domain", declared), "odd") is False
     info = {entry.name: entry for entry in plugin_report(manager)}["odd"]
     assert info.status == "refused"
-    assert info.errors == (f"vid2act plugin 'odd' refused: VID2ACT_HOOK_API = {declared!r} is not a version like '1.0'",)
+    assert info.errors == (f"vid2act plugin 'odd' refused: VID2ACT_HOOK_API = {declared!r} is not a version like '1.1'",)
 
 
 def test_an_undeclared_version_is_accepted_as_the_first_api(caplog: pytest.LogCaptureFixture) -> None:
