@@ -70,24 +70,17 @@ def test_pretraining_sets_and_says_its_thread_count(monkeypatch: pytest.MonkeyPa
         torch.set_num_threads(before)
 
 
-def test_busy_cores_counts_other_processes_and_not_this_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Over a 0.5 s sample the system spends 1.0 busy CPU-second (two cores full); this process
-    # itself used 0.5 of it (an earlier stage's work), so one core is busy with other work.
+@pytest.mark.parametrize(("own_after", "expected"), [(10.5, 1), (11.0, 0)], ids=["another-process-busy", "only-this-one"])
+def test_busy_cores_counts_other_processes_and_not_this_one(monkeypatch: pytest.MonkeyPatch, own_after: float,
+                                                             expected: int) -> None:
+    # Over a 0.5 s sample the system spends 1.0 busy CPU-second (two cores full); what this process
+    # itself used of it (an earlier stage's work) is not another process's core.
     system = iter([100.0, 101.0])
-    own = iter([10.0, 10.5])
+    own = iter([10.0, own_after])
     monkeypatch.setattr(thread_choice, "system_busy_seconds", lambda: next(system))
     monkeypatch.setattr(thread_choice, "own_busy_seconds", lambda: next(own))
     monkeypatch.setattr(thread_choice.time, "sleep", lambda seconds: None)
-    assert thread_choice.busy_cores(0.5) == 1
-
-
-def test_busy_cores_is_zero_when_only_this_process_works(monkeypatch: pytest.MonkeyPatch) -> None:
-    system = iter([100.0, 101.0])
-    own = iter([10.0, 11.0])
-    monkeypatch.setattr(thread_choice, "system_busy_seconds", lambda: next(system))
-    monkeypatch.setattr(thread_choice, "own_busy_seconds", lambda: next(own))
-    monkeypatch.setattr(thread_choice.time, "sleep", lambda seconds: None)
-    assert thread_choice.busy_cores(0.5) == 0
+    assert thread_choice.busy_cores(0.5) == expected
 
 
 def test_system_busy_seconds_reads_the_aggregate_cpu_line_without_idle_and_iowait(tmp_path: Path) -> None:

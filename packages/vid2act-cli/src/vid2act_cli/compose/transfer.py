@@ -13,6 +13,7 @@ import torch
 from vid2act_core.agent import DreamerAgent
 from vid2act_core.compat import ARCHITECTURE_FIELDS, LATENT_BEHAVIOUR_FIELDS
 from vid2act_core.config import Config
+from vid2act_envs.base import TaskSpec
 from vid2act_core.runtime.fileio import atomic_write_text
 from vid2act_core.loop import LoopState
 from vid2act_core.methods import find_method, get_method
@@ -170,7 +171,7 @@ def run_transfer(
     reporter: Reporter | None = None,
     explicit: dict[str, str] | None = None,
     saved_run: SavedRun | None = None,
-    spec: Any = None,
+    spec: TaskSpec | None = None,
 ) -> tuple[LoopState, DreamerAgent, dict[str, Any]]:
     """Train the student online in `run_dir` (resuming), then write `transfer_summary.json`.
 
