@@ -3,9 +3,8 @@
 A notebook or a cluster job calls these instead of the ~30 composition modules; the Typer
 commands in `commands/` only parse options into a request, call the function here and print.
 The functions live in `vid2act_cli.front` by kind of work (`runs`, `teachers`, `studies`, `grids`)
-and are imported from here. Heavy imports (torch, the composition layer) stay inside the functions,
-and those modules import only the standard library and `compose.reporter` at module level, so that
-importing this module, and therefore `vid2act --help`, stays fast.
+and are imported from here. Those modules import the composition layer (and so torch) at module level;
+the commands import this module only inside their functions, so that `vid2act --help` stays fast.
 
     from vid2act_cli import api
     result = api.train(api.TrainRequest(task="cartpole_balance", preset="tiny", steps=200, device="cpu"))

@@ -17,7 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from vid2act_core.agent import DreamerAgent
 from vid2act_core.config import Config
+from vid2act_core.runtime.checkpoint import load_checkpoint
+from vid2act_core.trainer_core import to_torch
+from vid2act_envs.policies import CallablePolicy
 
 from vid2act_cli.compose.reporter import Reporter
 from vid2act_cli.compose.runs import DONE_MARKER, load_run_config
@@ -40,8 +44,6 @@ class AgentPolicy:
     """
 
     def __init__(self, agent: Any, name: str) -> None:
-        from vid2act_envs.policies import CallablePolicy
-
         self.agent = agent
         self._state: dict[str, Any] | None = None
         self._policy = CallablePolicy(self._act, name=name, reset_fn=self._reset)
@@ -70,9 +72,6 @@ class AgentPolicy:
 
 def load_agent_policy(run_dir: Path, device: torch.device) -> tuple[AgentPolicy, Config]:
     """The agent of a `vid2act train` run directory (its latest checkpoint) and the run's config."""
-    from vid2act_core.agent import DreamerAgent
-    from vid2act_core.runtime.checkpoint import load_checkpoint
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(f"--policy {run_dir}: not expert, random or an existing run directory")
@@ -108,8 +107,6 @@ def estimate_training_seconds(config: Config, device: torch.device) -> tuple[flo
     Times two DreamerV2 updates on a random batch of the config's size and a few environment
     steps with the untrained agent acting, then scales by the schedule's update and step counts.
     """
-    from vid2act_core.agent import DreamerAgent
-
     train = config.train
     env = make_task_env(config, seed=config.seed)
     try:
@@ -134,8 +131,6 @@ def estimate_training_seconds(config: Config, device: torch.device) -> tuple[flo
         "is_last": np.zeros((train.batch_size, train.batch_length), bool),
         "is_terminal": np.zeros((train.batch_size, train.batch_length), bool),
     }
-    from vid2act_core.trainer_core import to_torch
-
     batch = to_torch(arrays, device)
     agent.train_step(batch)
     start = time.perf_counter()

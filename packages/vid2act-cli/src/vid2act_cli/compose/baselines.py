@@ -15,8 +15,12 @@ from typing import Callable
 import torch
 
 from vid2act_core.agent import DreamerAgent
+from vid2act_core.baselines.apv import APVAgent
+from vid2act_core.baselines.isodream import IsoDreamAgent
 from vid2act_core.config import Config
 from vid2act_core.methods import TRANSFER_AGENT, find_method, get_method
+from vid2act_teachers.registry import TeacherRegistry
+from vid2act_teachers.teacher_format import KIND_ACTION_FREE
 
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.compose.training import AgentFactory
@@ -50,9 +54,6 @@ def is_baseline(method: str) -> bool:
 
 def plan_baseline(method: str, teachers: str | None, init_from: str | None) -> TransferPlan:
     """Check the options of a baseline run; a video model must exist and be of kind action-free."""
-    from vid2act_teachers.registry import TeacherRegistry
-    from vid2act_teachers.teacher_format import KIND_ACTION_FREE
-
     entry = get_method(method)
     if teachers:
         raise ValueError(f"--method {method}: takes no --teachers (it distils nothing)")
@@ -70,17 +71,11 @@ def plan_baseline(method: str, teachers: str | None, init_from: str | None) -> T
 
 
 def _isodream(plan: TransferPlan, reporter: Reporter) -> AgentFactory:
-    from vid2act_core.baselines.isodream import IsoDreamAgent
-
     return lambda config, action_dim, device: IsoDreamAgent(config, action_dim, device)
 
 
 def _apv(plan: TransferPlan, reporter: Reporter) -> AgentFactory:
-    from vid2act_core.baselines.apv import APVAgent
-
     def factory(config: Config, action_dim: int, device: torch.device) -> DreamerAgent:
-        from vid2act_teachers.registry import TeacherRegistry
-
         video_model, _, _ = TeacherRegistry().load(plan.init_from, device="cpu", frozen=False)
         agent = APVAgent(config, action_dim, device, video_model)
         reporter.say(f"APV: fine-tuning {plan.init_from} ({', '.join(agent.loaded_modules)} loaded)")

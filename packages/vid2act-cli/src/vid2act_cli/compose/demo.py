@@ -31,12 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vid2act_core.config import preset as build_preset
+from vid2act_envs.dataset import DatasetError, open_dataset
 
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.compose.teacher_add import default_teacher_name
 from vid2act_cli.compose.launch.local import default_slots, run_jobs
 from vid2act_cli.experiments import HOME_ENV, Job
+from vid2act_cli.report import build_report
 
 SOURCES = ("button-press-topdown", "drawer-close")
 TARGET = "button-press"
@@ -103,8 +105,6 @@ def plan_probe_jobs(
 
 def drop_incomplete_target(path: Path) -> bool:
     """Remove the target dataset when an interrupted collection left fewer episodes than the probe needs."""
-    from vid2act_envs.dataset import DatasetError, open_dataset
-
     if not path.exists():
         return False
     try:
@@ -214,8 +214,6 @@ def run_demo(out: Path, device: str = "cpu", reporter: Reporter | None = None,
 
     `device` is checked here, before any job starts; each job resolves it again.
     """
-    from vid2act_cli.report import build_report
-
     reporter = plain_if_none(reporter)
     resolve_device(device, reporter)
     started = time.time()

@@ -18,6 +18,7 @@ from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512
 from vid2act_core.transfer.agent import SWITCH_RATE_KEY
 
 from vid2act_envs.parallel import check_workers, run_in_workers
+from vid2act_teachers.registry import TeacherRegistry
 
 from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.logger import encode_gif
@@ -39,8 +40,6 @@ def load_run_agent(run_dir: Path, device: torch.device):
     env.close()
     plan = plan_of_run(info)
     if plan.teacher_names:  # the student acts with its teachers: they must be the ones it was trained with
-        from vid2act_teachers.registry import TeacherRegistry
-
         current = teacher_pins(plan.teacher_names, TeacherRegistry())
         check_teacher_pins(run_dir, info.get(PINS_KEY), current, EVALUATE_CONSEQUENCE)
     agent = build_agent_factory(plan)(config, action_dim, device)

@@ -8,13 +8,14 @@ import math
 import time
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
+from tensorboard.compat.proto.summary_pb2 import Summary
+from torch.utils.tensorboard import SummaryWriter
 
 
 def encode_gif(frames: np.ndarray, fps: int = 20) -> bytes:
     """frames: (T, H, W, 3) uint8 -> animated GIF bytes."""
-    import imageio.v3 as iio
-
     buffer = io.BytesIO()
     iio.imwrite(buffer, np.asarray(frames, np.uint8), extension=".gif", duration=1000 / fps, loop=0)
     return buffer.getvalue()
@@ -30,8 +31,6 @@ class RunLogger:
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self._writer = None
         if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
             self._writer = SummaryWriter(str(self.run_dir), flush_secs=30)
 
     def scalars(self, values: dict[str, float], step: int) -> None:
@@ -51,8 +50,6 @@ class RunLogger:
         path = self.run_dir / "videos" / f"{name.replace('/', '_')}_{int(step):08d}.gif"
         path.write_bytes(gif)
         if self._writer is not None:
-            from tensorboard.compat.proto.summary_pb2 import Summary
-
             height, width = frames.shape[1:3]
             image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=gif)
             self._writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=name, image=image)]), step)

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vid2act_core.runtime.fileio import combined_sha256
+from vid2act_envs.dataset import open_dataset
 from vid2act_teachers.teacher_format import KIND_ACTION_FREE
 
 PRETRAIN_KEYS: tuple[str, ...] = ("image", "action", "is_first")
@@ -102,8 +103,6 @@ def read_same_frames(data_paths: Sequence[str | Path], model: str) -> list[Datas
     At least one file, none twice, none empty, all with the first file's image size, action repeat
     and camera, square images; otherwise ValueError naming the file (one line).
     """
-    from vid2act_envs.dataset import open_dataset
-
     paths = [Path(path) for path in data_paths]
     if not paths:
         raise ValueError("--data: give at least one dataset file")
@@ -145,8 +144,6 @@ def load_pretrain_data(data_paths: Sequence[str | Path], batch_length: int) -> P
 
     Raises ValueError (DatasetError) naming the offending file.
     """
-    from vid2act_envs.dataset import open_dataset
-
     if not data_paths:
         raise ValueError("--data: give at least one dataset file")
     paths = [Path(path) for path in data_paths]

@@ -14,11 +14,16 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
+import torch.distributed as dist
 
-from vid2act_core.config import Config, load_config
+from vid2act_core.config import Config, config_from_dict, load_config
 from vid2act_core.runtime.fileio import atomic_write_text
 from vid2act_core.runtime.distributed import DistributedContext, distributed_session
 from vid2act_core.pretrain import PretrainSummary, TeacherPretrainer
+from vid2act_envs.sampler import SequenceSampler
+from vid2act_teachers.experts.rollout import source_expert_of
+from vid2act_teachers.registry import TeacherError, TeacherRegistry, validate_name
+from vid2act_teachers.teacher_replay_set import DEFAULT_REPLAY_SET_MB, budget_bytes_from_mb
 
 from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.logger import RunLogger
@@ -26,7 +31,7 @@ from vid2act_cli.compose.pretrain_data import PRETRAIN_KEYS, PretrainData, load_
 from vid2act_cli.compose.replay_sets import build_replay_set, describe_replay_set
 from vid2act_cli.compose.reporter import NoBar, ProgressBar, Reporter, plain_if_none, summary_parts
 from vid2act_cli.compose.runs import RUN_CONFIG, config_differences, load_run_config, save_run_config
-from vid2act_cli.compose.validation import require_count
+from vid2act_cli.compose.validation import check_config_counts, require_count
 
 
 PRETRAIN_BAR_FORMATS: tuple[tuple[str, str], ...] = (
@@ -80,10 +85,6 @@ def _broadcast_config(config: Config, context: DistributedContext) -> Config:
     """Rank 0's config on every rank (only rank 0 may see the run directory)."""
     if not context.active:
         return config
-    import torch.distributed as dist
-
-    from vid2act_core.config import config_from_dict
-
     holder = [config.to_dict() if context.is_main else None]
     dist.broadcast_object_list(holder, src=0)
     return config_from_dict(holder[0])
@@ -97,8 +98,6 @@ def _broadcast_flag(flag: bool, context: DistributedContext) -> bool:
     """Rank 0's flag on every rank."""
     if not context.active:
         return flag
-    import torch.distributed as dist
-
     holder = [flag if context.is_main else None]
     dist.broadcast_object_list(holder, src=0)
     return bool(holder[0])
@@ -111,8 +110,6 @@ def _registration_plan(name: str, data: PretrainData, steps: int, run_dir: Path,
     `overwrite` is set or this run directory registered it before (a resumed run with more steps
     updates its own teacher). Any other existing name is an error, raised before training starts.
     """
-    from vid2act_teachers.registry import TeacherError, TeacherRegistry
-
     registry = TeacherRegistry(include_plugins=False)
     if name not in registry.names():
         return "add", None
@@ -155,13 +152,6 @@ def pretrain_teacher(
     the data, within `replay_set_mb` MiB (default `DEFAULT_REPLAY_SET_MB`). Resumes whatever `run_dir` holds. Under torchrun every rank calls this; rank 0 writes the run
     directory and registers, the others return None. Returns the registry's TeacherInfo.
     """
-    from vid2act_envs.sampler import SequenceSampler
-    from vid2act_teachers.registry import validate_name
-
-    from vid2act_teachers.teacher_replay_set import DEFAULT_REPLAY_SET_MB, budget_bytes_from_mb
-
-    from vid2act_cli.compose.validation import check_config_counts
-
     validate_name(name)
     check_config_counts(config)
     replay_set_mb = DEFAULT_REPLAY_SET_MB if replay_set_mb is None else replay_set_mb
@@ -237,8 +227,6 @@ def _report(summary: PretrainSummary, run_dir: Path, reporter: Reporter) -> None
 
 def _ensure_replay_set(info: Any, data: PretrainData, replay_set_mb: float, device: torch.device, reporter: Reporter) -> Any:
     """An already registered teacher without an action-replay set gets one computed on `data`."""
-    from vid2act_teachers.registry import TeacherRegistry
-
     if info is None or info.replay_set is not None or info.kind != "task":
         return info
     registry = TeacherRegistry(include_plugins=False)
@@ -254,14 +242,10 @@ def _register(
     replay_set_mb: float,
 ) -> Any:
     """Add the trained world model with its action-replay set to the registry (or confirm it is already there)."""
-    from vid2act_teachers.registry import TeacherRegistry
-
     plan, existing = _registration_plan(name, data, summary.step, trainer.run_dir, overwrite)
     if plan == "skip":
         reporter.say(f"teacher {name!r} is already registered with this data and {summary.step} steps")
         return _ensure_replay_set(existing, data, replay_set_mb, next(trainer.world_model.parameters()).device, reporter)
-    from vid2act_teachers.experts.rollout import source_expert_of
-
     replay_set = None
     if data.kind == "task":  # a multitask model guides no actor: no action-replay set
         replay_set = build_replay_set(

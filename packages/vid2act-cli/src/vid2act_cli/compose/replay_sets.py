@@ -18,6 +18,13 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
+from vid2act_core.runtime.fileio import combined_sha256
+from vid2act_core.transfer import SourcePairs
+from vid2act_envs.dataset import open_dataset
+from vid2act_teachers.registry import TeacherRegistry
+from vid2act_teachers.teacher_replay_set import budget_bytes_from_mb, make_replay_set, missing_set_message, weights_digest
+from vid2act_teachers.teacher_verify import unwrap_module
+
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 
@@ -32,10 +39,6 @@ def build_replay_set(
     device: torch.device | str = "cpu",
 ) -> Any:
     """The `ReplaySet` of `world_model` (frozen, posterior means) on `episodes`, within `budget_mb` MiB."""
-    from vid2act_core.transfer import SourcePairs
-    from vid2act_teachers.teacher_replay_set import budget_bytes_from_mb, make_replay_set, weights_digest
-    from vid2act_teachers.teacher_verify import unwrap_module
-
     budget = budget_bytes_from_mb(budget_mb)
     model = unwrap_module(world_model)
     digest = weights_digest({key: value for key, value in model.state_dict().items()})
@@ -80,11 +83,6 @@ class AttachDataRequest:
 
 def attach_data(request: AttachDataRequest, reporter: Reporter | None = None) -> Any:
     """Compute teacher NAME's action-replay set on its source datasets and store it; returns its TeacherInfo."""
-    from vid2act_core.runtime.fileio import combined_sha256
-    from vid2act_envs.dataset import open_dataset
-    from vid2act_teachers.teacher_replay_set import budget_bytes_from_mb
-    from vid2act_teachers.registry import TeacherRegistry
-
     reporter = plain_if_none(reporter)
     budget_bytes_from_mb(request.budget_mb)  # refuse a bad budget before any work
     if not request.data:
@@ -135,8 +133,6 @@ class GuidanceSources:
 
 def resolve_guidance_sources(registry: Any, names: Sequence[str], given: dict[str, Path], home: Path) -> GuidanceSources:
     """Pick each teacher's source of action-replay pairs (see the module docstring); refuse with one line when none."""
-    from vid2act_teachers.teacher_replay_set import missing_set_message
-
     unknown = sorted(set(given) - set(names))
     if unknown:
         raise ValueError(f"--source-data names {', '.join(unknown)}, which are not among --teachers")
@@ -158,10 +154,6 @@ def resolve_guidance_sources(registry: Any, names: Sequence[str], given: dict[st
 
 def load_source_pairs(registry: Any, name: str, model: torch.nn.Module, dataset: Path | None, device: torch.device) -> Any:
     """Teacher `name`'s SourcePairs on `device`: from `dataset` when given, else from its stored set."""
-    from vid2act_core.transfer import SourcePairs
-    from vid2act_envs.dataset import open_dataset
-    from vid2act_teachers.teacher_replay_set import missing_set_message
-
     if dataset is not None:
         with open_dataset(dataset) as episodes:
             return SourcePairs.from_episodes(name, model.to(device), episodes, device)

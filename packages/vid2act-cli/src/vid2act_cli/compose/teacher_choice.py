@@ -17,6 +17,10 @@ from typing import Any
 
 from vid2act_core.compat import architecture_mismatches
 from vid2act_core.config import Config
+from vid2act_teachers.registry import check_compatible
+from vid2act_teachers.teacher_kinds import transfer_teacher_names
+
+from vid2act_cli.compose.replay_sets import resolve_guidance_sources
 
 ADD_HINT = "add one with `vid2act teachers add TASK`"
 
@@ -31,10 +35,6 @@ class TeacherChoice:
 
 def _serving_problem(registry: Any, name: str, config: Config, given: dict[str, Path], home: Path) -> str | None:
     """Why teacher `name` cannot serve a run of `config` (one line naming it), None when it can."""
-    from vid2act_teachers.registry import check_compatible
-
-    from vid2act_cli.compose.replay_sets import resolve_guidance_sources
-
     try:
         check_compatible(registry.info(name), config.env.image_size)
         if config.transfer.guidance:
@@ -61,8 +61,6 @@ def _shared_architecture(architectures: dict[str, Any], student: Any) -> tuple[A
 def choose_teachers(registry: Any, config: Config, given: dict[str, Path], home: Path) -> TeacherChoice:
     """Every registered teacher that can serve a run of `config` (module docstring); refuses in one
     line when the registry has none, or none of them can serve."""
-    from vid2act_teachers.teacher_kinds import transfer_teacher_names
-
     candidates = sorted(transfer_teacher_names(registry))
     if not candidates:
         raise ValueError(f"no teachers: the registry at {registry.teachers_dir} holds no per-task teacher; "

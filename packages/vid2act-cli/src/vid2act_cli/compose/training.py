@@ -11,6 +11,9 @@ from vid2act_core.agent import DreamerAgent
 from vid2act_core.config import Config
 from vid2act_core.loop import LoopState, OnlineTrainer, seed_everything
 from vid2act_envs.base import TaskSpec
+from vid2act_envs.replay import Replay
+# Through the module, so that a replaced plugins.domain_registry (as tests install) is the one resolved.
+from vid2act_teachers import plugins
 
 from vid2act_cli.compose.devices import configure_threads, resolve_device
 from vid2act_cli.compose.logger import RunLogger
@@ -19,6 +22,7 @@ from vid2act_cli.compose.runs import (
     DONE_MARKER, SavedRun, check_resume, config_differences, mark_done, read_saved_run, resolve_run_dir,
     save_run_config,
 )
+from vid2act_cli.compose.validation import check_config_counts
 
 AgentFactory = Callable[[Config, int, torch.device], DreamerAgent]
 
@@ -28,9 +32,7 @@ RESUMABLE_CHANGES = ("train.steps", "train.threads")
 
 def make_task_env(config: Config, seed: int, render: bool = True):
     """The environment of `config.env`, resolved through every registered domain (plugins too)."""
-    from vid2act_teachers.plugins import domain_registry
-
-    registry = domain_registry()
+    registry = plugins.domain_registry()
     camera = config.env.camera
     if camera is not None and str(camera).isdigit():
         camera = int(camera)
@@ -42,9 +44,7 @@ def make_task_env(config: Config, seed: int, render: bool = True):
 
 def task_spec(config: Config) -> Any:
     """The TaskSpec of `config.env.task` from every registered domain (plugins too)."""
-    from vid2act_teachers.plugins import domain_registry
-
-    return domain_registry().resolve(config.env.task)
+    return plugins.domain_registry().resolve(config.env.task)
 
 
 # Settings a task decides for a run, where the config meets the task's TaskSpec: a task whose domain
@@ -111,8 +111,6 @@ def run_online(
     saved_run: the run's `config.yaml` where the caller has read it already (read here otherwise);
     spec: the task's spec where the caller has resolved it already.
     """
-    from vid2act_envs.replay import Replay
-
     reporter = plain_if_none(reporter)
     run_dir = Path(run_dir)
     for note in apply_task_settings(config, spec or task_spec(config)):
@@ -171,8 +169,6 @@ def train_task(
     """`vid2act train`: DreamerV2 from scratch on `config.env.task` in a new or resumed run directory.
 
     explicit: what the command line gave explicitly (`runs.requested_keys`), which a resumed run must match."""
-    from vid2act_cli.compose.validation import check_config_counts
-
     check_config_counts(config)
     reporter = plain_if_none(reporter)
     torch_device = resolve_device(device, reporter)

@@ -18,14 +18,20 @@ from vid2act_core.runtime.fileio import atomic_write_text
 from vid2act_core.loop import LoopState
 from vid2act_core.methods import find_method, get_method
 from vid2act_core.naming import method_label
-from vid2act_core.transfer import UNIFORM_SELECTION
+from vid2act_core.teachers import TeacherEnsemble
+from vid2act_core.transfer import UNIFORM_SELECTION, TransferAgent, initialise_from_teacher
+from vid2act_teachers.registry import TeacherRegistry, check_compatible, shadowing_message, vid2act_home
+from vid2act_teachers.teacher_replay_set import weights_digest
 
 from vid2act_cli.compose.baselines import TransferPlan, baseline_agent_factory, is_baseline, plan_baseline
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.logger import read_metrics
+from vid2act_cli.compose.replay_sets import load_source_pairs, resolve_guidance_sources
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.compose.runs import SavedRun, check_resume, read_saved_run, resolve_run_dir
+from vid2act_cli.compose.teacher_choice import check_one_architecture, choose_teachers
 from vid2act_cli.compose.training import RESUMABLE_CHANGES, AgentFactory, run_online, task_spec
+from vid2act_cli.compose.validation import check_config_counts
 
 __all__ = ["EVALUATE_CONSEQUENCE", "PINS_KEY", "TransferPlan", "TransferRequest", "build_agent_factory", "check_teacher_pins",
            "describe_initialisation", "parse_source_data", "plan_of_run", "plan_transfer", "run_info", "run_transfer", "summarise_transfer", "teacher_pins",
@@ -55,11 +61,6 @@ def plan_transfer(
     entry = get_method(method) if method is not None else None  # an unknown name is refused before any registry read
     if entry is not None and is_baseline(entry.name):
         return plan_baseline(entry.name, teachers, init_from)
-    from vid2act_teachers.registry import TeacherRegistry, check_compatible, shadowing_message, vid2act_home
-
-    from vid2act_cli.compose.replay_sets import resolve_guidance_sources
-    from vid2act_cli.compose.teacher_choice import check_one_architecture, choose_teachers
-
     registry = TeacherRegistry()
     method = method_label(config, init_from)
     plan = TransferPlan(method=method, init_from=init_from)
@@ -94,12 +95,6 @@ def plan_transfer(
 
 def build_agent_factory(plan: TransferPlan, reporter: Reporter | None = None) -> AgentFactory:
     """An agent factory for `run_online` that loads the plan's teachers onto the run's device."""
-    from vid2act_core.teachers import TeacherEnsemble
-    from vid2act_core.transfer import TransferAgent, initialise_from_teacher
-    from vid2act_teachers.registry import TeacherRegistry
-
-    from vid2act_cli.compose.replay_sets import load_source_pairs
-
     if is_baseline(plan.method):
         return baseline_agent_factory(plan, reporter)
 
@@ -128,8 +123,6 @@ def build_agent_factory(plan: TransferPlan, reporter: Reporter | None = None) ->
 
 def apply_init_architecture(config: Config, init_from: str) -> None:
     """The init-from baseline's student takes the teacher's world-model architecture (plus a reward head)."""
-    from vid2act_teachers.registry import TeacherRegistry
-
     _, teacher_config, _ = TeacherRegistry().load(init_from, device="cpu", frozen=True)
     for key in ARCHITECTURE_FIELDS + LATENT_BEHAVIOUR_FIELDS:
         setattr(config.world_model, key, getattr(teacher_config.world_model, key))
@@ -177,8 +170,6 @@ def run_transfer(
 
     explicit: what the command gave explicitly (`run_online`); a resumed run's teachers must always match.
     saved_run, spec: the run's `config.yaml` and the target's TaskSpec where the caller has them already."""
-    from vid2act_teachers.registry import TeacherRegistry
-
     run_dir = Path(run_dir)
     if saved_run is None:
         saved_run = read_saved_run(run_dir)
@@ -243,8 +234,6 @@ def transfer_to_target(
     config: Config, request: TransferRequest, reporter: Reporter | None = None
 ) -> tuple[LoopState, Path, dict[str, Any]]:
     """`vid2act transfer`: plan (teachers checked before training), then train the student; returns counters, run dir, summary."""
-    from vid2act_cli.compose.validation import check_config_counts
-
     check_config_counts(config)
     reporter = plain_if_none(reporter)
     torch_device = resolve_device(request.device, reporter)
@@ -329,8 +318,6 @@ PINS_KEY = "teacher_sha256"
 
 def teacher_pins(names: Iterable[str], registry) -> dict[str, str]:
     """Teacher name -> `weights_digest` of its weights as the registry holds them now (`registry`: a TeacherRegistry)."""
-    from vid2act_teachers.teacher_replay_set import weights_digest
-
     return {name: weights_digest(registry.load(name, device="cpu", frozen=True)[0].state_dict()) for name in names}
 
 

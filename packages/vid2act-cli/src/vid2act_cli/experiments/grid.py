@@ -64,6 +64,7 @@ class GridSpec:
 
 def custom_grid(settings: ExperimentSettings, spec: GridSpec) -> list[Job]:
     """[the video-model job,] then `spec.targets` x `spec.methods` x seeds transfer runs under `settings.root/runs/`."""
+    # why: vid2act_teachers.registry loads torch, and every launched job's controller imports this package.
     from vid2act_teachers.registry import vid2act_home
 
     env = {HOME_ENV: str(spec.home)} if spec.home is not None else {}

@@ -12,6 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from vid2act_core.runtime.fileio import combined_sha256
+from vid2act_envs.dataset import open_dataset
+from vid2act_teachers.teacher_format import KIND_ACTION_FREE
+
 from vid2act_cli.experiments.jobs import HOME_ENV, Job
 
 VIDEO_MODEL_KIND = "video-model"
@@ -54,10 +58,8 @@ def check_video_model(home: Path, name: str, data: Sequence[Path]) -> None:
     grid's video-model job registers: a model already registered under it (the job is then skipped)
     must be an action-free model pretrained on exactly these files.
     """
-    from vid2act_core.runtime.fileio import combined_sha256
-    from vid2act_envs.dataset import open_dataset
+    # why: vid2act_teachers.registry loads torch, and every launched job's controller imports this package.
     from vid2act_teachers.registry import TeacherRegistry
-    from vid2act_teachers.teacher_format import KIND_ACTION_FREE
 
     registry = TeacherRegistry(home)
     if not data:

@@ -1,15 +1,18 @@
-"""`api.launch`, `api.experiment_status`: experiment grids through submitit, and where their jobs stand.
-
-Module level: standard library and `compose.reporter` only (see `vid2act_cli.api`).
-"""
+"""`api.launch`, `api.experiment_status`: experiment grids through submitit, and where their jobs stand."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# compose.reporter is standard library only, so the type hints stay resolvable at no start-up cost.
+from vid2act_core.config import preset as load_preset
+from vid2act_teachers.registry import vid2act_home
+
+from vid2act_cli.compose.launch import STATES, LaunchOptions, dry_run, experiment_status as read_status, launch as submit
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
+from vid2act_cli.compose.validation import require_count
+from vid2act_cli.experiments import GridSpec, default_root, expand_experiment
+from vid2act_cli.experiments.video_model import check_video_model
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,7 @@ class LaunchResult:
 
 def launch(request: LaunchRequest, reporter: Reporter | None = None) -> LaunchResult:
     """Launch an experiment grid through submitit; calling again submits only what is neither done nor running."""
-    from vid2act_cli.compose.launch import LaunchOptions, dry_run, launch as submit
-    from vid2act_cli.compose.validation import require_count
-    from vid2act_cli.experiments import GridSpec, default_root, expand_experiment
-
     if request.preset is not None:
-        from vid2act_core.config import preset as load_preset
-
         load_preset(request.preset)
     require_count(request.seeds, "--seeds")
     require_count(request.jobs, "--jobs")
@@ -99,10 +96,6 @@ def launch(request: LaunchRequest, reporter: Reporter | None = None) -> LaunchRe
     grid_fields = (request.targets, request.methods, request.teachers, request.steps, request.video_model,
                    request.video_data, request.video_steps)
     if request.name == "grid" or any(value is not None for value in grid_fields):
-        from vid2act_teachers.registry import vid2act_home
-
-        from vid2act_cli.experiments.video_model import check_video_model
-
         grid = GridSpec(request.targets or (), request.methods or (), request.steps if request.steps is not None else 0,
                         request.teachers or (), vid2act_home(), video_model=request.video_model,
                         video_data=request.video_data or (), video_steps=request.video_steps)
@@ -160,8 +153,6 @@ class ExperimentStatusResult:
 
 def experiment_status(request: ExperimentStatusRequest) -> ExperimentStatusResult:
     """Read an experiment directory's jobs.json and report done / running / failed / missing per job."""
-    from vid2act_cli.compose.launch import STATES, experiment_status as read_status
-
     experiment, statuses = read_status(request.directory)
     jobs = tuple(JobState(label=status.job.label, state=status.state,
                           job_id=status.record.job_id if status.record else None,

@@ -1,19 +1,23 @@
-"""`api.train`, `api.evaluate`, `api.transfer`: a run from scratch or with teachers, and its evaluation.
-
-Module level: standard library and `compose.reporter` only (see `vid2act_cli.api`).
-"""
+"""`api.train`, `api.evaluate`, `api.transfer`: a run from scratch or with teachers, and its evaluation."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-# compose.reporter is standard library only, so the type hints stay resolvable at no start-up cost.
+from vid2act_core.config import load_config
+from vid2act_core.methods import Method, apply_switches, get_method, init_method, method_by_flag
+from vid2act_core.transfer.distillation import DISTILL_FORMS
+from vid2act_core.transfer.scorers import SCORERS
+
+# Through the module, so that replacing compose.transfer.transfer_to_target (as tests do) reaches `transfer`.
+import vid2act_cli.compose.transfer as compose_transfer
+from vid2act_cli.compose.devices import explicit_preset, resolve_preset
+from vid2act_cli.compose.evaluation import evaluate_run
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
-
-if TYPE_CHECKING:
-    from vid2act_core.methods import Method
+from vid2act_cli.compose.runs import requested_keys
+from vid2act_cli.compose.training import train_task
+from vid2act_cli.compose.validation import require_count
 
 
 @dataclass(frozen=True)
@@ -59,13 +63,6 @@ def train(request: TrainRequest, reporter: Reporter | None = None) -> TrainResul
 
     `reporter` receives notes and progress (default: plain text, notes on stderr).
     """
-    from vid2act_core.config import load_config
-
-    from vid2act_cli.compose.devices import explicit_preset, resolve_preset
-    from vid2act_cli.compose.runs import requested_keys
-    from vid2act_cli.compose.training import train_task
-    from vid2act_cli.compose.validation import require_count
-
     reporter = plain_if_none(reporter)
     overrides = list(request.overrides)
     config = load_config(resolve_preset(request.preset, request.device, request.task, reporter),
@@ -122,9 +119,6 @@ class EvaluateResult:
 
 def evaluate(request: EvaluateRequest) -> EvaluateResult:
     """Evaluate a run's latest checkpoint and write evaluation_<mode>.json beside it."""
-    from vid2act_cli.compose.evaluation import evaluate_run
-    from vid2act_cli.compose.validation import require_count
-
     require_count(request.episodes, "--episodes")
     mode = "eval" if request.deterministic else "stochastic"
     result = evaluate_run(request.run_dir, request.episodes, mode, request.video, request.device, request.seed,
@@ -201,8 +195,6 @@ class TransferResult:
 
 def _selected_methods(request: TransferRequest) -> list[Method]:
     """The methods whose config switches the request asks for: its dedicated flags, --init-from, then --method."""
-    from vid2act_core.methods import get_method, init_method, method_by_flag
-
     flags = (("--no-distill", request.no_distill), ("--uniform-weights", request.uniform_weights),
              ("--no-guidance", request.no_guidance))
     chosen = [method_by_flag(flag) for flag, given in flags if given]
@@ -219,16 +211,6 @@ def transfer(request: TransferRequest, reporter: Reporter | None = None) -> Tran
 
     Calling again on the same logdir resumes. `reporter` receives notes and progress (default: plain text).
     """
-    from vid2act_core.config import load_config
-    from vid2act_core.methods import apply_switches
-    from vid2act_core.transfer.distillation import DISTILL_FORMS
-    from vid2act_core.transfer.scorers import SCORERS
-
-    from vid2act_cli.compose.devices import explicit_preset, resolve_preset
-    from vid2act_cli.compose.runs import requested_keys
-    from vid2act_cli.compose.transfer import TransferRequest as TransferSettings, transfer_to_target
-    from vid2act_cli.compose.validation import require_count
-
     reporter = plain_if_none(reporter)
     overrides = list(request.overrides)
     config = load_config(resolve_preset(request.preset, request.device, request.target, reporter),
@@ -249,11 +231,11 @@ def transfer(request: TransferRequest, reporter: Reporter | None = None) -> Tran
         config.transfer.distill_form = request.distill_form  # type: ignore[assignment]
     for method in _selected_methods(request):
         apply_switches(config.transfer, method)
-    settings = TransferSettings(
+    settings = compose_transfer.TransferRequest(
         request.teachers, request.init_from, list(request.source_data), request.device, request.logdir, request.root,
         request.method,
         {"task": "--target", **requested_keys(explicit_preset(request.preset), request.config_file, overrides)})
-    state, run_dir, summary = transfer_to_target(config, settings, reporter)
+    state, run_dir, summary = compose_transfer.transfer_to_target(config, settings, reporter)
     return TransferResult(run_dir=Path(run_dir), env_steps=int(state.env_steps), updates=int(state.updates),
                           final_mean_weight={str(k): float(v) for k, v in summary.get("final_mean_weight", {}).items()},
                           dominant_teacher=summary.get("dominant_teacher"))

@@ -1,7 +1,4 @@
-"""`api.probe`, `api.report`, `api.demo`: the offline probe, figures and page from runs, the small pipeline.
-
-Module level: standard library and `compose.reporter` only (see `vid2act_cli.api`).
-"""
+"""`api.probe`, `api.report`, `api.demo`: the offline probe, figures and page from runs, the small pipeline."""
 
 from __future__ import annotations
 
@@ -11,8 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# compose.reporter is standard library only, so the type hints stay resolvable at no start-up cost.
+from vid2act_core.config import load_config
+from vid2act_teachers.registry import vid2act_home
+
+from vid2act_cli.compose.demo import run_demo
+from vid2act_cli.compose.launch.local import JobFailedError
+from vid2act_cli.compose.probe import ProbeRequest as ProbeSettings, run_probe
+from vid2act_cli.compose.probe.data import default_target_data, resolve_pair
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
+from vid2act_cli.report import build_report
 
 
 @dataclass(frozen=True)
@@ -105,12 +109,6 @@ class ProbeResult:
 
 def probe(request: ProbeRequest, reporter: Reporter | None = None) -> ProbeResult:
     """Train student world models offline on a few target episodes with and without distillation; compare predictions."""
-    from vid2act_core.config import load_config
-    from vid2act_teachers.registry import vid2act_home
-
-    from vid2act_cli.compose.probe import ProbeRequest as ProbeSettings, run_probe
-    from vid2act_cli.compose.probe.data import default_target_data, resolve_pair
-
     chosen = resolve_pair(request.pair) if request.pair else None
     if chosen is None and (request.target_data is None or request.teachers is None or request.related is None):
         raise ValueError("--target-data, --teachers and --related are needed without --pair")
@@ -170,8 +168,6 @@ class ReportResult:
 
 def report(request: ReportRequest) -> ReportResult:
     """Draw the figures and write one HTML page (and sample_efficiency.json) for runs or an experiment directory."""
-    from vid2act_cli.report import build_report
-
     if request.at is not None and (not request.at or any(step < 0 for step in request.at)):
         raise ValueError(f"--at: expected non-negative env steps, got {list(request.at)}")
     if request.threshold is not None and not math.isfinite(request.threshold):
@@ -216,9 +212,6 @@ def demo(request: DemoRequest, reporter: Reporter | None = None) -> DemoResult:
 
     A failed job raises StageFailedError.
     """
-    from vid2act_cli.compose.demo import run_demo
-    from vid2act_cli.compose.launch.local import JobFailedError
-
     try:
         page, rows, seconds = run_demo(request.out, request.device, plain_if_none(reporter), request.jobs)
     except JobFailedError as error:

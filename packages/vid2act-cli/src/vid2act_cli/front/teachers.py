@@ -1,7 +1,4 @@
-"""`api.collect`, `api.pretrain`, `api.add_teacher`: datasets and the teachers pretrained on them.
-
-Module level: standard library and `compose.reporter` only (see `vid2act_cli.api`).
-"""
+"""`api.collect`, `api.pretrain`, `api.add_teacher`: datasets and the teachers pretrained on them."""
 
 from __future__ import annotations
 
@@ -9,8 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-# compose.reporter is standard library only, so the type hints stay resolvable at no start-up cost.
+from vid2act_cli.compose.catalog import collect_task
+from vid2act_cli.compose.pretraining import pretrain_teacher, pretraining_config
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
+from vid2act_cli.compose.teacher_add import AddTeacherRequest as AddTeacherSettings, add_teacher as run_stages
 
 
 @dataclass(frozen=True)
@@ -75,8 +74,6 @@ def pretrain(request: PretrainRequest, reporter: Reporter | None = None) -> Teac
 
     Under torchrun every rank calls this; rank 0 registers and gets the result, the others get None.
     """
-    from vid2act_cli.compose.pretraining import pretrain_teacher, pretraining_config
-
     config = pretraining_config(request.preset, request.config_file, request.overrides, request.seed, request.steps)
     run_dir = request.logdir if request.logdir is not None else Path("runs") / f"pretrain-{request.name}"
     info = pretrain_teacher(list(request.data), request.name, config, run_dir, request.device, plain_if_none(reporter),
@@ -124,9 +121,6 @@ def add_teacher(request: AddTeacherRequest, reporter: Reporter | None = None) ->
 
     A plugin that fails to load raises vid2act_teachers.plugins.PluginError.
     """
-    from vid2act_cli.compose.pretraining import pretraining_config
-    from vid2act_cli.compose.teacher_add import AddTeacherRequest as AddTeacherSettings, add_teacher as run_stages
-
     config = pretraining_config(request.preset, None, request.overrides, request.seed, request.steps)
     settings = AddTeacherSettings(
         task=request.task, config=config, device=request.device, name=request.name, episodes=request.episodes,
@@ -185,8 +179,6 @@ def collect(request: CollectRequest, on_start: Callable[..., None] | None = None
     per agent step, on_episode(episode, summary) per finished episode. Episodes finished before an
     interruption stay in the file.
     """
-    from vid2act_cli.compose.catalog import collect_task
-
     stats, path = collect_task(request.task, request.episodes, request.policy, request.out, request.seed,
                                request.image_size, request.episode_steps, on_start=on_start, on_step=on_step,
                                on_episode=on_episode, workers=request.workers)

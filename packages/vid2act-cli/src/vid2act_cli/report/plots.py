@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import imageio.v3 as iio
+import matplotlib
 import numpy as np
 
 from vid2act_cli.report.runs import (DIAG_PREFIX, LOSS_KEYS, SELECTED_PREFIX, SUCCESS_KEY, SWITCH_RATE_SERIES, WEIGHT_PREFIX, RunData,
@@ -14,9 +16,8 @@ from vid2act_cli.report.runs import (DIAG_PREFIX, LOSS_KEYS, SELECTED_PREFIX, SU
 
 
 def _plt():
-    import matplotlib
-
     matplotlib.use("Agg")
+    # why: pyplot only after use("Agg"), at the first figure: importing this module must not load pyplot into a caller's session.
     import matplotlib.pyplot as plt
 
     return plt
@@ -224,8 +225,6 @@ def plot_open_loop(run: RunData, path: Path, columns: int = 8, context: int = 5)
     gif = latest_open_loop_gif(run)
     if gif is None:
         return None
-    import imageio.v3 as iio
-
     frames = np.asarray(iio.imread(gif, index=None))[..., :3]  # (T, 4*S, 3*S, 3): sequences stacked vertically
     size = run.image_size
     if frames.ndim != 4 or frames.shape[1] < size or frames.shape[2] < 3 * size:

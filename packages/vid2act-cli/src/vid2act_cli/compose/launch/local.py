@@ -44,6 +44,7 @@ def shared_gpus() -> dict[str, str]:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         return {"CUDA_VISIBLE_DEVICES": visible}
+    # why: the job controllers that launchers start import this package; only a GPU launch pays for torch.
     import torch
 
     return {"CUDA_VISIBLE_DEVICES": ",".join(str(index) for index in range(torch.cuda.device_count()))}

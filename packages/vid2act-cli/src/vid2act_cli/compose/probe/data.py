@@ -14,6 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from vid2act_core.teachers import TeacherEnsemble
+from vid2act_envs.dataset import open_dataset
+from vid2act_teachers.registry import TeacherRegistry, check_compatible
+
 from vid2act_cli.compose.teacher_add import default_teacher_name
 
 
@@ -84,8 +88,6 @@ class TargetSplit:
 
 def load_target_split(path: Path, train_episodes: int, eval_episodes: int) -> TargetSplit:
     """The first `train_episodes` episodes train, the last `eval_episodes` are held out (never trained on)."""
-    from vid2act_envs.dataset import open_dataset
-
     if train_episodes < 1 or eval_episodes < 1:
         raise ValueError(f"--train-episodes and --eval-episodes must be >= 1, got {train_episodes} and {eval_episodes}")
     with open_dataset(path) as dataset:
@@ -114,8 +116,6 @@ class LoadedTeachers:
 
 def load_teachers(names: list[str], image_size: int) -> LoadedTeachers:
     """Load the named registry teachers frozen; refuse missing or incompatible ones (one line)."""
-    from vid2act_teachers.registry import TeacherRegistry, check_compatible
-
     registry = TeacherRegistry()
     models, hashes = [], []
     for name in names:
@@ -129,8 +129,6 @@ def load_teachers(names: list[str], image_size: int) -> LoadedTeachers:
 
 def ensemble(teachers: LoadedTeachers, columns: list[int], action_mapping: str, device: torch.device) -> Any:
     """A TeacherEnsemble of the teachers at `columns`, in that order."""
-    from vid2act_core.teachers import TeacherEnsemble
-
     chosen = TeacherEnsemble([teachers.models[i] for i in columns], [teachers.names[i] for i in columns], action_mapping)
     return chosen.to(device)
 

@@ -24,6 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 
 from vid2act_core.probe.controls import TRIVIAL_PREDICTORS
@@ -187,9 +188,8 @@ def markdown_table(budgets: list[dict[str, Any]], teachers: list[str], related: 
 
 
 def _pyplot() -> Any:
-    import matplotlib
-
     matplotlib.use("Agg")
+    # why: pyplot only after use("Agg"), at the first figure: importing this module must not load pyplot into a caller's session.
     import matplotlib.pyplot as plt
 
     return plt

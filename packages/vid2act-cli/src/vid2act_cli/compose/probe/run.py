@@ -10,21 +10,28 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
+from vid2act_core.probe import (
+    LastFramePredictor, MeanImagePredictor, WorldModelPredictor, build_student, fixed_windows, open_loop_errors,
+    student_config, teacher_predictor, train_student,
+)
 from vid2act_core.runtime.fileio import atomic_write_text
-from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY
+from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY, initialise_from_teacher
+from vid2act_envs.sampler import SequenceSampler
 
 from vid2act_cli.compose.devices import configure_threads, resolve_device
+from vid2act_cli.compose.launch.local import run_jobs
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
+from vid2act_cli.compose.transfer import apply_init_architecture
+from vid2act_cli.experiments import Job
 
+from vid2act_cli.compose.probe.data import attach_teacher_features, ensemble, load_target_split, load_teachers
 from vid2act_cli.compose.probe.plan import ProbeCell, ProbeOutcome, ProbeRequest, cell_path, check_spec, plan_cells, result_spec
-
-if TYPE_CHECKING:
-    from vid2act_cli.experiments import Job
+from vid2act_cli.compose.probe.report import write_summary
 
 
 @dataclass
@@ -51,12 +58,6 @@ def _source_teacher(cell: ProbeCell, request: ProbeRequest, inputs: _Inputs) -> 
 def build_cell_student(cell: ProbeCell, request: ProbeRequest, inputs: _Inputs, device: torch.device) -> tuple[Any, list[str]]:
     """The student of a trained cell before its first update, and the tensors copied into it from a teacher
     (`init` controls; empty otherwise)."""
-    from vid2act_core.probe import build_student, student_config
-    from vid2act_core.transfer import initialise_from_teacher
-
-    from vid2act_cli.compose.probe.data import ensemble
-    from vid2act_cli.compose.transfer import apply_init_architecture
-
     config = student_config(request.config, cell.variant)
     teachers = ensemble(inputs.teachers, list(cell.columns), config.transfer.action_mapping, device) if cell.columns else None
     if cell.variant.source is None:
@@ -70,8 +71,6 @@ def build_cell_student(cell: ProbeCell, request: ProbeRequest, inputs: _Inputs, 
 
 def cell_predictor(cell: ProbeCell, request: ProbeRequest, inputs: _Inputs, device: torch.device) -> Any:
     """The OpenLoopPredictor of a predictor control."""
-    from vid2act_core.probe import LastFramePredictor, MeanImagePredictor, teacher_predictor
-
     predictor = cell.variant.predictor
     if predictor == "mean-image":
         return MeanImagePredictor.from_episodes(inputs.train_episodes[: cell.budget.train_episodes])
@@ -100,9 +99,6 @@ def _describe(cell: ProbeCell, request: ProbeRequest, inputs: _Inputs) -> dict[s
 
 def run_cell(cell: ProbeCell, request: ProbeRequest, inputs: _Inputs, device: torch.device, bar: Any) -> dict[str, Any]:
     """Train (unless a predictor control) and measure one cell; the JSON-ready result."""
-    from vid2act_core.probe import WorldModelPredictor, open_loop_errors, train_student
-    from vid2act_envs.sampler import SequenceSampler
-
     result = _describe(cell, request, inputs)
     started, cpu_started = time.time(), time.process_time()
     if cell.variant.trained:
@@ -138,8 +134,6 @@ def run_cell(cell: ProbeCell, request: ProbeRequest, inputs: _Inputs, device: to
 def _load(request: ProbeRequest) -> tuple[Any, Any, Any, dict[str, Any]]:
     """The target split (the largest budget's training episodes), the teachers and the oracle, and the spec
     they give with the request's settings."""
-    from vid2act_cli.compose.probe.data import load_target_split, load_teachers
-
     split = load_target_split(request.target_data, max(request.train_episodes), request.eval_episodes)
     teachers = load_teachers(request.teachers, split.image_size)
     oracle = load_teachers([request.oracle], split.image_size) if request.oracle is not None else None
@@ -149,10 +143,6 @@ def _load(request: ProbeRequest) -> tuple[Any, Any, Any, dict[str, Any]]:
 
 def _prepare(request: ProbeRequest, split: Any, teachers: Any, oracle: Any, device: torch.device, reporter: Reporter) -> _Inputs:
     """Held-out windows, and the training episodes with every teacher's features (computed once)."""
-    from vid2act_core.probe import fixed_windows
-
-    from vid2act_cli.compose.probe.data import attach_teacher_features, ensemble
-
     windows = fixed_windows(split.held_out, request.context + max(request.horizons), request.windows_per_episode)
     started = time.time()
     everyone = ensemble(teachers, list(range(len(teachers.names))), request.config.transfer.action_mapping, device)
@@ -181,8 +171,6 @@ def deal_cells(cells: list[ProbeCell], shards: int) -> list[list[ProbeCell]]:
 
 def plan_cell_jobs(out: Path, cells: list[ProbeCell], shards: int, command: tuple[str, ...]) -> list[Job]:
     """One job per shard; a shard is done when its last cell's result exists (a shard runs its cells in order)."""
-    from vid2act_cli.experiments import Job
-
     dealt = deal_cells(cells, shards)
     return [Job("probe", f"probe cells {index}/{len(dealt)} ({len(part)} cells)",
                 ("probe", *command, "--cells", ",".join(cell.id for cell in part), "--no-progress"),
@@ -192,8 +180,6 @@ def plan_cell_jobs(out: Path, cells: list[ProbeCell], shards: int, command: tupl
 
 def _run_side_by_side(request: ProbeRequest, cells: list[ProbeCell], reporter: Reporter) -> None:
     """The cells in `request.jobs` subprocesses (`vid2act probe ... --cells`), cores // jobs threads each."""
-    from vid2act_cli.compose.launch.local import run_jobs
-
     if not request.command:
         raise ValueError("--jobs: the probe's cells side by side need the probe's own options (ProbeRequest.command)")
     jobs = plan_cell_jobs(Path(request.out), cells, request.jobs, request.command)
@@ -202,8 +188,6 @@ def _run_side_by_side(request: ProbeRequest, cells: list[ProbeCell], reporter: R
 
 def run_probe(request: ProbeRequest, reporter: Reporter | None = None) -> ProbeOutcome:
     """Run the unfinished cells of the grid (at most `max_cells`), then summarise every finished cell."""
-    from vid2act_cli.compose.probe.report import write_summary
-
     reporter = plain_if_none(reporter)
     out = Path(request.out)
     cells = plan_cells(request)
