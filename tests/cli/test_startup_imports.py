@@ -19,3 +19,21 @@ def test_help_of_every_command_loads_no_heavy_module() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert loaded.stdout.strip() == "", f"imported at start-up: {loaded.stdout.strip()}"
+
+
+def test_the_python_front_door_leaves_logging_alone_until_jobs_are_launched() -> None:
+    # submitit runs logging.config.dictConfig when imported, which closes every handler already installed (absl's,
+    # bound to whatever stderr was current, pytest's capture included); only launching jobs may pay for that.
+    script = (
+        "import logging, sys\n"
+        "class Bystander(logging.Handler):\n"
+        "    closed = False\n"
+        "    def close(self):\n"
+        "        Bystander.closed = True\n"
+        "        super().close()\n"
+        "logging.getLogger('bystander').addHandler(Bystander())\n"
+        "import vid2act_cli.api\n"
+        "print('submitit' in sys.modules, Bystander.closed)\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert loaded.stdout.split() == ["False", "False"], loaded.stdout + loaded.stderr

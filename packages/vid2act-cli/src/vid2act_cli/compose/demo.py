@@ -36,7 +36,6 @@ from vid2act_envs.dataset import DatasetError, open_dataset
 from vid2act_cli.compose.devices import resolve_device
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.compose.teacher_add import default_teacher_name
-from vid2act_cli.compose.launch.local import default_slots, run_jobs
 from vid2act_cli.experiments import HOME_ENV, Job
 from vid2act_cli.report import build_report
 
@@ -214,6 +213,10 @@ def run_demo(out: Path, device: str = "cpu", reporter: Reporter | None = None,
 
     `device` is checked here, before any job starts; each job resolves it again.
     """
+    # submitit, under the launcher, configures logging when imported (closing the handlers already installed), so
+    # `import vid2act_cli.api` leaves it out until jobs are launched.
+    from vid2act_cli.compose.launch.local import default_slots, run_jobs
+
     reporter = plain_if_none(reporter)
     resolve_device(device, reporter)
     started = time.time()

@@ -8,7 +8,6 @@ from pathlib import Path
 from vid2act_core.config import preset as load_preset
 from vid2act_teachers.registry import vid2act_home
 
-from vid2act_cli.compose.launch import STATES, LaunchOptions, dry_run, experiment_status as read_status, launch as submit
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.compose.validation import require_count
 from vid2act_cli.experiments import GridSpec, default_root, expand_experiment
@@ -87,6 +86,10 @@ class LaunchResult:
 
 def launch(request: LaunchRequest, reporter: Reporter | None = None) -> LaunchResult:
     """Launch an experiment grid through submitit; calling again submits only what is neither done nor running."""
+    # submitit, under the launcher, configures logging when imported (closing the handlers already installed), so
+    # `import vid2act_cli.api` leaves it out until jobs are launched.
+    from vid2act_cli.compose.launch import LaunchOptions, dry_run, launch as submit
+
     if request.preset is not None:
         load_preset(request.preset)
     require_count(request.seeds, "--seeds")
@@ -153,6 +156,10 @@ class ExperimentStatusResult:
 
 def experiment_status(request: ExperimentStatusRequest) -> ExperimentStatusResult:
     """Read an experiment directory's jobs.json and report done / running / failed / missing per job."""
+    # submitit, under the launcher, configures logging when imported (closing the handlers already installed), so
+    # `import vid2act_cli.api` leaves it out until jobs are launched.
+    from vid2act_cli.compose.launch import STATES, experiment_status as read_status
+
     experiment, statuses = read_status(request.directory)
     jobs = tuple(JobState(label=status.job.label, state=status.state,
                           job_id=status.record.job_id if status.record else None,

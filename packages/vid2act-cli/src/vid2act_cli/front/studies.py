@@ -12,7 +12,6 @@ from vid2act_core.config import load_config
 from vid2act_teachers.registry import vid2act_home
 
 from vid2act_cli.compose.demo import run_demo
-from vid2act_cli.compose.launch.local import JobFailedError
 from vid2act_cli.compose.probe import ProbeRequest as ProbeSettings, run_probe
 from vid2act_cli.compose.probe.data import default_target_data, resolve_pair
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
@@ -212,6 +211,10 @@ def demo(request: DemoRequest, reporter: Reporter | None = None) -> DemoResult:
 
     A failed job raises StageFailedError.
     """
+    # submitit, under the launcher, configures logging when imported (closing the handlers already installed), so
+    # `import vid2act_cli.api` leaves it out until jobs are launched.
+    from vid2act_cli.compose.launch.local import JobFailedError
+
     try:
         page, rows, seconds = run_demo(request.out, request.device, plain_if_none(reporter), request.jobs)
     except JobFailedError as error:

@@ -24,7 +24,6 @@ from vid2act_core.transfer import TEACHER_FEATURE_KEY, TEACHER_POSTERIOR_KEY, in
 from vid2act_envs.sampler import SequenceSampler
 
 from vid2act_cli.compose.devices import configure_threads, resolve_device
-from vid2act_cli.compose.launch.local import run_jobs
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.compose.transfer import apply_init_architecture
 from vid2act_cli.experiments import Job
@@ -180,6 +179,10 @@ def plan_cell_jobs(out: Path, cells: list[ProbeCell], shards: int, command: tupl
 
 def _run_side_by_side(request: ProbeRequest, cells: list[ProbeCell], reporter: Reporter) -> None:
     """The cells in `request.jobs` subprocesses (`vid2act probe ... --cells`), cores // jobs threads each."""
+    # submitit, under the launcher, configures logging when imported (closing the handlers already installed), so
+    # `import vid2act_cli.api` leaves it out until jobs are launched.
+    from vid2act_cli.compose.launch.local import run_jobs
+
     if not request.command:
         raise ValueError("--jobs: the probe's cells side by side need the probe's own options (ProbeRequest.command)")
     jobs = plan_cell_jobs(Path(request.out), cells, request.jobs, request.command)
