@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512
 from vid2act_envs.base import ExpertTraining, Policy, TaskSpec, TrainedExpert
 from vid2act_envs.mixed_collection import MixedPolicy, NoisyPolicy
 
@@ -40,6 +41,9 @@ def expert_annotations(metadata: ExpertMetadata, noise: float = 0.0, random_frac
 @lru_cache(maxsize=8)
 def _cached_expert(directory: Path, sha256: str) -> StateExpertPolicy:
     """The expert in `directory`, loaded once per process (every episode's policy shares it)."""
+    # A collection worker is a fresh process: before its first matmul it must pick MKL's kernels as the
+    # `vid2act` command that started it did, or its actions differ from one worker's in the last bit.
+    enable_mkl_avx512()
     policy, metadata = load_expert(directory)
     if metadata.sha256 != sha256:
         raise ExpertError(f"{directory}: expert changed while collecting (sha256 {metadata.sha256[:12]}, expected {sha256[:12]})")
