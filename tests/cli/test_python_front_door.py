@@ -14,13 +14,15 @@ import numpy as np
 import pytest
 
 import vid2act_cli
+from experts_fakes import write_fake_expert
 from vid2act_cli import api
+from vid2act_envs.mixed_collection import dataset_annotations
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = Path(vid2act_cli.__file__).parent / "commands"
 # Commands whose option-to-config logic lives in api; each must reach the composition layer only through it.
 CONVERTED = ("train_cmd.py", "evaluate_cmd.py", "transfer_cmd.py", "pretrain_cmd.py", "teachers_add_cmd.py", "collect_cmd.py",
-             "probe_cmd.py", "report_cmd.py", "experiment_cmd.py", "demo_cmd.py")
+             "probe_cmd.py", "report_cmd.py", "experiment_cmd.py", "demo_cmd.py", "experts_cmd.py")
 COMPOSITION = ("vid2act_cli.compose", "vid2act_cli.experiments", "vid2act_cli.report")
 
 
@@ -67,7 +69,8 @@ def test_every_public_function_takes_one_frozen_request() -> None:
         assert "return" in hints and function.__doc__, function.__name__
     # One function per command: the Typer modules in CONVERTED each call at least one of these.
     assert {"train", "evaluate", "transfer", "pretrain", "add_teacher", "collect", "probe", "report", "launch",
-            "experiment_status", "demo"} <= {function.__name__ for function in functions}
+            "experiment_status", "demo", "train_expert", "list_experts", "evaluate_expert",
+            "collect_expert"} <= {function.__name__ for function in functions}
 
 
 def test_every_request_and_result_is_frozen_and_documents_its_fields() -> None:
@@ -90,6 +93,25 @@ def test_converted_commands_reach_the_composition_layer_only_through_api(module:
         isinstance(node, ast.ImportFrom) and node.module == "vid2act_cli" and any(a.name == "api" for a in node.names)
         for node in ast.walk(tree))
     assert not [name for name in imported if name.startswith(COMPOSITION)], module
+
+
+LOWER_PACKAGES = ("vid2act_core", "vid2act_envs", "vid2act_teachers")
+# Torch-free tables that the options' choice lists are built from while `--help` renders, before api is imported.
+HELP_TIME = {"vid2act_core.methods.method_names", "vid2act_core.config_schema.field_choices"}
+
+
+@pytest.mark.parametrize("module", CONVERTED)
+def test_converted_commands_take_only_types_from_the_lower_packages(module: str) -> None:
+    """A pipeline command may name the lower packages' errors and types; their work is reached through api."""
+    import importlib
+
+    tree = ast.parse((COMMANDS / module).read_text())
+    functions = [f"{node.module}.{alias.name}" for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(LOWER_PACKAGES)
+                 for alias in node.names
+                 if not inspect.isclass(getattr(importlib.import_module(node.module), alias.name))
+                 and f"{node.module}.{alias.name}" not in HELP_TIME]
+    assert not functions, f"{module} calls the lower packages directly: {functions}"
 
 
 def _one_line_error(call: Callable[[], object], option: str) -> None:
@@ -163,3 +185,33 @@ def test_launch_dry_run_lists_the_grid_and_status_needs_a_launched_directory(
 def test_demo_checks_its_device_before_any_stage(tmp_path: Path) -> None:
     _one_line_error(lambda: api.demo(api.DemoRequest(out=tmp_path / "demo", device="cuda:99")), "--device")
     assert not (tmp_path / "demo").exists()
+
+
+def test_experts_through_the_front_door_list_reuse_evaluate_and_collect(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    meta = write_fake_expert(home)
+    [entry] = api.list_experts(api.ListExpertsRequest(home=home)).experts
+    assert (entry.name, entry.state, entry.agent_steps, entry.eval_mean, entry.sha256) == (
+        "cartpole_balance", "finished", 10, 1.0, meta.sha256)
+    # A cached expert with at least the asked steps is reused, not trained again.
+    reused = api.train_expert(api.TrainExpertRequest(task="cartpole_balance", steps=10, home=home))
+    assert (reused.outcome, reused.sha256, reused.directory) == ("reused", meta.sha256, home / "experts" / "cartpole_balance")
+    evaluated = api.evaluate_expert(api.EvaluateExpertRequest(task="cartpole_balance", episodes=2, home=home))
+    assert len(evaluated.returns) == 2 and evaluated.mean == pytest.approx(np.mean(evaluated.returns))
+    assert evaluated.evaluated == f"sha256 {meta.sha256[:12]}" and evaluated.mean > 0.0
+    collected = api.collect_expert(api.CollectExpertRequest(task="cartpole_balance", episodes=1, out=tmp_path / "c.h5",
+                                                            home=home))
+    assert (collected.episodes, collected.expert_sha256, collected.path) == (1, meta.sha256, tmp_path / "c.h5")
+    assert dataset_annotations(collected.path)["expert_sha256"] == meta.sha256
+
+
+def test_expert_requests_reject_bad_fields_in_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _one_line_error(lambda: api.train_expert(api.TrainExpertRequest(task="cartpole_balance", steps=0, home=home)), "--steps")
+    _one_line_error(lambda: api.train_expert(api.TrainExpertRequest(task="cartpole_balance", hidden_sizes=(0,), home=home)),
+                    "--hidden")
+    _one_line_error(lambda: api.evaluate_expert(api.EvaluateExpertRequest(task="cartpole_balance", episodes=0, home=home)),
+                    "--episodes")
+    _one_line_error(lambda: api.collect_expert(api.CollectExpertRequest(task="cartpole_balance", episodes=0, home=home)),
+                    "--episodes")
+    assert not (home / "experts").exists()

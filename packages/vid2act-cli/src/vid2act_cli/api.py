@@ -2,7 +2,7 @@
 
 A notebook or a cluster job calls these instead of the ~30 composition modules; the Typer
 commands in `commands/` only parse options into a request, call the function here and print.
-The functions live in `vid2act_cli.front` by kind of work (`runs`, `teachers`, `studies`, `grids`)
+The functions live in `vid2act_cli.front` by kind of work (`runs`, `teachers`, `experts`, `studies`, `grids`)
 and are imported from here. Those modules import the composition layer (and so torch) at module level;
 the commands import this module only inside their functions, so that `vid2act --help` stays fast.
 
@@ -15,6 +15,10 @@ command prints after `error:`.
 
 from __future__ import annotations
 
+from vid2act_cli.front.experts import (
+    CollectExpertRequest, CollectExpertResult, EvaluateExpertRequest, EvaluateExpertResult, ExpertEntry, ExpertResult,
+    ListExpertsRequest, ListExpertsResult, TrainExpertRequest, collect_expert, evaluate_expert, list_experts, train_expert,
+)
 from vid2act_cli.front.grids import (
     ExperimentStatusRequest, ExperimentStatusResult, JobState, LaunchRequest, LaunchResult, experiment_status, launch,
 )
@@ -31,9 +35,12 @@ from vid2act_cli.front.teachers import (
 )
 
 __all__ = [
-    "AddTeacherRequest", "CollectRequest", "CollectResult", "DemoRequest", "DemoResult", "EvaluateRequest",
-    "EvaluateResult", "ExperimentStatusRequest", "ExperimentStatusResult", "JobState", "LaunchRequest", "LaunchResult",
-    "PretrainRequest", "ProbeRequest", "ProbeResult", "ReportRequest", "ReportResult", "StageFailedError",
-    "TeacherResult", "TrainRequest", "TrainResult", "TransferRequest", "TransferResult", "add_teacher", "collect",
-    "demo", "evaluate", "experiment_status", "launch", "pretrain", "probe", "report", "train", "transfer",
+    "AddTeacherRequest", "CollectExpertRequest", "CollectExpertResult", "CollectRequest", "CollectResult",
+    "DemoRequest", "DemoResult", "EvaluateExpertRequest", "EvaluateExpertResult", "EvaluateRequest",
+    "EvaluateResult", "ExperimentStatusRequest", "ExperimentStatusResult", "ExpertEntry", "ExpertResult",
+    "JobState", "LaunchRequest", "LaunchResult", "ListExpertsRequest", "ListExpertsResult", "PretrainRequest",
+    "ProbeRequest", "ProbeResult", "ReportRequest", "ReportResult", "StageFailedError", "TeacherResult",
+    "TrainExpertRequest", "TrainRequest", "TrainResult", "TransferRequest", "TransferResult", "add_teacher",
+    "collect", "collect_expert", "demo", "evaluate", "evaluate_expert", "experiment_status", "launch",
+    "list_experts", "pretrain", "probe", "report", "train", "train_expert", "transfer",
 ]
