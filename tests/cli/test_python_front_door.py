@@ -70,7 +70,7 @@ def test_every_public_function_takes_one_frozen_request() -> None:
     # One function per command: the Typer modules in CONVERTED each call at least one of these.
     assert {"train", "evaluate", "transfer", "pretrain", "add_teacher", "collect", "probe", "report", "launch",
             "experiment_status", "demo", "train_expert", "list_experts", "evaluate_expert",
-            "collect_expert"} <= {function.__name__ for function in functions}
+            "collect_expert", "attach_data"} <= {function.__name__ for function in functions}
 
 
 def test_every_request_and_result_is_frozen_and_documents_its_fields() -> None:
@@ -84,7 +84,8 @@ def test_every_request_and_result_is_frozen_and_documents_its_fields() -> None:
                 assert re.search(rf"\n    {item.name}: [^\n]*\n    \"\"\"", source), f"{cls.__name__}.{item.name}"
 
 
-@pytest.mark.parametrize("module", CONVERTED)
+# Registry browsing (list, show, remove, export, import, verify) uses the registry's own class; attach-data goes through api.
+@pytest.mark.parametrize("module", (*CONVERTED, "teachers_cmd.py"))
 def test_converted_commands_reach_the_composition_layer_only_through_api(module: str) -> None:
     tree = ast.parse((COMMANDS / module).read_text())
     imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module]

@@ -31,16 +31,18 @@ from vid2act_cli.front.studies import (
     report,
 )
 from vid2act_cli.front.teachers import (
-    AddTeacherRequest, CollectRequest, CollectResult, PretrainRequest, TeacherResult, add_teacher, collect, pretrain,
+    AddTeacherRequest, AttachDataRequest, AttachDataResult, CollectRequest, CollectResult, PretrainRequest, TeacherResult,
+    add_teacher, attach_data, collect, pretrain,
 )
 
 __all__ = [
-    "AddTeacherRequest", "CollectExpertRequest", "CollectExpertResult", "CollectRequest", "CollectResult",
-    "DemoRequest", "DemoResult", "EvaluateExpertRequest", "EvaluateExpertResult", "EvaluateRequest",
-    "EvaluateResult", "ExperimentStatusRequest", "ExperimentStatusResult", "ExpertEntry", "ExpertResult",
-    "JobState", "LaunchRequest", "LaunchResult", "ListExpertsRequest", "ListExpertsResult", "PretrainRequest",
-    "ProbeRequest", "ProbeResult", "ReportRequest", "ReportResult", "StageFailedError", "TeacherResult",
-    "TrainExpertRequest", "TrainRequest", "TrainResult", "TransferRequest", "TransferResult", "add_teacher",
-    "collect", "collect_expert", "demo", "evaluate", "evaluate_expert", "experiment_status", "launch",
-    "list_experts", "pretrain", "probe", "report", "train", "train_expert", "transfer",
+    "AddTeacherRequest", "AttachDataRequest", "AttachDataResult", "CollectExpertRequest", "CollectExpertResult",
+    "CollectRequest", "CollectResult", "DemoRequest", "DemoResult", "EvaluateExpertRequest", "EvaluateExpertResult",
+    "EvaluateRequest", "EvaluateResult", "ExperimentStatusRequest", "ExperimentStatusResult", "ExpertEntry",
+    "ExpertResult", "JobState", "LaunchRequest", "LaunchResult", "ListExpertsRequest", "ListExpertsResult",
+    "PretrainRequest", "ProbeRequest", "ProbeResult", "ReportRequest", "ReportResult", "StageFailedError",
+    "TeacherResult", "TrainExpertRequest", "TrainRequest", "TrainResult", "TransferRequest", "TransferResult",
+    "add_teacher", "attach_data", "collect", "collect_expert", "demo", "evaluate", "evaluate_expert",
+    "experiment_status", "launch", "list_experts", "pretrain", "probe", "report", "train", "train_expert",
+    "transfer",
 ]

@@ -205,11 +205,12 @@ def attach_data_command(
     device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
 ) -> None:
     """Store a teacher's action-replay set computed on its source data (for teachers registered without one)."""
+    from vid2act_cli import api
     from vid2act_cli.commands.console import RichReporter
-    from vid2act_cli.compose.replay_sets import AttachDataRequest, attach_data
 
-    info = attach_data(AttachDataRequest(name=name, data=list(data), budget_mb=replay_set_mb, device=device), RichReporter(False))
-    typer.echo(f"teacher {info.name}: action-replay set of {info.replay_set['pairs']} pairs stored in {info.path}")
+    request = api.AttachDataRequest(name=name, data=tuple(data), replay_set_mb=replay_set_mb, device=device)
+    stored = api.attach_data(request, RichReporter(False))
+    typer.echo(f"teacher {stored.name}: action-replay set of {stored.pairs} pairs stored in {stored.path}")
 
 
 @teachers_app.command("import")

@@ -1,4 +1,4 @@
-"""`api.collect`, `api.pretrain`, `api.add_teacher`: datasets and the teachers pretrained on them."""
+"""`api.collect`, `api.pretrain`, `api.add_teacher`, `api.attach_data`: datasets and the teachers pretrained on them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Callable
 
 from vid2act_cli.compose.catalog import collect_task
 from vid2act_cli.compose.pretraining import pretrain_teacher, pretraining_config
+from vid2act_cli.compose.replay_sets import AttachDataRequest as AttachDataSettings, attach_data as store_replay_set
 from vid2act_cli.compose.reporter import Reporter, plain_if_none
 from vid2act_cli.compose.teacher_add import AddTeacherRequest as AddTeacherSettings, add_teacher as run_stages
 
@@ -185,3 +186,36 @@ def collect(request: CollectRequest, on_start: Callable[..., None] | None = None
     return CollectResult(path=Path(path), episodes=int(stats.episodes), steps=int(stats.steps),
                          mean_return=float(stats.mean_return), successes=tuple(bool(s) for s in stats.successes),
                          success_rate=None if stats.success_rate is None else float(stats.success_rate))
+
+
+@dataclass(frozen=True)
+class AttachDataRequest:
+    """What `vid2act teachers attach-data` takes: the action-replay set of a teacher registered without one."""
+
+    name: str
+    """The registered (local) teacher."""
+    data: tuple[Path, ...]
+    """The teacher's source datasets (HDF5), which must hold its task, action size and image size."""
+    replay_set_mb: float = 4.0
+    """Size budget (MiB) of the action-replay set."""
+    device: str = "auto"
+    """cpu, cuda, cuda:N or auto: where the teacher encodes the datasets."""
+
+
+@dataclass(frozen=True)
+class AttachDataResult:
+    """The action-replay set now stored with the teacher."""
+
+    name: str
+    """The teacher."""
+    pairs: int
+    """(state, action) pairs in the set."""
+    path: Path
+    """The registry entry's directory."""
+
+
+def attach_data(request: AttachDataRequest, reporter: Reporter | None = None) -> AttachDataResult:
+    """Compute a registered teacher's action-replay set on its source data and store it with the teacher."""
+    info = store_replay_set(AttachDataSettings(name=request.name, data=list(request.data), budget_mb=request.replay_set_mb,
+                                               device=request.device), plain_if_none(reporter))
+    return AttachDataResult(name=str(info.name), pairs=int(info.replay_set["pairs"]), path=Path(info.path))
