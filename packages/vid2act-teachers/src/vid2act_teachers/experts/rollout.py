@@ -20,7 +20,7 @@ from vid2act_core.runtime.mkl_dispatch import enable_mkl_avx512
 from vid2act_envs.base import ExpertTraining, Policy, TaskSpec, TrainedExpert
 from vid2act_envs.mixed_collection import MixedPolicy, NoisyPolicy
 
-from vid2act_teachers.experts.config import default_steps
+from vid2act_teachers.experts.config import ExpertConfig, default_steps
 from vid2act_teachers.experts.policy import StateExpertPolicy
 from vid2act_teachers.experts.store import EXPERTS_DIR, ExpertError, ExpertMetadata, expert_dir, load_expert, read_metadata
 from vid2act_teachers.experts.train import train_expert
@@ -120,8 +120,10 @@ def state_expert_hook(spec: TaskSpec, request: ExpertTraining) -> TrainedExpert:
     cached = read_metadata(directory)
     if (cached is None or cached.agent_steps < total) and request.on_note is not None:
         # Training takes minutes to hours: say so before it starts, not only when it is done.
-        request.on_note(f"training SAC from state on {spec.task} for {total} agent steps "
-                        f"(kept in {directory} for reuse; re-running resumes it)")
+        threads = ExpertConfig().threads
+        request.on_note(f"training SAC from state on {spec.task} for {total} agent steps on {threads} torch "
+                        f"thread{'s' if threads != 1 else ''}, whatever the cores (a second makes its small MLPs "
+                        f"about 1.2x faster); kept in {directory} for reuse, re-running resumes it")
     on_progress = request.on_progress
     if on_progress is not None:
         on_progress(0, total, "")
