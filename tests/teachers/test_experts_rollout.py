@@ -130,3 +130,15 @@ def test_noisy_policy_perturbs_and_clips() -> None:
     assert noisy.name == "const+noise0.5"
     assert actions.max() <= 1.0 and actions.min() < 0.9 and actions.std() > 0.1
     assert np.array_equal(NoisyPolicy(base, std=0.0)({}), base({}))
+
+
+def test_a_cached_expert_is_rolled_out_without_a_progress_bar_or_training_note() -> None:
+    meta = write_fake_expert(_home())
+    progress, notes = [], []
+    hook = domain_registry().domain("dmc").train_expert
+    assert hook is not None
+    trained = hook(domain_registry().resolve("cartpole_balance"),
+                   ExpertTraining(steps=meta.agent_steps, cache_dir=_home() / "experts",
+                                  on_progress=lambda *update: progress.append(update), on_note=notes.append))
+    assert "(cached)" in trained.description and meta.sha256[:12] in trained.description
+    assert progress == [] and notes == []

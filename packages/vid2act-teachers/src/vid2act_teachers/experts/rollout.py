@@ -118,14 +118,15 @@ def state_expert_hook(spec: TaskSpec, request: ExpertTraining) -> TrainedExpert:
     if total < 1:
         raise ValueError(f"--expert-steps must be >= 1, got {total}")
     cached = read_metadata(directory)
-    if (cached is None or cached.agent_steps < total) and request.on_note is not None:
+    must_train = cached is None or cached.agent_steps < total
+    if must_train and request.on_note is not None:
         # Training takes minutes to hours: say so before it starts, not only when it is done.
         threads = ExpertConfig().threads
         request.on_note(f"training SAC from state on {spec.task} for {total} agent steps on {threads} torch "
                         f"thread{'s' if threads != 1 else ''}, whatever the cores (a second makes its small MLPs "
                         f"about 1.2x faster); kept in {directory} for reuse, re-running resumes it")
     on_progress = request.on_progress
-    if on_progress is not None:
+    if on_progress is not None and must_train:  # a cached expert opens no progress bar: nothing runs
         on_progress(0, total, "")
     result = train_expert(
         spec.task, home, steps=total,
