@@ -9,7 +9,7 @@
 #
 # OUT_DIR defaults to $OUT when it is set, else a new folder under /tmp. Needs only torch, numpy,
 # safetensors, PyYAML and pytest: no simulator is imported, and no uv environment is needed, since
-# PYTHONPATH points at packages/*/src. $PYTHON picks the interpreter (default python3).
+# PYTHONPATH points at packages/*/src. $PYTHON picks the interpreter (default: .venv/bin/python where uv made one, else python3).
 # Each stage runs under its own `timeout` and writes OUT_DIR/<stage>.log; a failed or timed-out stage
 # is recorded and the next one runs, so one call yields every figure that works. OUT_DIR/summary.json
 # and summary.md list every stage with its status (ok, failed, skipped and why), its wall seconds and
@@ -49,7 +49,10 @@ if [[ -z $out ]]; then
 fi
 mkdir -p "$out" || { echo "error: OUT_DIR $out: cannot create it" >&2; exit 2; }
 out=$(cd "$out" && pwd)
-python=${PYTHON:-python3}
+# A checkout synced with uv has its own interpreter with torch; a bare GPU machine has python3 with torch.
+default_python=python3
+[[ -x $repo/.venv/bin/python ]] && default_python=$repo/.venv/bin/python
+python=${PYTHON:-$default_python}
 command -v "$python" >/dev/null || { echo "error: PYTHON=$python: not found" >&2; exit 2; }
 cd "$repo" || exit 2
 src_path=""
