@@ -181,3 +181,18 @@ def test_demo_plan_uses_its_own_registry_and_valid_commands_in_stage_order(tmp_p
     assert not evaluation.is_done()  # an evaluation of an older checkpoint is redone
     evaluation.done_file.write_text(json.dumps({"env_steps_trained": evaluation.min_env_steps}))
     assert evaluation.is_done()
+
+
+def test_first_seed_adds_seeds_beside_finished_ones(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["experiment", "grid", "--print", "--root", str(tmp_path), "--targets", "walker_stand",
+                                      "--methods", "dreamer,vid2act", "--teachers", "walker_walk", "--steps", "1000",
+                                      "--first-seed", "1", "--seeds", "2"])
+    assert result.exit_code == 0, result.output
+    commands = [shlex.split(line) for line in result.stdout.strip().splitlines()]
+    runs = sorted((_option(words, "--seed"), Path(_option(words, "--logdir")).name) for words in commands)
+    assert runs == [("1", "walker_stand-dreamer-1"), ("1", "walker_stand-vid2act-1"),
+                    ("2", "walker_stand-dreamer-2"), ("2", "walker_stand-vid2act-2")]
+    paper = expand_experiment("paper-dmc", root=tmp_path / "paper", seeds=1, first_seed=2)
+    assert {_option(job.argv, "--seed") for job in paper if job.argv[0] == "transfer"} == {"2"}
+    refused = CliRunner().invoke(app, ["experiment", "paper-dmc", "--print", "--first-seed", "-1"])
+    assert refused.exit_code == 2 and "--first-seed must be >= 0, got -1" in refused.output

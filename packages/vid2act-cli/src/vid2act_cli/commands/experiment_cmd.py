@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
         slurm_option: list[str] = typer.Option([], "--slurm-option", help="slurm: an extra sbatch option KEY=VALUE, e.g. account=proj or qos=high (repeatable)."),
         scale: float = typer.Option(1.0, "--scale", help="Multiply step budgets and episode counts (e.g. 0.01 for a local trial)."),
         seeds: int = typer.Option(3, "--seeds", help="Seeds per (target, method)."),
+        first_seed: int = typer.Option(0, "--first-seed", help="The first seed: runs get seeds FIRST .. FIRST+SEEDS-1 (e.g. --first-seed 1 --seeds 2 beside a finished seed 0)."),
         device: str = typer.Option("auto", "--device", help="Device every job uses: cpu, cuda, cuda:N or auto."),
         root: Path = typer.Option(None, "--root", help="Where runs, jobs.json, logs/ and the experiment's teacher registry go (default: experiments/NAME, or experiments/NAME-scaleF)."),
         preset: str = typer.Option(None, "--preset", help="Use this preset for every job instead of the paper's (e.g. small for a CPU trial; grid default: small)."),
@@ -79,7 +80,7 @@ def register(app: typer.Typer) -> None:
         request = api.LaunchRequest(
             name=name, dry_run=dry_run, launcher=launcher, jobs=jobs, partition=partition, gpus_per_run=gpus_per_run,
             cpus_per_run=cpus_per_run, time=time_limit, slurm_options=_slurm_options(slurm_option), scale=scale,
-            seeds=seeds, device=device, root=root, preset=preset, targets=_optional_split(targets),
+            seeds=seeds, first_seed=first_seed, device=device, root=root, preset=preset, targets=_optional_split(targets),
             methods=_optional_split(methods), teachers=_optional_split(teachers), steps=steps, video_model=video_model,
             video_data=_optional_split(video_data), video_steps=video_steps, overrides=tuple(overrides),
         )

@@ -78,7 +78,7 @@ def custom_grid(settings: ExperimentSettings, spec: GridSpec) -> list[Job]:
                                     home_env=spec.home is not None))
         apv_needs = (video_model_label(spec.video_model),)
     for target in spec.targets:
-        for seed in range(settings.seeds):
+        for seed in settings.seed_range:
             for method in spec.methods:
                 logdir = settings.root / "runs" / f"{slugify(target)}-{method}-{seed}"
                 argv = ["transfer", "--target", target, "--preset", preset, "--seed", str(seed),

@@ -129,9 +129,16 @@ class ExperimentSettings:
     root: Path
     scale: Scale = field(default_factory=Scale)
     seeds: int = 3
+    first_seed: int = 0
+    """Seeds run are first_seed .. first_seed + seeds - 1 (more seeds beside finished ones: --first-seed)."""
     device: str = "auto"
     preset: str | None = None
     """Override the experiment's preset (e.g. `small` for a CPU trial); None keeps the paper's."""
+
+    @property
+    def seed_range(self) -> range:
+        """The seeds every (target, method) runs."""
+        return range(self.first_seed, self.first_seed + self.seeds)
 
     @property
     def home(self) -> Path:

@@ -74,7 +74,7 @@ def _transfer_jobs(
     env = {HOME_ENV: str(settings.home)}
     jobs = []
     for target in targets:
-        for seed in range(settings.seeds):
+        for seed in settings.seed_range:
             for method in methods_for(target):
                 logdir = settings.root / "runs" / f"{target}-{method}-{seed}"
                 preset = settings.preset or (APV_PRESET[paper_preset] if method == "apv" else paper_preset)

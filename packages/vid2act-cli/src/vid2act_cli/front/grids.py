@@ -40,6 +40,8 @@ class LaunchRequest:
     """Multiply step budgets and episode counts (e.g. 0.01 for a local trial)."""
     seeds: int = 3
     """Seeds per (target, method)."""
+    first_seed: int = 0
+    """The first of those seeds: runs get seeds first_seed .. first_seed + seeds - 1."""
     device: str = "auto"
     """Device every job uses: cpu, cuda, cuda:N or auto."""
     root: Path | None = None
@@ -108,7 +110,7 @@ def launch(request: LaunchRequest, reporter: Reporter | None = None) -> LaunchRe
                             gpus_per_run=request.gpus_per_run, cpus_per_run=request.cpus_per_run, time=request.time,
                             slurm_parameters=request.slurm_options)
     job_list = expand_experiment(request.name, request.root, request.scale, request.seeds, request.device,
-                                 request.preset, grid=grid, overrides=request.overrides)
+                                 request.preset, grid=grid, overrides=request.overrides, first_seed=request.first_seed)
     root = Path(request.root if request.root is not None else default_root(request.name, request.scale)).absolute()
     if request.dry_run:
         commands, states = dry_run(request.name, job_list, root, options)
