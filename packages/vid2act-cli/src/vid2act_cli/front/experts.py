@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from vid2act_envs.collect import EpisodeSummary, collect_dataset
-from vid2act_teachers.experts import ExpertConfig, default_steps, expert_dir, list_experts as cached_experts, load_expert
+from vid2act_teachers.experts import ExpertConfig, expert_dir, list_experts as cached_experts, load_expert
 from vid2act_teachers.experts import train_expert as train_or_reuse_expert
 from vid2act_teachers.experts.evaluate import evaluate_state_policy
 from vid2act_teachers.experts.rollout import rollout_expert
@@ -24,14 +24,11 @@ from vid2act_teachers.experts.train import checkpoint_actor, checkpoint_progress
 from vid2act_teachers.plugins import domain_registry
 from vid2act_teachers.registry import vid2act_home
 
+from vid2act_cli.compose.validation import require_count
+
 
 def _home_or_default(home: Path | None) -> Path:
     return Path(home) if home is not None else vid2act_home()
-
-
-def _at_least(option: str, value: int, smallest: int) -> None:
-    if value < smallest:
-        raise ValueError(f"{option}: must be >= {smallest}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -102,8 +99,7 @@ def train_expert(request: TrainExpertRequest, on_progress: ExpertProgress | None
     Raises ValueError naming the option for bad settings, ExpertError (a ValueError) naming the file
     for a corrupt cache, KeyError for an unknown task.
     """
-    if request.steps is not None:
-        _at_least("--steps", request.steps, 1)
+    require_count(request.steps, "--steps")
     if not request.hidden_sizes or min(request.hidden_sizes) < 1:
         raise ValueError(f"--hidden: sizes must be positive integers, got {list(request.hidden_sizes)}")
     config = ExpertConfig(
@@ -111,8 +107,7 @@ def train_expert(request: TrainExpertRequest, on_progress: ExpertProgress | None
         train_freq=request.train_freq, gradient_steps=request.gradient_steps,
         checkpoint_every=request.checkpoint_every, eval_episodes=request.eval_episodes,
     )
-    steps = default_steps(request.task) if request.steps is None else request.steps
-    trained = train_or_reuse_expert(request.task, _home_or_default(request.home), steps=steps, seed=request.seed,
+    trained = train_or_reuse_expert(request.task, _home_or_default(request.home), steps=request.steps, seed=request.seed,
                                     config=config, force=request.force, on_progress=on_progress)
     meta = trained.metadata
     outcome = "reused" if trained.reused else ("resumed" if trained.resumed_from else "trained")
@@ -215,7 +210,7 @@ class EvaluateExpertResult:
 
 def evaluate_expert(request: EvaluateExpertRequest) -> EvaluateExpertResult:
     """Run a cached expert (or its training checkpoint) for deterministic episodes from state."""
-    _at_least("--episodes", request.episodes, 1)
+    require_count(request.episodes, "--episodes")
     torch.set_num_threads(1)  # a small MLP on one thread: more only adds synchronisation
     directory = expert_dir(_home_or_default(request.home), request.task, request.seed)
     if request.checkpoint:
@@ -281,7 +276,7 @@ def collect_expert(request: CollectExpertRequest,
     on_episode(episode, summary) sees each finished episode. Raises ExpertError when no fitting expert
     is cached, ValueError naming the option for bad settings.
     """
-    _at_least("--episodes", request.episodes, 1)
+    require_count(request.episodes, "--episodes")
     registry = domain_registry()
     spec = registry.resolve(request.task)
     path = request.out if request.out is not None else Path("data") / f"{spec.task}.h5"
